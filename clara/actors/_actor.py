@@ -1,0 +1,128 @@
+"""The Actor base class and the context an incarnation sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ._ref import ActorRef
+    from ._system import ActorSystem
+
+__all__ = ["Actor", "ActorContext"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ActorContext(Protocol):
+    """What an actor may ask of the runtime, through ``self.context``."""
+
+    @property
+    def path(self) -> str:
+        """The actor's place in the tree, e.g. ``/clara/channels/1234``."""
+        ...
+
+    @property
+    def ref(self) -> ActorRef:
+        """The actor's own ref (valid across restarts): give it to others so they can reply."""
+        ...
+
+    @property
+    def system(self) -> ActorSystem:
+        """The actor system: dead letters and system-wide settings."""
+        ...
+
+    @property
+    def restarts(self) -> int:
+        """How many times this actor has been restarted (0 for the first incarnation)."""
+        ...
+
+    def stop(self) -> None:
+        """End this incarnation normally once the current message is handled.
+
+        ``on_stop`` then runs, and the supervisor treats it as a normal exit: a PERMANENT child
+        is started again, TRANSIENT and TEMPORARY children are not. Queued messages stay in the
+        mailbox for the next incarnation, or are dead-lettered if there is none.
+        """
+        ...
+
+    async def run_blocking(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking call (an SDK that does I/O synchronously) in a worker thread.
+
+        At most ``blocking_limit`` calls of this actor run at once (a ``trio.CapacityLimiter``
+        per actor, kept across restarts), so one busy actor cannot take every worker thread.
+        If the caller is cancelled the thread is left to finish; its result is discarded.
+        """
+        ...
+
+    async def run_asyncio(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Await ``function(*args)``, an asyncio coroutine function, in the root's asyncio loop.
+
+        Raises:
+            AsyncioUnavailable: the tree does not run inside ``trio_asyncio.open_loop()``.
+        """
+        ...
+
+
+class Actor:
+    """Subclass this and override ``on_receive``; the runtime does the rest.
+
+    An actor's state lives in its own attributes and is touched only by its own handlers,
+    which run one at a time. One instance is one *incarnation*: after a crash the supervisor
+    builds a fresh instance from its child spec, while the mailbox and the ``ActorRef`` stay.
+
+    Hooks, in the order they run:
+
+    - ``on_start()``: before the first message. If it raises, the incarnation is a crash
+      (at first start: the supervisor's start fails with ``ChildStartError``).
+    - ``on_receive(message)``: once per message, in mailbox order. Its return value is the
+      reply to an ``ask`` (ignored for a ``tell``). If it raises, the actor crashes: the
+      message is dead-lettered (never retried), the asker gets the exception, ``on_stop``
+      runs, and the supervisor decides whether to restart.
+    - ``on_stop()``: when the incarnation ends (stop, crash, passivation), within the child's
+      shutdown timeout. What it raises is logged and otherwise ignored. It does not run when
+      the whole subtree is cancelled abruptly.
+    - ``on_passivate()`` / ``on_restore(snapshot)``: for children of a DynamicSupervisor: the
+      value ``on_passivate`` returns is persisted when the actor is passivated for being idle,
+      and handed to ``on_restore`` (before ``on_start``) when it is started again.
+
+    Class attributes set per actor class:
+
+    - ``blocking_limit``: how many ``run_blocking`` calls may run at once (default 1).
+    """
+
+    blocking_limit: int = 1
+
+    # Set by the runtime before on_start; an Actor instance is bound to one cell for life.
+    _context: ActorContext | None = None
+
+    @property
+    def context(self) -> ActorContext:
+        """The runtime's services for this incarnation (its ref, path, threads, stop)."""
+        context = self._context
+        if context is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is not started: its context exists from on_start on"
+            )
+        return context
+
+    async def on_start(self) -> None:
+        """Called once before the first message of this incarnation."""
+
+    async def on_receive(self, message: Any) -> Any:
+        """Handle one message; return the reply to an ask."""
+        raise NotImplementedError(
+            f"{type(self).__name__} received {type(message).__name__} but does not override "
+            "on_receive"
+        )
+
+    async def on_stop(self) -> None:
+        """Called once when this incarnation ends."""
+
+    async def on_passivate(self) -> Any:
+        """Return the state to persist when a DynamicSupervisor passivates this actor."""
+        return None
+
+    async def on_restore(self, snapshot: Any) -> None:
+        """Take back the state ``on_passivate`` returned, before ``on_start``."""

@@ -1,0 +1,129 @@
+"""Clara's error tree: every error Clara raises on purpose is one of these.
+
+::
+
+    ClaraError
+    ├── ConfigError                     a setting is missing or malformed (names the variable)
+    ├── ActorError                      something about one actor
+    │   ├── ActorDeadError              the actor is stopped, or stopped while you waited for it
+    │   ├── AskTimeout                  no reply within the ask's timeout (also a TimeoutError)
+    │   ├── MailboxFull                 the mailbox refused the message (REJECT, or tell_nowait
+    │   │                               under BACKPRESSURE, or your ask was dropped on overflow)
+    │   └── AsyncioUnavailable          run_asyncio without the root's trio-asyncio loop
+    └── SupervisionError                something about a supervisor
+        ├── ChildStartError             a child failed while its supervisor was starting it
+        ├── RestartIntensityExceeded    too many restarts in the window: the supervisor failed
+        ├── TooManyChildren             a DynamicSupervisor is at its bound
+        └── UnknownChild                no child with that id or key
+
+Adapters translate the errors of the SDKs they wrap into this tree
+(``raise McpServerUnavailable(...) from exc``). An exception that escapes ``on_receive`` is not
+wrapped: it is the actor's crash, recorded as-is in statistics and dead letters, and re-raised in
+the task of the caller whose ask was being handled.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActorDeadError",
+    "ActorError",
+    "AskTimeout",
+    "AsyncioUnavailable",
+    "ChildStartError",
+    "ClaraError",
+    "ConfigError",
+    "MailboxFull",
+    "RestartIntensityExceeded",
+    "SupervisionError",
+    "TooManyChildren",
+    "UnknownChild",
+]
+
+
+class ClaraError(Exception):
+    """Base of every error Clara raises on purpose."""
+
+
+class ConfigError(ClaraError):
+    """A setting is missing or malformed; the message names it, the expected form and the value."""
+
+
+class ActorError(ClaraError):
+    """Something went wrong with one actor; ``path`` names it."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class ActorDeadError(ActorError):
+    """The actor is stopped (or was stopped while the caller waited for a reply)."""
+
+
+class AskTimeout(ActorError, TimeoutError):
+    """No reply arrived within the ask's timeout."""
+
+
+class MailboxFull(ActorError):
+    """The actor's mailbox refused the message; nothing was delivered."""
+
+
+class AsyncioUnavailable(ClaraError):
+    """``run_asyncio`` was called outside the trio-asyncio loop that the root opens."""
+
+
+class SupervisionError(ClaraError):
+    """Something went wrong in a supervisor; ``path`` names it."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class ChildStartError(SupervisionError):
+    """A child raised while its supervisor started it for the first time."""
+
+    def __init__(self, path: str, child_id: str, cause: BaseException) -> None:
+        super().__init__(
+            path, f"child {child_id!r} failed to start: {type(cause).__name__}: {cause}"
+        )
+        self.child_id = child_id
+        self.cause = cause
+
+
+class RestartIntensityExceeded(SupervisionError):
+    """More restarts than ``max_restarts`` within ``max_seconds``: the supervisor gave up.
+
+    Its parent treats this as the supervisor's own crash (escalation). When the root raises it,
+    ``run.py`` ends the process with this message and exit code 1.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        child_id: str,
+        max_restarts: int,
+        max_seconds: float,
+        cause: BaseException | None,
+    ) -> None:
+        reason = "exited" if cause is None else f"crashed with {type(cause).__name__}: {cause}"
+        super().__init__(
+            path,
+            f"child {child_id!r} {reason}; more than {max_restarts} restarts within "
+            f"{max_seconds:g}s, so the supervisor failed",
+        )
+        self.child_id = child_id
+        self.max_restarts = max_restarts
+        self.max_seconds = max_seconds
+        self.cause = cause
+
+
+class TooManyChildren(SupervisionError):
+    """A DynamicSupervisor already holds ``max_children`` children."""
+
+
+class UnknownChild(SupervisionError, KeyError):
+    """No child with that id (or key) exists in the supervisor."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,25 @@
+"""Supervision: child specs, strategies, backoff, Supervisor and DynamicSupervisor.
+
+The vocabulary is Erlang/OTP's (child spec, permanent / transient / temporary, one_for_one /
+one_for_all / rest_for_one, max_restarts within max_seconds) with Akka's backoff.
+"""
+
+from ._base import ChildSummary, SupervisorBase, SupervisorStatistics
+from ._dynamic import DynamicSupervisor, InMemorySnapshotStore, SnapshotStore
+from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
+from ._supervisor import Supervisor
+
+__all__ = [
+    "Backoff",
+    "ChildSpec",
+    "ChildSummary",
+    "DynamicSupervisor",
+    "InMemorySnapshotStore",
+    "Restart",
+    "RestartIntensity",
+    "SnapshotStore",
+    "Strategy",
+    "Supervisor",
+    "SupervisorBase",
+    "SupervisorStatistics",
+]
