@@ -182,7 +182,7 @@ def spawn_figures(actors: int, seconds: float, rss_before: int, rss_after: int) 
 def rss_bytes() -> int:
     """Resident set size of this process, in bytes (psutil, else /proc/self/statm)."""
     try:
-        import psutil  # noqa: PLC0415 - optional dependency
+        import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
     except ImportError:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE")

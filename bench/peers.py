@@ -43,7 +43,10 @@ from bench._harness import (
 )
 
 if TYPE_CHECKING:
-    from thespian.actors import ActorAddress, ActorSystem
+    from thespian.actors import (  # type: ignore[import-untyped,unused-ignore]
+        ActorAddress,
+        ActorSystem,
+    )
 
 #: Capacity of the mailbox of the actor under test in tell/ask/restart (as in the issue).
 MAILBOX_CAPACITY = 1000
@@ -475,14 +478,16 @@ THESPIAN_BASE = "simpleSystemBase"
 
 
 def _thespian_system() -> ActorSystem:
-    from thespian.actors import ActorSystem  # noqa: PLC0415 - optional peer
+    from thespian.actors import (  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
+        ActorSystem,
+    )
 
     return ActorSystem(THESPIAN_BASE, logDefs=False)
 
 
 def _thespian_actors() -> dict[str, type]:
     """The actor classes, defined lazily so a missing thespian only skips this peer."""
-    from thespian.actors import (  # noqa: PLC0415 - optional peer
+    from thespian.actors import (  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
         Actor,
         ActorExitRequest,
         ChildActorExited,

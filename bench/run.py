@@ -143,8 +143,8 @@ def _available_functions(peer: Peer) -> tuple[set[str], str | None]:
         timeout=120,
     )
     if "functions" not in probe:
-        reason = probe.get("skipped") or probe.get("error") or "probe failed"
-        return set(), f"{peer.module} failed to import: {reason}"
+        reason = str(probe.get("skipped") or probe.get("error") or "probe failed")
+        return set(), f"{peer.module} failed to import ({reason.removeprefix('cannot import: ')})"
     return set(probe["functions"]), None
 
 
@@ -249,7 +249,13 @@ def _format(field: str, value: Any) -> str:
 
 
 def render_markdown(doc: Result) -> str:
-    sizes = Sizes(**{k: tuple(v) if k == "spawn" else v for k, v in doc["sizes"].items()})
+    raw = doc["sizes"]
+    sizes = Sizes(
+        tell=int(raw["tell"]),
+        ask=int(raw["ask"]),
+        spawn=tuple(int(n) for n in raw["spawn"]),
+        restart=int(raw["restart"]),
+    )
     peers: dict[str, dict[str, Result]] = doc["peers"]
     names = [name for name in PEER_NAMES if name in peers]
     notes: dict[str, int] = {}

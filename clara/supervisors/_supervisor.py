@@ -6,7 +6,7 @@ import logging
 import random
 from collections.abc import Sequence
 
-from ..actors import ActorRef
+from ..actors import ActorRef, ActorState
 from ..errors import ChildStartError
 from ._base import Child, SupervisorBase
 from ._spec import Backoff, ChildSpec, Restart, Strategy
@@ -105,6 +105,41 @@ class Supervisor(SupervisorBase):
                     await self._stop_child(done, final=True)
                 raise ChildStartError(self._path, record.id, exc) from exc
             started.append(record)
+
+    async def start_child(self, spec: ChildSpec) -> None:
+        """Add a child to a running supervisor and start it (after the existing children).
+
+        Raises:
+            ValueError: a child with that id exists.
+            ChildStartError: it failed to start (it is not kept).
+            RuntimeError: the supervisor is not running.
+        """
+        if not isinstance(spec, ChildSpec):
+            raise TypeError(f"start_child takes a ChildSpec; got {type(spec).__name__}")
+        if self._nursery is None or self._stopping:
+            raise RuntimeError(f"{self._path or 'Supervisor'} is not running")
+        if spec.id in self._by_id:
+            raise ValueError(f"{self._path}: a child with id {spec.id!r} exists")
+        record = Child(spec, spec.id)
+        self._children = [*self._children, record]
+        self._by_id[spec.id] = record
+        try:
+            await self._start_child(record, restart=False)
+        except Exception as exc:
+            self._children = [child for child in self._children if child is not record]
+            del self._by_id[spec.id]
+            if record.cell is not None:
+                record.cell.terminate(ActorState.FAILED)
+            raise ChildStartError(self._path, spec.id, exc) from exc
+
+    async def terminate_child(self, child_id: str) -> None:
+        """Stop a child for good (it is not restarted; a temporary one is removed)."""
+        record = self._record(child_id)
+        if record.cell is not None:
+            await self.stop_child(record.cell)
+            return
+        await self._stop_child(record, final=True)
+        self._retire(record)
 
     # -- lookups ---------------------------------------------------------------------------
 

@@ -1,0 +1,15 @@
+"""The public test kit: start one actor alone with fakes, probe what it sends, move a virtual clock.
+
+- ``ActorTestKit``: a supervisor and dead-letter office of the test's own; ``spawn`` an
+  actor (a factory, so crashes restart it), ``probe()`` for collaborators.
+- ``Probe``: a recording actor with ``expect`` / ``expect_no_message``.
+
+Time: run tests with pytest-trio's ``autojump_clock`` fixture (trio's
+``MockClock(autojump_threshold=0)``): sleeps, ask timeouts, backoff and passivation then take
+no real time, and ``trio.current_time()`` gives exact virtual times to assert on.
+"""
+
+from ._kit import ActorTestKit
+from ._probe import Probe
+
+__all__ = ["ActorTestKit", "Probe"]

@@ -1,0 +1,152 @@
+import math
+
+import pytest
+import trio
+import trio.testing
+
+from clara.actors import DeadLetterReason, Mailbox, Overflow
+from clara.errors import MailboxFull
+from clara.testing import ActorTestKit
+from tests.helpers import Block, Ping, Recorder
+
+
+@pytest.mark.parametrize("capacity", [0, -1, math.inf, float("nan"), 1.5, True, "10", None])
+def test_mailbox_capacity_must_be_a_positive_finite_int(capacity: object) -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        Mailbox(capacity)  # type: ignore[arg-type]
+
+
+def test_mailbox_overflow_must_be_an_overflow_policy() -> None:
+    with pytest.raises(ValueError, match="overflow must be an Overflow .*got 'drop'"):
+        Mailbox(10, "drop")  # type: ignore[arg-type]
+
+
+def test_an_idle_mailbox_holds_no_queue_until_the_first_message() -> None:
+    mailbox = Mailbox(10)
+    assert mailbox._queue is None
+    assert len(mailbox) == 0
+    assert mailbox.statistics().depth == 0
+
+
+async def _blocked(kit: ActorTestKit, capacity: int, overflow: Overflow) -> tuple:
+    gate = trio.Event()
+    actor = Recorder(gate=gate)
+    ref = await kit.spawn(actor, mailbox_capacity=capacity, overflow=overflow)
+    await ref.tell(Block())
+    await trio.testing.wait_all_tasks_blocked()  # the actor is now inside Block
+    return ref, actor, gate
+
+
+@pytest.mark.trio
+async def test_backpressure_makes_the_sender_wait_for_room(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref, actor, gate = await _blocked(kit, 2, Overflow.BACKPRESSURE)
+        await ref.tell(Ping(1))
+        await ref.tell(Ping(2))
+        with pytest.raises(MailboxFull, match="backpressure"):
+            ref.tell_nowait(Ping(3))
+        sent = trio.Event()
+
+        async def third() -> None:
+            await ref.tell(Ping(3))
+            sent.set()
+
+        kit.start_soon(third)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not sent.is_set()
+        assert ref.statistics().mailbox.waiting_senders == 1
+        gate.set()
+        await sent.wait()
+        await ref.ask(Ping(4))
+        assert [m.n for m in actor.handled[1:]] == [1, 2, 3, 4]
+        assert kit.dead_letters() == []
+
+
+@pytest.mark.trio
+async def test_reject_raises_mailbox_full_at_once_and_dead_letters(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref, actor, gate = await _blocked(kit, 1, Overflow.REJECT)
+        await ref.tell(Ping(1))
+        with pytest.raises(MailboxFull, match="mailbox full"):
+            await ref.tell(Ping(2))
+        letters = kit.dead_letters(DeadLetterReason.REJECTED)
+        assert [letter.message for letter in letters] == [Ping(2)]
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.ask(Ping(3))
+        assert [m.n for m in actor.handled[1:]] == [1, 3]
+        assert ref.statistics().dropped == 1
+
+
+@pytest.mark.trio
+async def test_drop_oldest_evicts_the_oldest_queued_message(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref, actor, gate = await _blocked(kit, 2, Overflow.DROP_OLDEST)
+        for n in range(1, 6):
+            await ref.tell(Ping(n))
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert [m.n for m in actor.handled[1:]] == [4, 5]
+        dropped = kit.dead_letters(DeadLetterReason.DROPPED_OLDEST)
+        assert [letter.message.n for letter in dropped] == [1, 2, 3]
+        assert ref.statistics().dropped == 3
+
+
+@pytest.mark.trio
+async def test_drop_newest_keeps_the_queue_and_drops_the_new_message(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        ref, actor, gate = await _blocked(kit, 2, Overflow.DROP_NEWEST)
+        for n in range(1, 6):
+            await ref.tell(Ping(n))
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert [m.n for m in actor.handled[1:]] == [1, 2]
+        dropped = kit.dead_letters(DeadLetterReason.DROPPED_NEWEST)
+        assert [letter.message.n for letter in dropped] == [3, 4, 5]
+
+
+@pytest.mark.trio
+async def test_an_ask_dropped_on_overflow_fails_at_once_instead_of_timing_out(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        ref, _, gate = await _blocked(kit, 1, Overflow.DROP_OLDEST)
+        outcome: list[BaseException] = []
+
+        async def asker() -> None:
+            try:
+                await ref.ask(Ping(1), timeout=100)
+            except MailboxFull as exc:
+                outcome.append(exc)
+
+        kit.start_soon(asker)
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.tell(Ping(2))  # evicts the queued ask
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(outcome) == 1
+        assert "dropped_oldest" in str(outcome[0])
+        assert trio.current_time() == 0
+        gate.set()
+
+
+@pytest.mark.trio
+async def test_statistics_report_depth_capacity_and_peak(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref, _, gate = await _blocked(kit, 5, Overflow.BACKPRESSURE)
+        for n in range(3):
+            await ref.tell(Ping(n))
+        stats = ref.statistics().mailbox
+        assert (stats.depth, stats.capacity, stats.peak, stats.overflow) == (
+            3,
+            5,
+            3,
+            "backpressure",
+        )
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        stats = ref.statistics()
+        assert stats.mailbox.depth == 0
+        assert stats.mailbox.peak == 3
+        assert stats.processed == 4
