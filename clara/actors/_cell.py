@@ -203,21 +203,17 @@ class ActorCell:
             limit = getattr(self._actor, "blocking_limit", 1)
             limiter = self._limiter = trio.CapacityLimiter(limit)
         if kwargs:
-            return await trio.to_thread.run_sync(
-                lambda: function(*args, **kwargs), limiter=limiter
-            )
-        return await trio.to_thread.run_sync(function, *args, limiter=limiter)  # type: ignore[arg-type]
+            return await trio.to_thread.run_sync(lambda: function(*args, **kwargs), limiter=limiter)
+        return await trio.to_thread.run_sync(function, *args, limiter=limiter)
 
     async def run_asyncio(self, function: Callable[..., Any], *args: Any) -> Any:
         import trio_asyncio  # noqa: PLC0415 - only actors that bridge to asyncio pay for it
 
-        try:
-            trio_asyncio.current_loop.get()
-        except LookupError:
+        if trio_asyncio.current_loop.get(None) is None:
             raise AsyncioUnavailable(
                 f"{self.path}: run_asyncio needs the trio-asyncio loop that the root opens "
                 "(async with trio_asyncio.open_loop(): ...)"
-            ) from None
+            )
         return await trio_asyncio.aio_as_trio(function)(*args)
 
     # -- sending ------------------------------------------------------------------------------
@@ -259,8 +255,7 @@ class ActorCell:
                 )
         queue.append(message)
         depth = len(queue)
-        if depth > mailbox.peak:
-            mailbox.peak = depth
+        mailbox.peak = max(mailbox.peak, depth)
         if not self._scheduled and state is _RUNNING:
             self._schedule()
 

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import trio
 
-__all__ = ["DeadLetter", "DeadLetterReason", "DeadLetters", "DeadLetterStatistics"]
+__all__ = ["DeadLetter", "DeadLetterReason", "DeadLetterStatistics", "DeadLetters"]
 
 logger = logging.getLogger(__name__)
 

@@ -58,9 +58,7 @@ class Mailbox:
         self.capacity = validate_capacity(capacity)
         if not isinstance(overflow, Overflow):
             allowed = ", ".join(policy.name for policy in Overflow)
-            raise ValueError(
-                f"mailbox overflow must be an Overflow ({allowed}); got {overflow!r}"
-            )
+            raise ValueError(f"mailbox overflow must be an Overflow ({allowed}); got {overflow!r}")
         self.overflow = overflow
         # Created on first use: an idle actor that never got a message costs no deque (760 B).
         self._queue: deque[Any] | None = None
@@ -126,7 +124,7 @@ class Mailbox:
 
 
 def validate_capacity(capacity: object, field: str = "capacity") -> int:
-    """Return ``capacity`` if it is a positive finite int; raise ``ValueError`` naming it otherwise."""
+    """Return ``capacity`` if it is a positive finite int, else raise ``ValueError`` naming it."""
     if isinstance(capacity, bool) or not isinstance(capacity, int | float):
         raise ValueError(f"mailbox {field} must be a positive int; got {capacity!r}")
     if isinstance(capacity, float):

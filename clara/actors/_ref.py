@@ -64,8 +64,7 @@ class ActorRef:
         if queue is not None and cell._state is _RUNNING and len(queue) < mailbox.capacity:
             # Fast path: room in a running actor's mailbox.
             queue.append(message)
-            if len(queue) > mailbox.peak:
-                mailbox.peak = len(queue)
+            mailbox.peak = max(mailbox.peak, len(queue))
             if not cell._scheduled:
                 cell._schedule()
         else:
@@ -115,8 +114,7 @@ class ActorRef:
         queue = mailbox._queue
         if queue is not None and cell._state is _RUNNING and len(queue) < mailbox.capacity:
             queue.append(ask)
-            if len(queue) > mailbox.peak:
-                mailbox.peak = len(queue)
+            mailbox.peak = max(mailbox.peak, len(queue))
             if not cell._scheduled:
                 cell._schedule()
         else:

@@ -6,10 +6,13 @@ one_for_all / rest_for_one, max_restarts within max_seconds) with Akka's backoff
 
 from ._base import ChildSummary, SupervisorBase, SupervisorStatistics
 from ._dynamic import DynamicSupervisor, InMemorySnapshotStore, SnapshotStore
+from ._process import EXIT_FAILED, EXIT_OK, serve_until_signal
 from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
 from ._supervisor import Supervisor
 
 __all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
     "Backoff",
     "ChildSpec",
     "ChildSummary",
@@ -22,4 +25,5 @@ __all__ = [
     "Supervisor",
     "SupervisorBase",
     "SupervisorStatistics",
+    "serve_until_signal",
 ]

@@ -109,8 +109,8 @@ class DynamicSupervisor(SupervisorBase):
         self._factory = start
         self.max_children = max_children
         self.passivate_after = passivate_after
-        self.snapshots: SnapshotStore = snapshots if snapshots is not None else (
-            InMemorySnapshotStore()
+        self.snapshots: SnapshotStore = (
+            snapshots if snapshots is not None else (InMemorySnapshotStore())
         )
         self._child_name = child_name
         # One spec shared by every child: keys differ, policies do not.
@@ -246,7 +246,9 @@ class DynamicSupervisor(SupervisorBase):
     def _register(self, key: Any, cell: ActorCell | None) -> Child:
         name = self._child_name(key)
         if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"child_name({key!r}) must be a non-empty str without '/'; got {name!r}")
+            raise ValueError(
+                f"child_name({key!r}) must be a non-empty str without '/'; got {name!r}"
+            )
         record = Child(self._spec, name, key)
         if cell is not None:
             record.cell = cell

@@ -13,7 +13,7 @@ from ..actors import Actor, Overflow
 from ..actors._mailbox import validate_capacity
 
 if TYPE_CHECKING:
-    from ._base import SupervisorBase
+    pass
 
 __all__ = ["Backoff", "ChildSpec", "Restart", "RestartIntensity", "Strategy"]
 

@@ -55,9 +55,7 @@ class Supervisor(SupervisorBase):
         seen: set[str] = set()
         for index, spec in enumerate(children):
             if not isinstance(spec, ChildSpec):
-                raise TypeError(
-                    f"children[{index}] must be a ChildSpec; got {type(spec).__name__}"
-                )
+                raise TypeError(f"children[{index}] must be a ChildSpec; got {type(spec).__name__}")
             if spec.id in seen:
                 raise ValueError(f"children: duplicate child id {spec.id!r}")
             if spec.is_supervisor and spec.start is self:

@@ -74,9 +74,7 @@ class Probe(Actor):
         """Wait ``within`` seconds and fail if any unread message is there by then."""
         await trio.sleep(within)
         if self._unread:
-            raise AssertionError(
-                f"expected no message within {within:g}s; got {self._unread[0]!r}"
-            )
+            raise AssertionError(f"expected no message within {within:g}s; got {self._unread[0]!r}")
 
     def unread(self) -> list[Any]:
         return list(self._unread)

@@ -14,9 +14,7 @@ EXACT = Backoff(min=0.1, max=10.0, multiplier=2.0, jitter=0.0, reset_after=30.0)
 
 
 def specs(events: list[Any], *names: str, **options: Any) -> list[ChildSpec]:
-    return [
-        ChildSpec(name, lambda name=name: Recorder(events, name), **options) for name in names
-    ]
+    return [ChildSpec(name, lambda name=name: Recorder(events, name), **options) for name in names]
 
 
 @pytest.mark.trio
@@ -162,9 +160,7 @@ async def test_one_for_all_restarts_every_child_in_order(autojump_clock: object)
 @pytest.mark.trio
 async def test_rest_for_one_restarts_the_child_and_those_after_it(autojump_clock: object) -> None:
     events: list[Any] = []
-    root = Supervisor(
-        specs(events, "a", "b", "c"), strategy=Strategy.REST_FOR_ONE, backoff=EXACT
-    )
+    root = Supervisor(specs(events, "a", "b", "c"), strategy=Strategy.REST_FOR_ONE, backoff=EXACT)
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
         events.clear()

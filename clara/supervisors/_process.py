@@ -1,0 +1,67 @@
+"""Run a root supervisor as the process: one asyncio loop, signals, a clear exit code."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import trio
+import trio_asyncio
+
+from ..actors import ActorSystem
+from ..errors import ChildStartError, RestartIntensityExceeded
+from ._base import SupervisorBase
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "serve_until_signal"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+#: The root failed (a child could not start, or restart intensity was exceeded).
+EXIT_FAILED = 1
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def serve_until_signal(
+    root: SupervisorBase,
+    system: ActorSystem,
+    *,
+    ready: trio.Event | None = None,
+) -> int:
+    """Run ``root`` until SIGINT or SIGTERM, then stop the tree in reverse start order.
+
+    Opens the one trio-asyncio loop of the process first, so every actor below can reach
+    asyncio-only libraries through ``context.run_asyncio``.
+
+    Returns:
+        ``EXIT_OK`` after a signal and an orderly stop; ``EXIT_FAILED`` when the root failed
+        (the reason is logged at ERROR, naming the child and the cause).
+    """
+    failures: list[BaseException] = []
+    async with trio_asyncio.open_loop():
+        with trio.open_signal_receiver(*_SIGNALS) as signals:
+            try:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(root.run, system)
+                    logger.info("%s is running; SIGINT or SIGTERM stops it", root.path)
+                    if ready is not None:
+                        ready.set()
+
+                    async def stop_on_signal() -> None:
+                        async for signum in signals:
+                            logger.info(
+                                "received %s; stopping the tree", signal.Signals(signum).name
+                            )
+                            await root.stop()
+                            return
+
+                    nursery.start_soon(stop_on_signal)
+            except* (RestartIntensityExceeded, ChildStartError) as group:
+                failures.extend(group.exceptions)
+    for error in failures:
+        logger.error("Clara stopped because the root supervisor failed: %s", error)
+    if failures:
+        return EXIT_FAILED
+    logger.info("stopped cleanly")
+    return EXIT_OK

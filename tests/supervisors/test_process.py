@@ -1,0 +1,107 @@
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from clara.actors import ActorSystem
+from clara.supervisors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ChildSpec,
+    Supervisor,
+    serve_until_signal,
+)
+from tests.helpers import Crash, Recorder, order
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.trio
+async def test_a_signal_stops_the_tree_in_reverse_order_and_exits_0(signum: int) -> None:
+    events: list[Any] = []
+    root = Supervisor([ChildSpec(n, lambda n=n: Recorder(events, n)) for n in "abc"])
+    ready = trio.Event()
+    async with trio.open_nursery() as nursery:
+        codes: list[int] = []
+
+        async def serve() -> None:
+            codes.append(await serve_until_signal(root, ActorSystem("clara"), ready=ready))
+
+        nursery.start_soon(serve)
+        await ready.wait()
+        os.kill(os.getpid(), signum)
+    assert codes == [EXIT_OK]
+    assert order(events, "stop") == ["c", "b", "a"]
+
+
+@pytest.mark.trio
+async def test_a_failed_root_exits_1_with_a_clear_message(caplog: pytest.LogCaptureFixture) -> None:
+    root = Supervisor([ChildSpec("a", Recorder)], max_restarts=0)
+    ready = trio.Event()
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            codes.append(await serve_until_signal(root, ActorSystem("clara"), ready=ready))
+
+        nursery.start_soon(serve)
+        await ready.wait()
+        with caplog.at_level(logging.ERROR):
+            await root.ref("a").tell(Crash())
+    assert codes == [EXIT_FAILED]
+    assert (
+        "Clara stopped because the root supervisor failed: /clara: child 'a' crashed with "
+        "ValueError: boom; more than 0 restarts within 5s"
+    ) in caplog.text
+
+
+@pytest.mark.trio
+async def test_a_root_whose_child_cannot_start_exits_1(caplog: pytest.LogCaptureFixture) -> None:
+    root = Supervisor([ChildSpec("a", lambda: Recorder(fail_on_start=1))])
+    with caplog.at_level(logging.ERROR):
+        code = await serve_until_signal(root, ActorSystem("clara"))
+    assert code == EXIT_FAILED
+    assert "child 'a' failed to start: RuntimeError: r cannot start" in caplog.text
+
+
+def _run_py(env_extra: dict[str, str]) -> subprocess.Popen[str]:
+    env = {**os.environ, **env_extra}
+    return subprocess.Popen(
+        [sys.executable, "run.py"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_run_py_runs_until_a_signal_then_exits_0(signum: int) -> None:
+    process = _run_py({"CLARA_LOG_LEVEL": "INFO"})
+    assert process.stdout is not None
+    for line in process.stdout:  # bounded: the process prints this within a second or two
+        if "is running" in line:
+            break
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert f"received {signal.Signals(signum).name}; stopping the tree" in output
+    assert "stopped cleanly" in output
+
+
+def test_run_py_refuses_a_bad_setting_naming_the_variable() -> None:
+    process = _run_py({"CLARA_ROOT_MAX_SECONDS": "soon"})
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert (
+        "configuration error: CLARA_ROOT_MAX_SECONDS must be a positive number of seconds; "
+        "got 'soon'"
+    ) in output
