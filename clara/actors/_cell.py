@@ -27,12 +27,12 @@ from ._statistics import (
     ActorState,
     ActorStatistics,
     BackoffSnapshot,
-    FailureInfo,
-    failure_info,
+    Failure,
     now,
 )
 
 if TYPE_CHECKING:
+    from ._deadlines import AskDeadlines
     from ._ref import ActorRef
     from ._system import ActorSystem
 
@@ -67,15 +67,26 @@ class CellOwner(Protocol):
 
 
 class Ask:
-    """A message that wants a reply, and the task waiting for it."""
+    """A message that wants a reply, and the task waiting for it.
 
-    __slots__ = ("abandoned", "message", "result", "task")
+    It is *pending* until exactly one of: a reply or failure settles it, its deadline expires
+    it (``AskDeadlines``), or its caller is cancelled and abandons it.
+    """
+
+    __slots__ = ("abandoned", "deadlines", "message", "path", "result", "task", "timeout")
 
     def __init__(self, message: Any) -> None:
         self.message = message
         self.task: trio.lowlevel.Task | None = None
         self.result: outcome.Outcome[Any] | None = None
         self.abandoned = False
+        self.deadlines: AskDeadlines | None = None
+        self.path = ""
+        self.timeout = 0.0
+
+    @property
+    def pending(self) -> bool:
+        return self.result is None and not self.abandoned
 
     def reply(self, value: Any) -> None:
         self._settle(outcome.Value(value))
@@ -87,10 +98,39 @@ class Ask:
         if self.result is not None or self.abandoned:
             return
         self.result = result
+        self._release()
         task = self.task
         if task is not None:
             self.task = None
             trio.lowlevel.reschedule(task, result)
+
+    def expire(self, result: outcome.Outcome[Any]) -> None:
+        """The deadline passed: wake the caller with ``result`` (an AskTimeout)."""
+        if not self.pending:
+            return
+        self.abandoned = True
+        self._release()
+        task = self.task
+        self.task = None
+        if task is not None:
+            trio.lowlevel.reschedule(task, result)
+
+    def abort(self, _: Any) -> trio.lowlevel.Abort:
+        """The caller was cancelled while waiting: the reply, if any, is discarded."""
+        self.task = None
+        if self.pending:
+            self.abandoned = True
+            self._release()
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def timeout_text(self) -> str:
+        return f"no reply to {type(self.message).__name__} within {self.timeout:g}s"
+
+    def _release(self) -> None:
+        deadlines = self.deadlines
+        if deadlines is not None:
+            self.deadlines = None
+            deadlines.settled()
 
 
 class ActorCell:
@@ -159,7 +199,7 @@ class ActorCell:
         self._failed = 0
         self._restarts = 0
         self._fast_tells = 0
-        self._last_failure: FailureInfo | None = None
+        self._last_failure: Failure | None = None
         self._backoff: BackoffSnapshot | None = None
         self._limiter: trio.CapacityLimiter | None = None
         self._runner_scope: trio.CancelScope | None = None
@@ -346,7 +386,7 @@ class ActorCell:
     async def _crash(self, message: Any, error: BaseException) -> None:
         self._processed += 1
         self._failed += 1
-        self._last_failure = failure_info(error)
+        self._last_failure = Failure(error)
         self._dead_letter(message, DeadLetterReason.CRASHED, error)
         if type(message) is Ask:
             message.fail(error)
@@ -416,7 +456,7 @@ class ActorCell:
             await actor.on_start()
         except Exception as exc:
             self._failed += 1
-            self._last_failure = failure_info(exc)
+            self._last_failure = Failure(exc)
             self._state = ActorState.BACKING_OFF if self.owner is not None else ActorState.FAILED
             await self._run_on_stop(self.shutdown)
             raise
@@ -525,7 +565,7 @@ class ActorCell:
             failed=self._failed,
             dropped=self.dropped,
             restarts=self._restarts,
-            last_failure=self._last_failure,
+            last_failure=None if self._last_failure is None else self._last_failure.info(),
             backoff=self._backoff,
         )
 

@@ -17,15 +17,6 @@ __all__ = ["DEFAULT_ASK_TIMEOUT", "ActorRef"]
 DEFAULT_ASK_TIMEOUT = 30.0
 
 
-def _abandon(ask: Ask) -> Any:
-    def abort(_: Any) -> trio.lowlevel.Abort:
-        ask.task = None
-        ask.abandoned = True
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    return abort
-
-
 class ActorRef:
     """A handle on one actor; valid across its restarts, cheap to copy and share.
 
@@ -99,16 +90,20 @@ class ActorRef:
         """
         ask = Ask(message)
         if timeout is None or math.isinf(timeout):
-            return await self._ask(ask)
-        if timeout <= 0 or math.isnan(timeout):
+            return await self._ask(ask, None)
+        if not timeout > 0:
             raise ValueError(f"ask timeout must be positive seconds or None; got {timeout!r}")
-        with trio.move_on_after(timeout):
-            return await self._ask(ask)
-        raise AskTimeout(
-            self._cell.path, f"no reply to {type(message).__name__} within {timeout:g}s"
-        )
+        cell = self._cell
+        deadlines = cell.system.deadlines
+        if not deadlines.serving:  # no tree running: a cancel scope does the same job
+            with trio.move_on_after(timeout):
+                return await self._ask(ask, None)
+            raise AskTimeout(cell.path, f"no reply to {type(message).__name__} within {timeout:g}s")
+        ask.path = cell.path
+        ask.timeout = timeout
+        return await self._ask(ask, trio.current_time() + timeout)
 
-    async def _ask(self, ask: Ask) -> Any:
+    async def _ask(self, ask: Ask, deadline: float | None) -> Any:
         cell = self._cell
         mailbox = cell.mailbox
         queue = mailbox._queue
@@ -117,12 +112,22 @@ class ActorRef:
             mailbox.peak = max(mailbox.peak, len(queue))
             if not cell._scheduled:
                 cell._schedule()
-        else:
+        elif deadline is None:
             await cell.enqueue(ask)
+        else:
+            # Waiting for room counts against the timeout too.
+            enqueued = False
+            with trio.move_on_at(deadline):
+                await cell.enqueue(ask)
+                enqueued = True
+            if not enqueued:
+                raise AskTimeout(cell.path, ask.timeout_text())
+        if deadline is not None:
+            cell.system.deadlines.register(ask, deadline)
         result = ask.result
         if result is None:
             ask.task = trio.lowlevel.current_task()
-            return await trio.lowlevel.wait_task_rescheduled(_abandon(ask))
+            return await trio.lowlevel.wait_task_rescheduled(ask.abort)
         await trio.lowlevel.checkpoint()
         return result.unwrap()
 

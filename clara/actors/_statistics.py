@@ -15,6 +15,7 @@ __all__ = [
     "ActorState",
     "ActorStatistics",
     "BackoffSnapshot",
+    "Failure",
     "FailureInfo",
     "failure_info",
 ]
@@ -86,15 +87,40 @@ def now() -> float:
         return time.monotonic()
 
 
+class Failure:
+    """A crash, remembered cheaply: its traceback is formatted only when someone looks.
+
+    Formatting a traceback costs more than the rest of a restart, so the error is kept as is
+    and turned into a ``FailureInfo`` (then dropped, releasing its frames) on first ``info()``.
+    """
+
+    __slots__ = ("_error", "_info", "at", "wall_time")
+
+    def __init__(self, error: BaseException) -> None:
+        self._error: BaseException | None = error
+        self._info: FailureInfo | None = None
+        self.at = now()
+        self.wall_time = time.time()
+
+    def info(self) -> FailureInfo:
+        info = self._info
+        if info is None:
+            error = self._error
+            assert error is not None
+            text = "".join(traceback.format_exception(error))
+            if len(text) > TRACEBACK_LIMIT:
+                text = "..." + text[-TRACEBACK_LIMIT:]
+            info = self._info = FailureInfo(
+                type=type(error).__name__,
+                message=str(error),
+                at=self.at,
+                wall_time=self.wall_time,
+                traceback=text,
+            )
+            self._error = None
+        return info
+
+
 def failure_info(error: BaseException) -> FailureInfo:
-    """Describe ``error`` for statistics (the traceback is truncated to its tail)."""
-    text = "".join(traceback.format_exception(error))
-    if len(text) > TRACEBACK_LIMIT:
-        text = "..." + text[-TRACEBACK_LIMIT:]
-    return FailureInfo(
-        type=type(error).__name__,
-        message=str(error),
-        at=now(),
-        wall_time=time.time(),
-        traceback=text,
-    )
+    """Describe ``error`` for statistics now (the traceback is truncated to its tail)."""
+    return Failure(error).info()

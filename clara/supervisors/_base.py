@@ -10,6 +10,8 @@ exit and one pending timer per child, plus one stop).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import math
 import random
@@ -30,7 +32,7 @@ from ..actors import (
     FailureInfo,
     Mailbox,
 )
-from ..actors._statistics import failure_info
+from ..actors._statistics import Failure
 from ..errors import RestartIntensityExceeded, UnknownChild
 from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
 
@@ -174,10 +176,13 @@ class SupervisorBase:
         self._nursery: trio.Nursery | None = None
         self._scope: trio.CancelScope | None = None
         self._events: deque[tuple[Any, ...]] = deque()
+        # Pending restarts: (time, order, group, generations), soonest first.
+        self._timers: list[tuple[float, int, tuple[Child, ...], tuple[int, ...]]] = []
+        self._timer_order = itertools.count()
         self._event_ready = trio.Event()
         self._done: trio.Event | None = None
         self._restarts = 0
-        self._last_failure: FailureInfo | None = None
+        self._last_failure: Failure | None = None
         self._stopping = False
 
     # -- what subclasses provide ------------------------------------------------------------
@@ -261,7 +266,7 @@ class SupervisorBase:
             restarts_in_window=self._intensity.in_window(now),
             max_restarts=self._intensity.max_restarts,
             max_seconds=self._intensity.max_seconds,
-            last_failure=self._last_failure,
+            last_failure=None if self._last_failure is None else self._last_failure.info(),
             child_count=len(records),
             children=self._child_summaries(),
         )
@@ -333,6 +338,7 @@ class SupervisorBase:
         self._state = ActorState.STARTING
         self._stopping = False
         self._events.clear()
+        self._timers.clear()
         self._event_ready = trio.Event()
         self._intensity.reset()
         done = self._done = trio.Event()
@@ -344,6 +350,8 @@ class SupervisorBase:
                 self._scope = scope
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    if parent is None and not system.deadlines.serving:
+                        await nursery.start(system.deadlines.serve)
                     try:
                         await self._start_initial()
                     except Exception as exc:
@@ -356,7 +364,7 @@ class SupervisorBase:
                             await self._control_loop()
                         except Exception as exc:  # escalation (or a bug): the supervisor fails
                             failure = exc
-                            self._last_failure = failure_info(exc)
+                            self._last_failure = Failure(exc)
                             logger.error("supervisor %s failed: %s", path, exc)
                             self._state = ActorState.STOPPING
                             await self._stop_all(final=parent is None)
@@ -382,10 +390,18 @@ class SupervisorBase:
 
     async def _control_loop(self) -> None:
         events = self._events
+        timers = self._timers
         while True:
             while not events:
-                await self._event_ready.wait()
-                self._event_ready = trio.Event()
+                # Pending restarts are deadlines of this loop, not tasks of their own.
+                if timers and timers[0][0] <= trio.current_time():
+                    _, _, group, generations = heapq.heappop(timers)
+                    events.append((_RESTART_DUE, group, generations))
+                    break
+                with trio.move_on_at(timers[0][0] if timers else math.inf):
+                    await self._event_ready.wait()
+                if self._event_ready.is_set():
+                    self._event_ready = trio.Event()
             event = events.popleft()
             kind = event[0]
             if kind == _STOP:
@@ -414,7 +430,7 @@ class SupervisorBase:
 
     async def _on_exit(self, record: Child, error: BaseException | None) -> None:
         if error is not None and record.supervisor is not None:
-            record.supervisor._last_failure = failure_info(error)
+            record.supervisor._last_failure = Failure(error)
         if self._stopping:
             return
         if not self._should_restart(record, error):
@@ -466,14 +482,7 @@ class SupervisorBase:
         if delay <= 0:
             await self._start_group([m for m in group if not m.running])
             return
-        assert self._nursery is not None
-        self._nursery.start_soon(self._restart_timer, tuple(group), generations, at)
-
-    async def _restart_timer(
-        self, group: tuple[Child, ...], generations: tuple[int, ...], at: float
-    ) -> None:
-        await trio.sleep_until(at)
-        self._post((_RESTART_DUE, group, generations))
+        heapq.heappush(self._timers, (at, next(self._timer_order), tuple(group), generations))
 
     async def _start_group(self, group: list[Child]) -> None:
         for record in group:
@@ -545,7 +554,7 @@ class SupervisorBase:
                 actor = self._make_actor(record)
             except Exception as exc:
                 cell.mark(ActorState.BACKING_OFF)
-                cell._last_failure = failure_info(exc)
+                cell._last_failure = Failure(exc)
                 raise
             await cell.incarnate(actor, snapshot, restore)
         record.running = True

@@ -178,7 +178,7 @@ class DynamicSupervisor(SupervisorBase):
             raise ChildStartError(
                 self._path,
                 record.id,
-                RuntimeError(failure.message if failure else "start failed"),
+                RuntimeError(failure.info().message if failure else "start failed"),
             )
         return record.cell.ref
 
