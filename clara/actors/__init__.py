@@ -9,8 +9,10 @@ from ._cell import FAIRNESS_BATCH, ActorCell
 from ._dead_letters import DeadLetter, DeadLetterReason, DeadLetters, DeadLetterStatistics
 from ._mailbox import Mailbox, MailboxStatistics, Overflow
 from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef
+from ._scheduler import Scheduler
 from ._statistics import ActorState, ActorStatistics, BackoffSnapshot, FailureInfo
 from ._system import ActorSystem
+from ._timers import Timer
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",
@@ -31,4 +33,6 @@ __all__ = [
     "Mailbox",
     "MailboxStatistics",
     "Overflow",
+    "Scheduler",
+    "Timer",
 ]

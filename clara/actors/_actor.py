@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 if TYPE_CHECKING:
     from ._ref import ActorRef
     from ._system import ActorSystem
+    from ._timers import Timer
 
 __all__ = ["Actor", "ActorContext"]
 
@@ -44,6 +45,25 @@ class ActorContext(Protocol):
         ``on_stop`` then runs, and the supervisor treats it as a normal exit: a PERMANENT child
         is started again, TRANSIENT and TEMPORARY children are not. Queued messages stay in the
         mailbox for the next incarnation, or are dead-lettered if there is none.
+        """
+        ...
+
+    def send_after(self, delay: float, message: Any) -> Timer:
+        """Send ``message`` to this actor after ``delay`` seconds (virtual under MockClock).
+
+        The timer belongs to this incarnation: a restart or stop cancels it.
+
+        Raises:
+            ValueError: ``delay`` is negative, infinite or not a number.
+            RuntimeError: the tree is not running.
+        """
+        ...
+
+    def send_every(self, interval: float, message: Any, *, first: float | None = None) -> Timer:
+        """Send ``message`` to this actor every ``interval`` seconds (first after ``first``).
+
+        A tick that finds the mailbox full is dead-lettered, not queued up; ticks do not pile
+        up while the actor is busy beyond what its mailbox holds.
         """
         ...
 

@@ -16,11 +16,11 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
-import outcome
 import trio
 
 from ..errors import ActorDeadError, AsyncioUnavailable, MailboxFull
 from ._actor import Actor
+from ._ask import Ask
 from ._dead_letters import DeadLetterReason
 from ._mailbox import Mailbox, Overflow
 from ._statistics import (
@@ -30,13 +30,13 @@ from ._statistics import (
     Failure,
     now,
 )
+from ._timers import Timer
 
 if TYPE_CHECKING:
-    from ._deadlines import AskDeadlines
     from ._ref import ActorRef
     from ._system import ActorSystem
 
-__all__ = ["ActorCell", "Ask", "CellOwner"]
+__all__ = ["ActorCell", "CellOwner"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,73 +66,6 @@ class CellOwner(Protocol):
         """A message arrived for a passivated child: start it again."""
 
 
-class Ask:
-    """A message that wants a reply, and the task waiting for it.
-
-    It is *pending* until exactly one of: a reply or failure settles it, its deadline expires
-    it (``AskDeadlines``), or its caller is cancelled and abandons it.
-    """
-
-    __slots__ = ("abandoned", "deadlines", "message", "path", "result", "task", "timeout")
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-        self.task: trio.lowlevel.Task | None = None
-        self.result: outcome.Outcome[Any] | None = None
-        self.abandoned = False
-        self.deadlines: AskDeadlines | None = None
-        self.path = ""
-        self.timeout = 0.0
-
-    @property
-    def pending(self) -> bool:
-        return self.result is None and not self.abandoned
-
-    def reply(self, value: Any) -> None:
-        self._settle(outcome.Value(value))
-
-    def fail(self, error: BaseException) -> None:
-        self._settle(outcome.Error(error))
-
-    def _settle(self, result: outcome.Outcome[Any]) -> None:
-        if self.result is not None or self.abandoned:
-            return
-        self.result = result
-        self._release()
-        task = self.task
-        if task is not None:
-            self.task = None
-            trio.lowlevel.reschedule(task, result)
-
-    def expire(self, result: outcome.Outcome[Any]) -> None:
-        """The deadline passed: wake the caller with ``result`` (an AskTimeout)."""
-        if not self.pending:
-            return
-        self.abandoned = True
-        self._release()
-        task = self.task
-        self.task = None
-        if task is not None:
-            trio.lowlevel.reschedule(task, result)
-
-    def abort(self, _: Any) -> trio.lowlevel.Abort:
-        """The caller was cancelled while waiting: the reply, if any, is discarded."""
-        self.task = None
-        if self.pending:
-            self.abandoned = True
-            self._release()
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    def timeout_text(self) -> str:
-        return f"no reply to {type(self.message).__name__} within {self.timeout:g}s"
-
-    def _release(self) -> None:
-        deadlines = self.deadlines
-        if deadlines is not None:
-            self.deadlines = None
-            deadlines.settled()
-
-
 class ActorCell:
     """The runtime side of one actor. Actors see it as their ``ActorContext``.
 
@@ -151,6 +84,7 @@ class ActorCell:
         "_failed",
         "_fast_tells",
         "_host",
+        "_incarnation",
         "_last_failure",
         "_limiter",
         "_processed",
@@ -199,6 +133,7 @@ class ActorCell:
         self._failed = 0
         self._restarts = 0
         self._fast_tells = 0
+        self._incarnation = 0
         self._last_failure: Failure | None = None
         self._backoff: BackoffSnapshot | None = None
         self._limiter: trio.CapacityLimiter | None = None
@@ -219,6 +154,11 @@ class ActorCell:
         return ref
 
     @property
+    def incarnation(self) -> int:
+        """Counts the incarnations started in this cell (timers belong to one)."""
+        return self._incarnation
+
+    @property
     def restarts(self) -> int:
         return self._restarts
 
@@ -236,6 +176,36 @@ class ActorCell:
         if not self._scheduled and self._state is _RUNNING and self._host is not None:
             self._scheduled = True
             self._host.start_soon(self._drain, name=self.path)
+
+    def send_after(self, delay: float, message: Any) -> Timer:
+        return self._timer(delay, message, None)
+
+    def send_every(self, interval: float, message: Any, *, first: float | None = None) -> Timer:
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
+            raise ValueError(f"send_every interval must be positive seconds; got {interval!r}")
+        return self._timer(interval if first is None else first, message, float(interval))
+
+    def _timer(self, delay: float, message: Any, interval: float | None) -> Timer:
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
+            raise ValueError(f"timer delay must be seconds of at least 0; got {delay!r}")
+        if math.isinf(delay):
+            raise ValueError(f"timer delay must be finite; got {delay!r}")
+        scheduler = self.system.scheduler
+        if not scheduler.serving:
+            raise RuntimeError(f"{self.path}: timers need the running tree (its scheduler)")
+        timer = Timer(self, self._incarnation, scheduler, message, interval)
+        scheduler.schedule(timer, trio.current_time() + delay)
+        return timer
+
+    def deliver_tick(self, message: Any) -> None:
+        """Put a timer's message in the mailbox now; dead-letter it if there is no room."""
+        try:
+            self.enqueue_nowait(message)
+        except MailboxFull:
+            if self.mailbox.overflow is Overflow.BACKPRESSURE:  # REJECT already recorded it
+                self._drop(message, DeadLetterReason.REJECTED)
+        except ActorDeadError:
+            pass  # recorded as a dead letter by enqueue_nowait
 
     async def run_blocking(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         limiter = self._limiter
@@ -414,8 +384,8 @@ class ActorCell:
 
     async def _run_on_stop(self, timeout: float) -> None:
         actor = self._actor
-        if actor is None:
-            return
+        if actor is None or type(actor).on_stop is Actor.on_stop:
+            return  # nothing to run: skip the cancel scope, which costs more than a restart
         with trio.move_on_after(timeout if math.isfinite(timeout) else math.inf) as scope:
             try:
                 await actor.on_stop()
@@ -448,6 +418,7 @@ class ActorCell:
             raise ValueError(f"{self.path}: this Actor instance already belongs to another cell")
         self._actor = actor
         actor._context = self
+        self._incarnation += 1
         self._state = ActorState.STARTING
         self._stop_requested = False
         try:

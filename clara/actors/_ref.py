@@ -8,7 +8,8 @@ from typing import Any
 import trio
 
 from ..errors import AskTimeout
-from ._cell import _RUNNING, FAIRNESS_BATCH, ActorCell, Ask
+from ._ask import Ask
+from ._cell import _RUNNING, FAIRNESS_BATCH, ActorCell
 from ._statistics import ActorState, ActorStatistics
 
 __all__ = ["DEFAULT_ASK_TIMEOUT", "ActorRef"]
@@ -94,8 +95,7 @@ class ActorRef:
         if not timeout > 0:
             raise ValueError(f"ask timeout must be positive seconds or None; got {timeout!r}")
         cell = self._cell
-        deadlines = cell.system.deadlines
-        if not deadlines.serving:  # no tree running: a cancel scope does the same job
+        if not cell.system.scheduler.serving:  # no tree running: a cancel scope does the same job
             with trio.move_on_after(timeout):
                 return await self._ask(ask, None)
             raise AskTimeout(cell.path, f"no reply to {type(message).__name__} within {timeout:g}s")
@@ -123,7 +123,9 @@ class ActorRef:
             if not enqueued:
                 raise AskTimeout(cell.path, ask.timeout_text())
         if deadline is not None:
-            cell.system.deadlines.register(ask, deadline)
+            scheduler = cell.system.scheduler
+            ask.scheduler = scheduler
+            scheduler.schedule(ask, deadline)
         result = ask.result
         if result is None:
             ask.task = trio.lowlevel.current_task()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._dead_letters import DeadLetters
-from ._deadlines import AskDeadlines
+from ._scheduler import Scheduler
 
 __all__ = ["ActorSystem"]
 
@@ -19,15 +19,15 @@ class ActorSystem:
         dead_letters: the dead-letter office; a fresh one holding 1,000 letters by default.
     """
 
-    __slots__ = ("dead_letters", "deadlines", "name")
+    __slots__ = ("dead_letters", "name", "scheduler")
 
     def __init__(self, name: str = "clara", dead_letters: DeadLetters | None = None) -> None:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"actor system name must be a non-empty str without '/'; got {name!r}")
         self.name = name
         self.dead_letters = dead_letters if dead_letters is not None else DeadLetters()
-        #: Expires asks; served by the root supervisor while the tree runs.
-        self.deadlines = AskDeadlines()
+        #: Fires ask deadlines and actor timers; served by the root while the tree runs.
+        self.scheduler = Scheduler()
 
     def __repr__(self) -> str:
         return f"ActorSystem(name={self.name!r})"

@@ -350,8 +350,8 @@ class SupervisorBase:
                 self._scope = scope
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    if parent is None and not system.deadlines.serving:
-                        await nursery.start(system.deadlines.serve)
+                    if parent is None and not system.scheduler.serving:
+                        await nursery.start(system.scheduler.serve)
                     try:
                         await self._start_initial()
                     except Exception as exc:
@@ -398,7 +398,10 @@ class SupervisorBase:
                     _, _, group, generations = heapq.heappop(timers)
                     events.append((_RESTART_DUE, group, generations))
                     break
-                with trio.move_on_at(timers[0][0] if timers else math.inf):
+                if timers:
+                    with trio.move_on_at(timers[0][0]):
+                        await self._event_ready.wait()
+                else:
                     await self._event_ready.wait()
                 if self._event_ready.is_set():
                     self._event_ready = trio.Event()

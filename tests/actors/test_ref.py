@@ -199,3 +199,62 @@ async def test_on_receive_must_be_overridden() -> None:
         ref = await kit.spawn(Actor())
         with pytest.raises(NotImplementedError, match="does not override on_receive"):
             await ref.ask(Ping())
+
+
+@pytest.mark.trio
+async def test_an_ask_waiting_for_room_times_out_at_its_deadline(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        gate = trio.Event()
+        ref = await kit.spawn(Recorder(gate=gate), mailbox_capacity=1)
+        await ref.tell(Block())
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.tell(Ping(1))  # the mailbox is now full
+        with pytest.raises(AskTimeout, match="no reply to Ping within 3s"):
+            await ref.ask(Ping(2), timeout=3)
+        assert trio.current_time() == 3
+        gate.set()
+
+
+@pytest.mark.trio
+async def test_answered_asks_do_not_pile_up_in_the_deadline_heap(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(Recorder)
+        scheduler = kit.system.scheduler
+        for n in range(10_000):
+            await ref.ask(Ping(n), timeout=60)
+        assert scheduler.live == 0
+        assert len(scheduler) <= 1024 + 1
+
+
+@pytest.mark.trio
+async def test_a_cancelled_asker_abandons_its_ask_and_the_reply_is_discarded(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        actor = Recorder()
+        ref = await kit.spawn(actor)
+        with trio.move_on_after(1):
+            await ref.ask(Sleep(5), timeout=100)
+        assert trio.current_time() == 1
+        assert kit.system.scheduler.live == 0
+        assert await ref.ask(Ping(1)) == 2  # the actor carries on; the late reply went nowhere
+        assert trio.current_time() == 5
+
+
+@pytest.mark.trio
+async def test_many_asks_time_out_each_at_its_own_deadline(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(Recorder)
+        await ref.tell(Sleep(100))
+        timed_out: list[tuple[float, float]] = []
+
+        async def ask(timeout: float) -> None:
+            try:
+                await ref.ask(Ping(), timeout=timeout)
+            except AskTimeout:
+                timed_out.append((timeout, trio.current_time()))
+
+        async with trio.open_nursery() as nursery:
+            for timeout in (5.0, 1.0, 3.0, 2.5):
+                nursery.start_soon(ask, timeout)
+        assert sorted(timed_out) == [(1.0, 1.0), (2.5, 2.5), (3.0, 3.0), (5.0, 5.0)]
