@@ -270,6 +270,18 @@ def table_rows(sizes: Sizes) -> list[Row]:
             beyond,
             lambda v: v <= TARGET_RESTART_BEYOND_BACKOFF_US,
         ),
+        Row(
+            "  of which trio's own timer is late, p50 / µs",
+            "restart_latency",
+            "trio_timer_overshoot_p50_us",
+        ),
+        Row(
+            "  of which trio's own timer is late, p99 / µs",
+            "restart_latency",
+            "trio_timer_overshoot_p99_us",
+        ),
+        Row("restart with no backoff, p50 µs", "restart_latency", "no_backoff_p50_us"),
+        Row("restart with no backoff, p99 µs", "restart_latency", "no_backoff_p99_us"),
     ]
     return rows
 

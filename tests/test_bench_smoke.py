@@ -1,0 +1,29 @@
+"""The runtime benchmarks still run (tiny sizes: this checks they work, never how fast)."""
+
+import pytest
+
+from bench import clara_runtime
+
+
+def test_tell_throughput_runs() -> None:
+    result = clara_runtime.tell_throughput(2_000)
+    assert result["messages"] == 2_000
+    assert result["per_second"] > 0
+
+
+def test_ask_latency_runs() -> None:
+    result = clara_runtime.ask_latency(200)
+    assert result["asks"] == 200
+    assert 0 < result["p50_us"] <= result["p99_us"]
+
+
+def test_spawn_runs() -> None:
+    result = clara_runtime.spawn(500)
+    assert result["actors"] == 500
+
+
+@pytest.mark.parametrize("n", [20])
+def test_restart_latency_runs(n: int) -> None:
+    result = clara_runtime.restart_latency(n)
+    assert result["restarts"] == n
+    assert result["beyond_backoff_p50_us"] > -1000
