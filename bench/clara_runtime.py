@@ -6,9 +6,11 @@ same keys as the peers; ``restart_latency`` adds the figures beyond the backoff 
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import trio
 
@@ -23,10 +25,26 @@ from clara.actors import Actor, ActorSystem, DeadLetters
 from clara.supervisors import Backoff, ChildSpec, DynamicSupervisor, Supervisor
 
 Result = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
-# Crash and restart lines would be written to stderr a thousand times: measure the runtime,
-# not the log handler (a deployment pays for its logging, at WARNING, per crash).
-logging.disable(logging.CRITICAL)
+
+def _quiet(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a benchmark with logging off, and put it back after.
+
+    Crash and restart lines would be written to stderr a thousand times: measure the
+    runtime, not the log handler (a deployment pays for its logging, at WARNING, per crash).
+    """
+
+    @functools.wraps(function)
+    def quiet(*args: P.args, **kwargs: P.kwargs) -> R:
+        logging.disable(logging.CRITICAL)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            logging.disable(logging.NOTSET)
+
+    return quiet
 
 
 class _Counter(Actor):
@@ -81,6 +99,7 @@ async def _with_root(root: Supervisor, body: Any) -> Any:
     return result[0]
 
 
+@_quiet
 def tell_throughput(n: int = 200_000) -> Result:
     """One sender tells n messages; from the first tell until the actor handled the last."""
 
@@ -108,6 +127,7 @@ def tell_throughput(n: int = 200_000) -> Result:
     return trio.run(main)
 
 
+@_quiet
 def ask_latency(n: int = 20_000) -> Result:
     """Sequential asks to one idle actor: each one wakes it, gets handled, replies."""
 
@@ -132,6 +152,7 @@ def ask_latency(n: int = 20_000) -> Result:
     return trio.run(main)
 
 
+@_quiet
 def spawn(n: int) -> Result:
     """n idle actors under a DynamicSupervisor (one per key, as channel actors are)."""
 
@@ -192,6 +213,7 @@ async def _timer_overshoot(n: int, delay_s: float) -> list[int]:
     return samples
 
 
+@_quiet
 def restart_latency(n: int = 1000, backoff_s: float = 0.001) -> Result:
     """Crash to the replacement answering, with a fixed 1 ms backoff (no jitter).
 
