@@ -170,7 +170,10 @@ class DynamicSupervisor(SupervisorBase):
         if len(self._children) >= self.max_children:
             await self._make_room(key)
             return await self.get_or_start(key)  # someone may have started it meanwhile
-        record = self._register(key, self._dormant.pop(key, None))
+        dormant = self._dormant.pop(key, None)
+        if dormant is not None and dormant.state is not ActorState.PASSIVATED:
+            dormant = None  # stopped for good through a ref meanwhile: start afresh
+        record = self._register(key, dormant)
         assert record.cell is not None
         await self._activate(record)
         if not record.running:

@@ -202,3 +202,23 @@ def test_dynamic_supervisor_arguments_are_validated() -> None:
         DynamicSupervisor(Recorder, passivate_after=0)
     with pytest.raises(TypeError, match="start must be a callable"):
         DynamicSupervisor(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.trio
+async def test_a_passivated_child_stopped_through_its_ref_starts_afresh(
+    autojump_clock: object,
+) -> None:
+    events: list[Any] = []
+    dynamic = DynamicSupervisor(lambda key: Counter(key, events), passivate_after=10)
+    async with trio.open_nursery() as nursery:
+        root = await running(dynamic, nursery)
+        old = await dynamic.get_or_start("k")
+        await old.ask(Ping())
+        await trio.sleep(11)
+        assert old.state is ActorState.PASSIVATED
+        await old.stop()
+        assert old.state is ActorState.STOPPED
+        new = await dynamic.get_or_start("k")
+        assert new != old
+        assert new.state is ActorState.RUNNING
+        await root.stop()
