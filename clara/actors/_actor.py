@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    import trio
+
     from ._ref import ActorRef
     from ._system import ActorSystem
     from ._timers import Timer
@@ -45,6 +47,22 @@ class ActorContext(Protocol):
         ``on_stop`` then runs, and the supervisor treats it as a normal exit: a PERMANENT child
         is started again, TRANSIENT and TEMPORARY children are not. Queued messages stay in the
         mailbox for the next incarnation, or are dead-lettered if there is none.
+        """
+        ...
+
+    def start_task(
+        self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> trio.CancelScope:
+        """Run ``function(*args)`` beside the mailbox, for the life of this incarnation.
+
+        For work that must go on while messages keep being handled: a server's accept loop,
+        a reply being generated while a stop request may arrive. The task is cancelled when
+        the incarnation ends (stop, crash, restart, passivation); cancel it sooner through
+        the returned scope. If it raises, the actor crashes as if a handler had raised.
+        Messages to the actor are the way to hand results back (``self.context.ref.tell``).
+
+        Raises:
+            RuntimeError: called outside on_start / a handler of a live incarnation.
         """
         ...
 

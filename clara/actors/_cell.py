@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import trio
@@ -96,6 +96,7 @@ class ActorCell:
         "_state",
         "_stop_done",
         "_stop_requested",
+        "_tasks",
         "dropped",
         "idle_hook",
         "key",
@@ -141,6 +142,7 @@ class ActorCell:
         self._runner_done: trio.Event | None = None
         self._stop_done: trio.Event | None = None
         self._ref: ActorRef | None = None
+        self._tasks: set[trio.CancelScope] | None = None
 
     # -- what the actor sees (ActorContext) ------------------------------------------------
 
@@ -176,6 +178,72 @@ class ActorCell:
         if not self._scheduled and self._state is _RUNNING and self._host is not None:
             self._scheduled = True
             self._host.start_soon(self._drain, name=self.path)
+
+    def start_task(
+        self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> trio.CancelScope:
+        state = self._state
+        host = self._host
+        if host is None or (state is not _RUNNING and state is not ActorState.STARTING):
+            raise RuntimeError(
+                f"{self.path}: start_task needs a running incarnation; the actor is {state.value}"
+            )
+        scope = trio.CancelScope()
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(scope)
+        label = name or getattr(function, "__name__", "task")
+        host.start_soon(
+            self._run_task, scope, self._incarnation, function, args, name=f"{self.path}:{label}"
+        )
+        return scope
+
+    async def _run_task(
+        self,
+        scope: trio.CancelScope,
+        incarnation: int,
+        function: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+    ) -> None:
+        error: Exception | None = None
+        try:
+            with scope:
+                await function(*args)
+        except Exception as exc:
+            error = exc
+        finally:
+            if self._tasks is not None:
+                self._tasks.discard(scope)
+        if error is not None and incarnation == self._incarnation:
+            await self._fail_from_task(error)
+
+    async def _fail_from_task(self, error: Exception) -> None:
+        """A background task raised: the incarnation crashes, as if a handler had."""
+        if self._state is not _RUNNING and self._state is not ActorState.STARTING:
+            return
+        logger.warning(
+            "actor %s crashed in a background task: %s: %s",
+            self.path,
+            type(error).__name__,
+            error,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        self._failed += 1
+        self._last_failure = Failure(error)
+        self._state = ActorState.BACKING_OFF  # the runner takes no further message
+        if self._scheduled and self._runner_scope is not None:
+            waiter = self._runner_done = self._runner_done or trio.Event()
+            self._runner_scope.cancel()
+            await waiter.wait()
+        await self._end_incarnation(error)
+
+    def _cancel_tasks(self) -> None:
+        tasks = self._tasks
+        if tasks:
+            for scope in tasks:
+                scope.cancel()
+            tasks.clear()
 
     def send_after(self, delay: float, message: Any) -> Timer:
         return self._timer(delay, message, None)
@@ -383,6 +451,8 @@ class ActorCell:
             self.terminate(ActorState.FAILED if error is not None else ActorState.STOPPED)
 
     async def _run_on_stop(self, timeout: float) -> None:
+        """End the incarnation's background tasks, then run its on_stop."""
+        self._cancel_tasks()
         actor = self._actor
         if actor is None or type(actor).on_stop is Actor.on_stop:
             return  # nothing to run: skip the cancel scope, which costs more than a restart
@@ -506,6 +576,7 @@ class ActorCell:
         runner = self._runner_scope
         if runner is not None:
             runner.cancel()
+        self._cancel_tasks()
         self._fail_queued(f"actor {state.value}")
         self.mailbox.wake_all_senders()
         self._backoff = None

@@ -79,8 +79,9 @@ class ActorRef:
         """Send ``message`` and wait for the value ``on_receive`` returns for it.
 
         The timeout covers waiting for room in the mailbox, the wait in the queue and the
-        handling. An actor asking itself waits for the timeout: its handler is busy asking. If the handler raises, that exception is raised here at once (and the actor
-        crashes, as for any message). ``timeout=None`` waits without limit.
+        handling. If the handler raises, that exception is raised here at once (and the actor
+        crashes, as for any message). ``timeout=None`` waits without limit. An actor asking
+        itself waits for the whole timeout: its only handler is busy asking.
 
         Raises:
             AskTimeout: no reply within ``timeout`` (the message may still be handled later;

@@ -1,0 +1,122 @@
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+import trio.testing
+
+from clara.actors import Actor, ActorState
+from clara.errors import ActorDeadError
+from clara.supervisors import Backoff
+from clara.testing import ActorTestKit
+from tests.helpers import Crash, Ping
+
+
+class Started(msgspec.Struct, frozen=True):
+    incarnation: int
+
+
+class Worker(Actor):
+    """Runs a background loop that reports ticks to itself; crashes it on demand."""
+
+    def __init__(self, log: list[Any], fail_at: float | None = None) -> None:
+        self.log = log
+        self.fail_at = fail_at
+        self.ticks = 0
+
+    async def on_start(self) -> None:
+        self.context.start_task(self.loop, name="loop")
+
+    async def loop(self) -> None:
+        incarnation = self.context.incarnation
+        while True:
+            await trio.sleep(1)
+            if self.fail_at is not None and trio.current_time() >= self.fail_at:
+                raise OSError("the connection dropped")
+            await self.context.ref.tell(("tick", incarnation, trio.current_time()))
+
+    async def on_stop(self) -> None:
+        self.log.append(("stop", trio.current_time()))
+
+    async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Crash):
+            raise ValueError("boom")
+        if isinstance(message, Ping):
+            await trio.sleep(100)
+            return "late"
+        self.log.append(message)
+        return None
+
+
+@pytest.mark.trio
+async def test_a_background_task_runs_beside_the_mailbox(autojump_clock: object) -> None:
+    log: list[Any] = []
+    async with ActorTestKit() as kit:
+        await kit.spawn(lambda: Worker(log))
+        await trio.sleep(3.5)
+        assert log == [("tick", 1, 1.0), ("tick", 1, 2.0), ("tick", 1, 3.0)]
+
+
+@pytest.mark.trio
+async def test_a_crash_cancels_the_tasks_of_the_old_incarnation(autojump_clock: object) -> None:
+    log: list[Any] = []
+    async with ActorTestKit(backoff=Backoff(min=0.5, jitter=0)) as kit:
+        ref = await kit.spawn(lambda: Worker(log))
+        await trio.sleep(1.5)
+        await ref.tell(Crash())
+        await trio.sleep(2.0)
+        # Incarnation 1 ticked at 1; it crashed at 1.5; incarnation 2 started at 2.0, ticks at 3.
+        assert [entry for entry in log if entry[0] == "tick"] == [
+            ("tick", 1, 1.0),
+            ("tick", 2, 3.0),
+        ]
+
+
+@pytest.mark.trio
+async def test_a_background_task_that_raises_crashes_the_actor(autojump_clock: object) -> None:
+    log: list[Any] = []
+    attempts = iter([2.5, None])
+    async with ActorTestKit(backoff=Backoff(min=1.0, jitter=0)) as kit:
+        ref = await kit.spawn(lambda: Worker(log, fail_at=next(attempts)))
+        failures: list[BaseException] = []
+
+        async def ask() -> None:
+            try:
+                await ref.ask(Ping(), timeout=None)
+            except ActorDeadError as exc:
+                failures.append(exc)
+
+        await trio.sleep(1.5)
+        kit.start_soon(ask)  # busy in a long handler when the task fails at 3.0
+        await trio.sleep(2.0)
+        stats = ref.statistics()
+        assert stats.last_failure is not None
+        assert (stats.last_failure.type, stats.last_failure.at) == ("OSError", 3.0)
+        assert len(failures) == 1  # the handler in progress was cancelled
+        assert ("stop", 3.0) in log
+        await trio.sleep(2.0)
+        assert stats.restarts == 0 and ref.statistics().restarts == 1
+        assert ref.state is ActorState.RUNNING
+        assert [e for e in log if e[0] == "tick"][-1][1] == 2  # the new incarnation ticks
+
+
+@pytest.mark.trio
+async def test_stopping_the_actor_cancels_its_tasks(autojump_clock: object) -> None:
+    log: list[Any] = []
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: Worker(log))
+        await trio.sleep(1.5)
+        await ref.stop()
+        await trio.sleep(5)
+        assert [e[0] for e in log] == ["tick", "stop"]
+
+
+@pytest.mark.trio
+async def test_start_task_needs_a_live_incarnation() -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: Worker([]))
+        actor = ref._cell.actor
+        assert actor is not None
+        await ref.stop()
+        with pytest.raises(RuntimeError, match="start_task needs a running incarnation"):
+            actor.context.start_task(trio.sleep, 1)
