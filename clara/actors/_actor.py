@@ -66,6 +66,17 @@ class ActorContext(Protocol):
         """
         ...
 
+    async def start_service(
+        self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> Any:
+        """Like ``start_task``, for a function that takes ``task_status`` (trio's convention).
+
+        Waits until it calls ``task_status.started(value)`` and returns ``value`` (a server's
+        bound address, say). If it raises before that, the error is raised here; after
+        that, it crashes the actor like a failing background task.
+        """
+        ...
+
     def send_after(self, delay: float, message: Any) -> Timer:
         """Send ``message`` to this actor after ``delay`` seconds (virtual under MockClock).
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import trio
 
-from ..errors import ActorDeadError, AsyncioUnavailable, MailboxFull
+from ..errors import ActorDeadError, MailboxFull
 from ._actor import Actor
 from ._ask import Ask
 from ._dead_letters import DeadLetterReason
 from ._mailbox import Mailbox, Overflow
+from ._services import ContextServices
 from ._statistics import (
     ActorState,
     ActorStatistics,
@@ -30,7 +31,6 @@ from ._statistics import (
     Failure,
     now,
 )
-from ._timers import Timer
 
 if TYPE_CHECKING:
     from ._ref import ActorRef
@@ -66,7 +66,7 @@ class CellOwner(Protocol):
         """A message arrived for a passivated child: start it again."""
 
 
-class ActorCell:
+class ActorCell(ContextServices):
     """The runtime side of one actor. Actors see it as their ``ActorContext``.
 
     Args:
@@ -86,7 +86,6 @@ class ActorCell:
         "_host",
         "_incarnation",
         "_last_failure",
-        "_limiter",
         "_processed",
         "_ref",
         "_restarts",
@@ -96,7 +95,6 @@ class ActorCell:
         "_state",
         "_stop_done",
         "_stop_requested",
-        "_tasks",
         "dropped",
         "idle_hook",
         "key",
@@ -137,12 +135,11 @@ class ActorCell:
         self._incarnation = 0
         self._last_failure: Failure | None = None
         self._backoff: BackoffSnapshot | None = None
-        self._limiter: trio.CapacityLimiter | None = None
         self._runner_scope: trio.CancelScope | None = None
         self._runner_done: trio.Event | None = None
         self._stop_done: trio.Event | None = None
         self._ref: ActorRef | None = None
-        self._tasks: set[trio.CancelScope] | None = None
+        self._init_services()
 
     # -- what the actor sees (ActorContext) ------------------------------------------------
 
@@ -179,45 +176,6 @@ class ActorCell:
             self._scheduled = True
             self._host.start_soon(self._drain, name=self.path)
 
-    def start_task(
-        self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
-    ) -> trio.CancelScope:
-        state = self._state
-        host = self._host
-        if host is None or (state is not _RUNNING and state is not ActorState.STARTING):
-            raise RuntimeError(
-                f"{self.path}: start_task needs a running incarnation; the actor is {state.value}"
-            )
-        scope = trio.CancelScope()
-        tasks = self._tasks
-        if tasks is None:
-            tasks = self._tasks = set()
-        tasks.add(scope)
-        label = name or getattr(function, "__name__", "task")
-        host.start_soon(
-            self._run_task, scope, self._incarnation, function, args, name=f"{self.path}:{label}"
-        )
-        return scope
-
-    async def _run_task(
-        self,
-        scope: trio.CancelScope,
-        incarnation: int,
-        function: Callable[..., Awaitable[Any]],
-        args: tuple[Any, ...],
-    ) -> None:
-        error: Exception | None = None
-        try:
-            with scope:
-                await function(*args)
-        except Exception as exc:
-            error = exc
-        finally:
-            if self._tasks is not None:
-                self._tasks.discard(scope)
-        if error is not None and incarnation == self._incarnation:
-            await self._fail_from_task(error)
-
     async def _fail_from_task(self, error: Exception) -> None:
         """A background task raised: the incarnation crashes, as if a handler had."""
         if self._state is not _RUNNING and self._state is not ActorState.STARTING:
@@ -237,62 +195,6 @@ class ActorCell:
             self._runner_scope.cancel()
             await waiter.wait()
         await self._end_incarnation(error)
-
-    def _cancel_tasks(self) -> None:
-        tasks = self._tasks
-        if tasks:
-            for scope in tasks:
-                scope.cancel()
-            tasks.clear()
-
-    def send_after(self, delay: float, message: Any) -> Timer:
-        return self._timer(delay, message, None)
-
-    def send_every(self, interval: float, message: Any, *, first: float | None = None) -> Timer:
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval > 0:
-            raise ValueError(f"send_every interval must be positive seconds; got {interval!r}")
-        return self._timer(interval if first is None else first, message, float(interval))
-
-    def _timer(self, delay: float, message: Any, interval: float | None) -> Timer:
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
-            raise ValueError(f"timer delay must be seconds of at least 0; got {delay!r}")
-        if math.isinf(delay):
-            raise ValueError(f"timer delay must be finite; got {delay!r}")
-        scheduler = self.system.scheduler
-        if not scheduler.serving:
-            raise RuntimeError(f"{self.path}: timers need the running tree (its scheduler)")
-        timer = Timer(self, self._incarnation, scheduler, message, interval)
-        scheduler.schedule(timer, trio.current_time() + delay)
-        return timer
-
-    def deliver_tick(self, message: Any) -> None:
-        """Put a timer's message in the mailbox now; dead-letter it if there is no room."""
-        try:
-            self.enqueue_nowait(message)
-        except MailboxFull:
-            if self.mailbox.overflow is Overflow.BACKPRESSURE:  # REJECT already recorded it
-                self._drop(message, DeadLetterReason.REJECTED)
-        except ActorDeadError:
-            pass  # recorded as a dead letter by enqueue_nowait
-
-    async def run_blocking(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        limiter = self._limiter
-        if limiter is None:
-            limit = getattr(self._actor, "blocking_limit", 1)
-            limiter = self._limiter = trio.CapacityLimiter(limit)
-        if kwargs:
-            return await trio.to_thread.run_sync(lambda: function(*args, **kwargs), limiter=limiter)
-        return await trio.to_thread.run_sync(function, *args, limiter=limiter)
-
-    async def run_asyncio(self, function: Callable[..., Any], *args: Any) -> Any:
-        import trio_asyncio  # noqa: PLC0415 - only actors that bridge to asyncio pay for it
-
-        if trio_asyncio.current_loop.get(None) is None:
-            raise AsyncioUnavailable(
-                f"{self.path}: run_asyncio needs the trio-asyncio loop that the root opens "
-                "(async with trio_asyncio.open_loop(): ...)"
-            )
-        return await trio_asyncio.aio_as_trio(function)(*args)
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ._cell import ActorCell
     from ._scheduler import Scheduler
+
+
+class _Target(Protocol):
+    """The actor side of a timer (an ActorCell)."""
+
+    @property
+    def incarnation(self) -> int: ...
+
+    def accepting(self) -> bool: ...
+
+    def deliver_tick(self, message: Any) -> None: ...
 
 __all__ = ["Timer"]
 
@@ -24,7 +34,7 @@ class Timer:
 
     def __init__(
         self,
-        cell: ActorCell,
+        cell: _Target,
         incarnation: int,
         scheduler: Scheduler,
         message: Any,

@@ -120,3 +120,62 @@ async def test_start_task_needs_a_live_incarnation() -> None:
         await ref.stop()
         with pytest.raises(RuntimeError, match="start_task needs a running incarnation"):
             actor.context.start_task(trio.sleep, 1)
+
+
+class Served(Actor):
+    """Starts a 'server' in on_start and keeps what it reported when ready."""
+
+    def __init__(self, fail_before_ready: bool = False, fail_after: float | None = None) -> None:
+        self.fail_before_ready = fail_before_ready
+        self.fail_after = fail_after
+        self.address: Any = None
+
+    async def serve(self, port: int, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        await trio.sleep(0.5)  # binding takes a while
+        if self.fail_before_ready:
+            raise OSError(f"port {port} is taken")
+        task_status.started(("127.0.0.1", port))
+        if self.fail_after is not None:
+            await trio.sleep(self.fail_after)
+            raise OSError("the listener died")
+        await trio.sleep_forever()
+
+    async def on_start(self) -> None:
+        self.address = await self.context.start_service(self.serve, 8080)
+
+    async def on_receive(self, message: Any) -> Any:
+        return self.address
+
+
+@pytest.mark.trio
+async def test_start_service_returns_what_the_service_reports_when_ready(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(Served)
+        assert trio.current_time() == 0.5
+        assert await ref.ask(Ping()) == ("127.0.0.1", 8080)
+
+
+@pytest.mark.trio
+async def test_a_service_failing_before_ready_fails_the_start(autojump_clock: object) -> None:
+    from clara.errors import ChildStartError
+
+    async with ActorTestKit() as kit:
+        with pytest.raises(ChildStartError, match="port 8080 is taken"):
+            await kit.spawn(lambda: Served(fail_before_ready=True))
+
+
+@pytest.mark.trio
+async def test_a_service_failing_later_crashes_and_restarts_the_actor(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit(backoff=Backoff(min=1.0, jitter=0)) as kit:
+        attempts = iter([2.0, None])
+        ref = await kit.spawn(lambda: Served(fail_after=next(attempts)))
+        await trio.sleep(5)
+        stats = ref.statistics()
+        assert stats.restarts == 1
+        assert stats.last_failure is not None and stats.last_failure.message == "the listener died"
+        assert stats.last_failure.at == 2.5
+        assert await ref.ask(Ping()) == ("127.0.0.1", 8080)
