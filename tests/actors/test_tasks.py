@@ -6,7 +6,7 @@ import trio
 import trio.testing
 
 from clara.actors import Actor, ActorState
-from clara.errors import ActorDeadError
+from clara.errors import ActorDeadError, ChildStartError
 from clara.supervisors import Backoff
 from clara.testing import ActorTestKit
 from tests.helpers import Crash, Ping
@@ -159,8 +159,6 @@ async def test_start_service_returns_what_the_service_reports_when_ready(
 
 @pytest.mark.trio
 async def test_a_service_failing_before_ready_fails_the_start(autojump_clock: object) -> None:
-    from clara.errors import ChildStartError
-
     async with ActorTestKit() as kit:
         with pytest.raises(ChildStartError, match="port 8080 is taken"):
             await kit.spawn(lambda: Served(fail_before_ready=True))
