@@ -1,8 +1,8 @@
 """Start Clara: load the settings, build the supervision tree, run it until a signal.
 
 Wiring only: this is the one place that builds the object graph. Later capabilities
-(status endpoint, store, Discord, LLM, MCP, email, sandbox, proactive engine) hang their
-supervisors under the root here.
+(store, Discord, LLM, MCP, email, sandbox, proactive engine) hang their supervisors under
+the root here.
 """
 
 from __future__ import annotations
@@ -10,24 +10,51 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 import trio
 
+import clara
 from clara.actors import ActorSystem, DeadLetters
+from clara.actors.status import StatusEndpoint
+from clara.adapters.http import StatusContext
 from clara.config import ConfigError, Settings, load_settings
-from clara.supervisors import Supervisor, serve_until_signal
+from clara.health import Readiness
+from clara.supervisors import ChildSpec, Supervisor, serve_until_signal
 
 
-def build_tree(settings: Settings) -> Supervisor:
-    """Clara's supervision tree (its children arrive with the capabilities that need them)."""
-    return Supervisor(
-        [],
+def build_tree(
+    settings: Settings, system: ActorSystem, readiness: Readiness, started_at: float
+) -> Supervisor:
+    """Clara's supervision tree."""
+    children: list[ChildSpec] = []
+    root: Supervisor | None = None
+
+    def the_root() -> Supervisor:
+        assert root is not None
+        return root
+
+    if settings.status.enabled:
+        context = StatusContext(
+            the_root, system, readiness, version=clara.__version__, started_at=started_at
+        )
+        children.append(
+            ChildSpec(
+                "status",
+                lambda: StatusEndpoint(settings.status, context),
+                mailbox_capacity=100,
+            )
+        )
+    root = Supervisor(
+        children,
         max_restarts=settings.runtime.root_max_restarts,
         max_seconds=settings.runtime.root_max_seconds,
     )
+    return root
 
 
 def main() -> int:
+    started_at = time.time()
     try:
         settings = load_settings(os.environ)
     except ConfigError as error:
@@ -38,7 +65,9 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     system = ActorSystem("clara", DeadLetters(settings.runtime.dead_letters))
-    return trio.run(serve_until_signal, build_tree(settings), system)
+    readiness = Readiness()
+    root = build_tree(settings, system, readiness, started_at)
+    return trio.run(serve_until_signal, root, system)
 
 
 if __name__ == "__main__":

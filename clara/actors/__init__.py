@@ -11,7 +11,7 @@ from ._mailbox import Mailbox, MailboxStatistics, Overflow
 from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef
 from ._scheduler import Scheduler
 from ._statistics import ActorState, ActorStatistics, BackoffSnapshot, FailureInfo
-from ._system import ActorSystem
+from ._system import ActorSystem, KindTotals
 from ._timers import Timer
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "DeadLetterStatistics",
     "DeadLetters",
     "FailureInfo",
+    "KindTotals",
     "Mailbox",
     "MailboxStatistics",
     "Overflow",

@@ -81,6 +81,7 @@ class ActorCell(ContextServices):
         "__weakref__",
         "_actor",
         "_backoff",
+        "_dead_lettered",
         "_failed",
         "_fast_tells",
         "_host",
@@ -130,6 +131,7 @@ class ActorCell(ContextServices):
         self._stop_requested = False
         self._processed = 0
         self._failed = 0
+        self._dead_lettered = 0
         self._restarts = 0
         self._fast_tells = 0
         self._incarnation = 0
@@ -188,6 +190,7 @@ class ActorCell(ContextServices):
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
         self._failed += 1
+        self._tally(self.system.totals.failed, 1)
         self._last_failure = Failure(error)
         self._state = ActorState.BACKING_OFF  # the runner takes no further message
         if self._scheduled and self._runner_scope is not None:
@@ -257,6 +260,11 @@ class ActorCell(ContextServices):
         self._scheduled = True
         host.start_soon(self._drain, name=self.path)
 
+    def _tally(self, table: dict[str, int], count: int) -> None:
+        actor = self._actor
+        kind = type(actor).__name__ if actor is not None else "Actor"
+        table[kind] = table.get(kind, 0) + count
+
     def _drop(self, message: Any, reason: DeadLetterReason) -> None:
         self.dropped += 1
         self._dead_letter(message, reason)
@@ -267,6 +275,7 @@ class ActorCell(ContextServices):
         self, message: Any, reason: DeadLetterReason, error: BaseException | None = None
     ) -> None:
         payload = message.message if type(message) is Ask else message
+        self._dead_lettered += 1
         self.system.dead_letters.record(self.path, payload, reason, error)
 
     # -- the runner ---------------------------------------------------------------------------
@@ -300,10 +309,13 @@ class ActorCell(ContextServices):
                     handled += 1
                     if handled % FAIRNESS_BATCH == 0:
                         self._processed += FAIRNESS_BATCH
+                        self._tally(self.system.totals.processed, FAIRNESS_BATCH)
                         handled = 0
                         await trio.lowlevel.checkpoint()
         finally:
-            self._processed += handled
+            if handled:
+                self._processed += handled
+                self._tally(self.system.totals.processed, handled)
             if current is not None and error is None and type(current) is Ask:
                 # Cancelled mid-handler (stop timeout or the subtree was cancelled).
                 current.fail(ActorDeadError(self.path, "actor stopped while handling the ask"))
@@ -326,6 +338,9 @@ class ActorCell(ContextServices):
     async def _crash(self, message: Any, error: BaseException) -> None:
         self._processed += 1
         self._failed += 1
+        totals = self.system.totals
+        self._tally(totals.processed, 1)
+        self._tally(totals.failed, 1)
         self._last_failure = Failure(error)
         self._dead_letter(message, DeadLetterReason.CRASHED, error)
         if type(message) is Ask:
@@ -399,6 +414,7 @@ class ActorCell(ContextServices):
             await actor.on_start()
         except Exception as exc:
             self._failed += 1
+            self._tally(self.system.totals.failed, 1)
             self._last_failure = Failure(exc)
             self._state = ActorState.BACKING_OFF if self.owner is not None else ActorState.FAILED
             await self._run_on_stop(self.shutdown)
@@ -411,6 +427,7 @@ class ActorCell(ContextServices):
 
     def note_restart(self, backoff: BackoffSnapshot | None) -> None:
         self._restarts += 1
+        self._tally(self.system.totals.restarts, 1)
         self._backoff = backoff
 
     def set_backoff(self, backoff: BackoffSnapshot | None) -> None:
@@ -508,9 +525,10 @@ class ActorCell(ContextServices):
             processed=self._processed,
             failed=self._failed,
             dropped=self.dropped,
+            dead_letters=self._dead_lettered,
             restarts=self._restarts,
             last_failure=None if self._last_failure is None else self._last_failure.info(),
-            backoff=self._backoff,
+            backoff=None if self._backoff is None else self._backoff.at(now()),
         )
 
     def __repr__(self) -> str:

@@ -60,10 +60,20 @@ class BackoffSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """The delay chosen before the current (or last) restart, in seconds."""
     next_start_at: float | None
     """trio's clock time of the pending restart, or None when none is pending."""
+    next_start_in: float | None = None
+    """Seconds from the snapshot to the pending restart (never negative), or None."""
+
+    def at(self, now: float) -> BackoffSnapshot:
+        """This snapshot with ``next_start_in`` as seen at ``now``."""
+        if self.next_start_at is None:
+            return self
+        return msgspec.structs.replace(
+            self, next_start_in=max(0.0, round(self.next_start_at - now, 6))
+        )
 
 
-class ActorStatistics(msgspec.Struct, frozen=True, kw_only=True):
-    """A snapshot of one actor, as the status endpoint shows it."""
+class ActorStatistics(msgspec.Struct, frozen=True, kw_only=True, tag="actor", tag_field="type"):
+    """A snapshot of one actor, as the status endpoint shows it (``"type": "actor"``)."""
 
     path: str
     kind: str
@@ -74,6 +84,8 @@ class ActorStatistics(msgspec.Struct, frozen=True, kw_only=True):
     failed: int
     dropped: int
     """Messages this actor's mailbox dead-lettered on overflow or at stop."""
+    dead_letters: int
+    """Dead letters addressed to this actor, for any reason (dropped, crashed, stopped)."""
     restarts: int
     last_failure: FailureInfo | None
     backoff: BackoffSnapshot | None

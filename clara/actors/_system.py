@@ -5,7 +5,22 @@ from __future__ import annotations
 from ._dead_letters import DeadLetters
 from ._scheduler import Scheduler
 
-__all__ = ["ActorSystem"]
+__all__ = ["ActorSystem", "KindTotals"]
+
+
+class KindTotals:
+    """Running totals per actor kind (class name), for metrics that must never go down.
+
+    A cell's own counters vanish with it (passivation, removal); these do not. Keys are
+    class names, so their number is bounded by the code, not by the number of actors.
+    """
+
+    __slots__ = ("failed", "processed", "restarts")
+
+    def __init__(self) -> None:
+        self.processed: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self.restarts: dict[str, int] = {}
 
 
 class ActorSystem:
@@ -19,7 +34,7 @@ class ActorSystem:
         dead_letters: the dead-letter office; a fresh one holding 1,000 letters by default.
     """
 
-    __slots__ = ("dead_letters", "name", "scheduler")
+    __slots__ = ("dead_letters", "name", "scheduler", "totals")
 
     def __init__(self, name: str = "clara", dead_letters: DeadLetters | None = None) -> None:
         if not isinstance(name, str) or not name or "/" in name:
@@ -28,6 +43,8 @@ class ActorSystem:
         self.dead_letters = dead_letters if dead_letters is not None else DeadLetters()
         #: Fires ask deadlines and actor timers; served by the root while the tree runs.
         self.scheduler = Scheduler()
+        #: Processed / failed / restarted counts per actor kind, monotonic.
+        self.totals = KindTotals()
 
     def __repr__(self) -> str:
         return f"ActorSystem(name={self.name!r})"

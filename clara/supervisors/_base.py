@@ -39,7 +39,7 @@ from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["ChildSummary", "SupervisorBase", "SupervisorStatistics"]
+__all__ = ["Census", "ChildSummary", "SupervisorBase", "SupervisorStatistics"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,10 @@ class ChildSummary(msgspec.Struct, frozen=True, kw_only=True):
     backoff: BackoffSnapshot | None
 
 
-class SupervisorStatistics(msgspec.Struct, frozen=True, kw_only=True):
-    """A snapshot of one supervisor."""
+class SupervisorStatistics(
+    msgspec.Struct, frozen=True, kw_only=True, tag="supervisor", tag_field="type"
+):
+    """A snapshot of one supervisor (``"type": "supervisor"``)."""
 
     path: str
     kind: str
@@ -74,9 +76,28 @@ class SupervisorStatistics(msgspec.Struct, frozen=True, kw_only=True):
     max_restarts: int
     max_seconds: float
     last_failure: FailureInfo | None
+    backoff: BackoffSnapshot | None
+    """Its own backoff, when its parent is about to restart it."""
     child_count: int
     children: tuple[ChildSummary, ...]
     """Every child, for a static supervisor; empty for a DynamicSupervisor (use ``walk``)."""
+
+
+class Census(msgspec.Struct, kw_only=True):
+    """How many actors and supervisors a subtree has, by state, and its restarts."""
+
+    actors: dict[str, int] = msgspec.field(default_factory=dict)
+    supervisors: dict[str, int] = msgspec.field(default_factory=dict)
+    restarts: int = 0
+    """Restarts made by the subtree's supervisors."""
+
+    @property
+    def actor_count(self) -> int:
+        return sum(self.actors.values())
+
+    @property
+    def supervisor_count(self) -> int:
+        return sum(self.supervisors.values())
 
 
 class Child:
@@ -125,7 +146,7 @@ class Child:
             return None
         return BackoffSnapshot(
             attempt=self.attempt, delay=self.delay, next_start_at=self.next_start_at
-        )
+        ).at(_now())
 
     def summary(self) -> ChildSummary:
         return ChildSummary(
@@ -256,7 +277,8 @@ class SupervisorBase:
 
     def statistics(self) -> SupervisorStatistics:
         now = _now()
-        records = self._records()
+        parent = self._parent
+        own = parent._find(self._link_key) if parent is not None else None
         return SupervisorStatistics(
             path=self._path,
             kind=type(self).__name__,
@@ -267,21 +289,59 @@ class SupervisorBase:
             max_restarts=self._intensity.max_restarts,
             max_seconds=self._intensity.max_seconds,
             last_failure=None if self._last_failure is None else self._last_failure.info(),
-            child_count=len(records),
+            backoff=None if own is None else own.backoff_snapshot(),
+            child_count=self._child_count(),
             children=self._child_summaries(),
         )
+
+    def _child_count(self) -> int:
+        return len(self._records())
 
     def _child_summaries(self) -> tuple[ChildSummary, ...]:
         return tuple(record.summary() for record in self._records())
 
-    def walk(self) -> Iterator[SupervisorStatistics | ActorStatistics]:
-        """Statistics of this supervisor and everything under it, depth first, in start order."""
-        yield self.statistics()
-        for record in list(self._records()):
+    def walk(
+        self, prefix: str = "", states: frozenset[ActorState] | None = None
+    ) -> Iterator[SupervisorStatistics | ActorStatistics]:
+        """Statistics of this supervisor and everything under it, depth first, in start order.
+
+        Args:
+            prefix: only nodes whose path starts with it (subtrees outside it are skipped).
+            states: only nodes in one of these states (others cost no snapshot).
+        """
+        path = self._path
+        if prefix and not (path.startswith(prefix) or prefix.startswith(path + "/")):
+            return
+        if (not prefix or path.startswith(prefix)) and (states is None or self._state in states):
+            yield self.statistics()
+        for record in self._records():
             if record.supervisor is not None:
-                yield from record.supervisor.walk()
+                yield from record.supervisor.walk(prefix, states)
+                continue
+            cell = record.cell
+            if cell is None:
+                continue
+            if prefix and not cell.path.startswith(prefix):
+                continue
+            if states is None or cell.state in states:
+                yield cell.statistics()
+
+    def census(self) -> Census:
+        """Counts of this subtree's actors and supervisors by state, cheaply (no snapshots)."""
+        census = Census()
+        self._count_into(census)
+        return census
+
+    def _count_into(self, census: Census) -> None:
+        census.supervisors[self._state.value] = census.supervisors.get(self._state.value, 0) + 1
+        census.restarts += self._restarts
+        actors = census.actors
+        for record in self._records():
+            if record.supervisor is not None:
+                record.supervisor._count_into(census)
             elif record.cell is not None:
-                yield record.cell.statistics()
+                state = record.cell.state.value
+                actors[state] = actors.get(state, 0) + 1
 
     # -- CellOwner (what cells call) -------------------------------------------------------
 

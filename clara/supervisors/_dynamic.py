@@ -207,6 +207,9 @@ class DynamicSupervisor(SupervisorBase):
     def _child_summaries(self) -> tuple[ChildSummary, ...]:
         return ()
 
+    def _child_count(self) -> int:
+        return len(self._children)
+
     def _make_actor(self, record: Child) -> Any:
         return self._factory(record.key)
 
