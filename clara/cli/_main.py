@@ -1,0 +1,66 @@
+"""The command line: parse, dispatch, turn errors into one clear line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..config import ConfigError, load_settings
+from ._status import StatusCommandError, run_status
+
+__all__ = ["main"]
+
+#: Exit codes: 0 fine, 1 the tree has failed nodes (status --check), 2 could not do it.
+EXIT_OK = 0
+EXIT_UNHEALTHY = 1
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m clara", description="Clara's operator tools")
+    parser.add_argument("--version", action="version", version=f"clara {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    status = commands.add_parser(
+        "status",
+        help="show the live supervision tree of a running Clara",
+        description="Fetch /status from a running Clara and draw the tree.",
+    )
+    status.add_argument(
+        "--url",
+        help="the status endpoint (default: from CLARA_STATUS_HOST / CLARA_STATUS_PORT)",
+    )
+    status.add_argument("--path", help="only nodes under this path, e.g. /clara/channels")
+    status.add_argument(
+        "--state",
+        action="append",
+        help="only nodes in this state (repeatable): running, backing_off, failed, ...",
+    )
+    status.add_argument("--json", action="store_true", help="print the JSON document as is")
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when an actor or supervisor is failed or backing off",
+    )
+    status.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the answer (default 10)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as error:
+        print(f"clara: configuration error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if arguments.command == "status":
+        try:
+            return run_status(arguments, settings.status, sys.stdout)
+        except StatusCommandError as error:
+            print(f"clara status: {error}", file=sys.stderr)
+            return EXIT_ERROR
+    return EXIT_ERROR  # pragma: no cover - argparse requires a command
