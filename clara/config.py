@@ -151,9 +151,7 @@ def _status(env: Mapping[str, str]) -> StatusSettings:
     enabled = _bool(env, "CLARA_STATUS_ENABLED", True)
     host = env.get("CLARA_STATUS_HOST", "").strip() or "127.0.0.1"
     if any(char.isspace() or char in "/?#@" for char in host):
-        raise ConfigError(
-            f"CLARA_STATUS_HOST must be a host name or an IP address; got {host!r}"
-        )
+        raise ConfigError(f"CLARA_STATUS_HOST must be a host name or an IP address; got {host!r}")
     port = _int(env, "CLARA_STATUS_PORT", 8787, 0)
     if port > 65535:
         raise ConfigError(f"CLARA_STATUS_PORT must be a port from 0 to 65535; got {port!r}")

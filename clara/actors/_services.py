@@ -48,7 +48,6 @@ class _StartedFlag:
         self._inner.started(value)
 
 
-
 class ContextServices:
     """Background tasks, services, timers, worker threads and the asyncio bridge."""
 
@@ -232,4 +231,3 @@ class ContextServices:
                 "(async with trio_asyncio.open_loop(): ...)"
             )
         return await trio_asyncio.aio_as_trio(function)(*args)
-

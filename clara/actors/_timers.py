@@ -18,6 +18,7 @@ class _Target(Protocol):
 
     def deliver_tick(self, message: Any) -> None: ...
 
+
 __all__ = ["Timer"]
 
 

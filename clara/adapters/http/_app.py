@@ -23,6 +23,7 @@ from ._document import build_status
 from ._metrics import CONTENT_TYPE, TreeMetrics
 from ._page import PAGE
 from ._query import BadQuery, parse_status_query
+from ._schema import SCHEMA_PATH
 
 __all__ = ["StatusContext", "make_status_app"]
 
@@ -93,6 +94,9 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
         )
         return Response(body, media_type="application/json")
 
+    async def schema(request: Request) -> Response:
+        return Response(SCHEMA_PATH.read_bytes(), media_type="application/schema+json")
+
     async def healthz(request: Request) -> Response:
         return _json({"status": "alive"})
 
@@ -125,6 +129,7 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
         routes=[
             Route("/", page, methods=["GET"]),
             Route("/status", status, methods=["GET"]),
+            Route("/status/schema", schema, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

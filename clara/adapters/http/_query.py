@@ -70,9 +70,7 @@ def _path(value: str) -> str:
 def _state(word: str) -> ActorState:
     state = _STATES.get(word.lower())
     if state is None:
-        raise BadQuery(
-            "state", f"state must be one of {', '.join(_STATES)}; got {word!r}"
-        )
+        raise BadQuery("state", f"state must be one of {', '.join(_STATES)}; got {word!r}")
     return state
 
 
