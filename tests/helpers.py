@@ -88,3 +88,16 @@ def unwrap(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
+
+
+def require(found: object, what: str) -> None:
+    """Skip when a system tool or service is missing, except under CI, where it must be there."""
+    import os  # noqa: PLC0415 - only the suites that need a system tool call this
+
+    import pytest  # noqa: PLC0415
+
+    if found:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is missing, and CI must run every suite (.ci/run installs it)")
+    pytest.skip(f"{what} is missing (.ci/run installs it)")

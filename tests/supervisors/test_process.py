@@ -72,7 +72,8 @@ async def test_a_root_whose_child_cannot_start_exits_1(caplog: pytest.LogCapture
 
 
 def _run_py(env_extra: dict[str, str]) -> subprocess.Popen[str]:
-    env = {**os.environ, **env_extra}
+    # Port 0: a free port, so a Clara already running on this machine is no obstacle.
+    env = {**os.environ, "CLARA_STATUS_PORT": "0", **env_extra}
     return subprocess.Popen(
         [sys.executable, "run.py"],
         cwd=REPO,
@@ -105,3 +106,11 @@ def test_run_py_refuses_a_bad_setting_naming_the_variable() -> None:
         "configuration error: CLARA_ROOT_MAX_SECONDS must be a positive number of seconds; "
         "got 'soon'"
     ) in output
+
+
+def test_run_py_refuses_to_expose_the_status_endpoint_without_a_token() -> None:
+    process = _run_py({"CLARA_STATUS_HOST": "0.0.0.0"})
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "CLARA_STATUS_HOST is '0.0.0.0', which is not a loopback address" in output
+    assert "Set CLARA_STATUS_TOKEN" in output
