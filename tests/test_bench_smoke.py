@@ -27,3 +27,10 @@ def test_restart_latency_runs(n: int) -> None:
     result = clara_runtime.restart_latency(n)
     assert result["restarts"] == n
     assert result["beyond_backoff_p50_us"] > -1000
+
+
+def test_the_status_benchmark_client_modes_exist() -> None:
+    from bench import status  # noqa: PLC0415 - the smoke test of one module
+
+    assert status.TARGET_STATUS_MS == 50.0
+    assert callable(status._client)

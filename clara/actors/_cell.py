@@ -87,6 +87,7 @@ class ActorCell(ContextServices):
         "_host",
         "_incarnation",
         "_last_failure",
+        "_last_stats",
         "_processed",
         "_ref",
         "_restarts",
@@ -132,6 +133,7 @@ class ActorCell(ContextServices):
         self._processed = 0
         self._failed = 0
         self._dead_lettered = 0
+        self._last_stats: ActorStatistics | None = None
         self._restarts = 0
         self._fast_tells = 0
         self._incarnation = 0
@@ -516,8 +518,30 @@ class ActorCell(ContextServices):
     # -- introspection ------------------------------------------------------------------------
 
     def statistics(self) -> ActorStatistics:
+        """A frozen snapshot; the same object again while nothing it shows has changed.
+
+        Reusing the last snapshot keeps polling a large tree cheap (the status endpoint also
+        reuses its encoding), at the cost of one reference per actor once it was looked at.
+        """
+        last = self._last_stats
+        mailbox = self.mailbox
+        if (
+            last is not None
+            and self._backoff is None  # its countdown changes with time
+            and not self._scheduled  # a busy actor changes between any two looks
+            and last.state is self._state
+            and last.processed == self._processed
+            and last.dead_letters == self._dead_lettered
+            and last.failed == self._failed
+            and last.restarts == self._restarts
+            and last.mailbox.depth == len(mailbox)
+            and last.mailbox.peak == mailbox.peak
+            and last.mailbox.waiting_senders == mailbox.waiting_senders()
+            and last.dropped == self.dropped
+        ):
+            return last
         actor = self._actor
-        return ActorStatistics(
+        stats = self._last_stats = ActorStatistics(
             path=self.path,
             kind=type(actor).__name__ if actor is not None else "Actor",
             state=self._state,
@@ -530,6 +554,7 @@ class ActorCell(ContextServices):
             last_failure=None if self._last_failure is None else self._last_failure.info(),
             backoff=None if self._backoff is None else self._backoff.at(now()),
         )
+        return stats
 
     def __repr__(self) -> str:
         return f"<ActorCell {self.path} {self._state.value}>"

@@ -28,7 +28,7 @@ class Overflow(enum.Enum):
     DROP_NEWEST = "drop_newest"
 
 
-class MailboxStatistics(msgspec.Struct, frozen=True, kw_only=True):
+class MailboxStatistics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A snapshot of one mailbox."""
 
     depth: int

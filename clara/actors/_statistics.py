@@ -39,7 +39,7 @@ class ActorState(enum.Enum):
     """Stopped for being idle by a DynamicSupervisor; the next message starts it again."""
 
 
-class FailureInfo(msgspec.Struct, frozen=True, kw_only=True):
+class FailureInfo(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The last crash of an actor or supervisor."""
 
     type: str
@@ -51,7 +51,7 @@ class FailureInfo(msgspec.Struct, frozen=True, kw_only=True):
     """The formatted traceback, its last ``TRACEBACK_LIMIT`` characters."""
 
 
-class BackoffSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+class BackoffSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Where a child is in its restart backoff."""
 
     attempt: int
@@ -72,7 +72,11 @@ class BackoffSnapshot(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class ActorStatistics(msgspec.Struct, frozen=True, kw_only=True, tag="actor", tag_field="type"):
+# gc=False: snapshots hold only numbers, strings and other snapshots, so they cannot form
+# cycles; untracked, thousands of them per status poll do not wake the garbage collector.
+class ActorStatistics(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="actor", tag_field="type"
+):
     """A snapshot of one actor, as the status endpoint shows it (``"type": "actor"``)."""
 
     path: str

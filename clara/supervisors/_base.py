@@ -48,7 +48,7 @@ _RESTART_DUE = "restart_due"
 _STOP = "stop"
 
 
-class ChildSummary(msgspec.Struct, frozen=True, kw_only=True):
+class ChildSummary(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One child as its supervisor sees it."""
 
     id: str
@@ -61,7 +61,7 @@ class ChildSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SupervisorStatistics(
-    msgspec.Struct, frozen=True, kw_only=True, tag="supervisor", tag_field="type"
+    msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="supervisor", tag_field="type"
 ):
     """A snapshot of one supervisor (``"type": "supervisor"``)."""
 
@@ -329,19 +329,27 @@ class SupervisorBase:
     def census(self) -> Census:
         """Counts of this subtree's actors and supervisors by state, cheaply (no snapshots)."""
         census = Census()
-        self._count_into(census)
+        for _ in self.count_into(census):
+            pass
         return census
 
-    def _count_into(self, census: Census) -> None:
+    def count_into(self, census: Census, every: int = 256) -> Iterator[None]:
+        """Add this subtree to ``census``, pausing (yielding None) every ``every`` children.
+
+        An async caller awaits a checkpoint at each pause, so counting 100,000 actors never
+        holds the event loop for long.
+        """
         census.supervisors[self._state.value] = census.supervisors.get(self._state.value, 0) + 1
         census.restarts += self._restarts
         actors = census.actors
-        for record in self._records():
+        for index, record in enumerate(self._records(), start=1):
             if record.supervisor is not None:
-                record.supervisor._count_into(census)
+                yield from record.supervisor.count_into(census, every)
             elif record.cell is not None:
                 state = record.cell.state.value
                 actors[state] = actors.get(state, 0) + 1
+            if index % every == 0:
+                yield None
 
     # -- CellOwner (what cells call) -------------------------------------------------------
 

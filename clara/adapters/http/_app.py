@@ -12,14 +12,14 @@ from typing import Any
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...actors import ActorState, ActorSystem
 from ...health import Readiness
 from ...supervisors import SupervisorBase
-from ._document import build_status
+from ._document import EncodingCache, stream_status
 from ._metrics import CONTENT_TYPE, TreeMetrics
 from ._page import PAGE
 from ._query import BadQuery, parse_status_query
@@ -58,6 +58,7 @@ class StatusContext:
         self.version = version
         self.started_at = started_at
         self._metrics: TreeMetrics | None = None
+        self.encodings = EncodingCache()
 
     def metrics(self) -> TreeMetrics:
         if self._metrics is None:
@@ -85,14 +86,15 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
             query = parse_status_query(request.query_params.multi_items())
         except BadQuery as error:
             return _json({"error": str(error), "parameter": error.parameter}, 400)
-        body = await build_status(
+        pieces = stream_status(
             context.root(),
             context.system.dead_letters,
             query,
             version=context.version,
             started_at=context.started_at,
+            cache=context.encodings,
         )
-        return Response(body, media_type="application/json")
+        return StreamingResponse(pieces, media_type="application/json")
 
     async def schema(request: Request) -> Response:
         return Response(SCHEMA_PATH.read_bytes(), media_type="application/schema+json")

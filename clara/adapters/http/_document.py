@@ -9,29 +9,34 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator
 
 import msgspec
 import trio
 
 from ...actors import ActorState, ActorStatistics, DeadLetters
-from ...supervisors import SupervisorBase, SupervisorStatistics
+from ...supervisors import Census, SupervisorBase, SupervisorStatistics
 
 __all__ = [
     "CHUNK",
     "DeadLetterView",
+    "EncodingCache",
     "QueryView",
     "StatusDocument",
     "StatusQuery",
     "Summary",
     "build_status",
     "iso",
+    "stream_status",
 ]
 
-#: Nodes snapshotted and encoded between two yields to the scheduler: building the document
-#: of 10,000 actors in one go would stall every actor for tens of milliseconds.
+#: At most this many nodes are snapshotted and encoded between two yields to the scheduler:
+#: building the document of 10,000 actors in one go would stall every actor for milliseconds.
 CHUNK = 128
+
+#: ... and at most this long (seconds) of work: nodes that must be encoded afresh cost far
+#: more than the reused ones, so the count alone does not bound a slice.
+SLICE = 0.00005
 
 #: The dead letters shown in a status document (the newest; their types, never content).
 RECENT_DEAD_LETTERS = 20
@@ -123,18 +128,54 @@ def _dead_letter_summary(dead_letters: DeadLetters) -> DeadLetterSummary:
     return DeadLetterSummary(total=stats.total, by_reason=stats.by_reason, recent=recent)
 
 
-async def build_status(
+class EncodingCache:
+    """The last encoding of each node, reused while its snapshot is the same object.
+
+    Actors hand back the same frozen snapshot while nothing in it changed, so an idle actor
+    costs a dictionary lookup instead of an encoding. Entries of nodes not seen in the last
+    full document are dropped with it.
+    """
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, object] = {}
+        self.encoded: dict[str, bytes] = {}
+
+
+class _Head(msgspec.Struct, frozen=True, kw_only=True):
+    """The fields of StatusDocument known before the walk (encoded first, when streaming)."""
+
+    version: str
+    started_at: str
+    uptime_seconds: float
+    generated_at: str
+    root: str
+    query: QueryView
+    summary: Summary
+    dead_letters: DeadLetterSummary
+
+
+async def stream_status(
     root: SupervisorBase,
     dead_letters: DeadLetters,
     query: StatusQuery,
     *,
     version: str,
     started_at: float,
-) -> bytes:
-    """Encode the status document for ``query``, yielding to other tasks every ``CHUNK`` nodes."""
-    census = root.census()
+    cache: EncodingCache | None = None,
+) -> AsyncIterator[bytes]:
+    """The status document for ``query``, as pieces of JSON to send one after another.
+
+    The document of 10,000 actors is megabytes: building it in one piece would hold the
+    event loop for milliseconds (copying alone). So it is counted, walked and encoded in
+    chunks of ``CHUNK`` nodes, each sent as it is ready, with a checkpoint between them.
+    The pieces joined are one JSON object matching ``StatusDocument``.
+    """
+    census = Census()
+    for index, _ in enumerate(root.count_into(census, CHUNK), start=1):
+        if index % 4 == 0:
+            await trio.lowlevel.checkpoint()
     now = time.time()
-    header = StatusDocument(
+    head = _Head(
         version=version,
         started_at=iso(started_at),
         uptime_seconds=round(now - started_at, 3),
@@ -153,37 +194,58 @@ async def build_status(
             restarts=census.restarts,
         ),
         dead_letters=_dead_letter_summary(dead_letters),
-        truncated=False,
-        nodes=[],
     )
+    encode = _encoder.encode
+    yield encode(head)[:-1] + b',"nodes":['
+    previous_nodes = cache.nodes if cache is not None else {}
+    previous_encoded = cache.encoded if cache is not None else {}
+    # Two flat dicts rather than (node, bytes) tuples: no container per node for the
+    # garbage collector to track.
+    nodes: dict[str, object] = {}
+    encoded: dict[str, bytes] = {}
     parts: list[bytes] = []
-    count = 0
     truncated = False
-    for nodes in _chunks(root.walk(query.path, query.states), CHUNK):
-        chunk = nodes
-        if query.limit is not None and count + len(nodes) > query.limit:
-            chunk = nodes[: query.limit - count]
+    limit = query.limit
+    clock = time.perf_counter
+    slice_ends = clock() + SLICE
+    sent = 0
+    for index, node in enumerate(root.walk(query.path, query.states), start=1):
+        if limit is not None and index > limit:
             truncated = True
-        if chunk:
-            parts.append(_encoder.encode(chunk)[1:-1])
-            count += len(chunk)
-        if truncated:
             break
-        await trio.lowlevel.checkpoint()
-    if truncated:
-        header = msgspec.structs.replace(header, truncated=True)
-    head = _encoder.encode(header)
-    # "nodes" is the last field: splice the encoded chunks into its empty list.
-    assert head.endswith(b'"nodes":[]}')
-    return head[:-3] + b"[" + b",".join(parts) + b"]}"
+        path = node.path
+        data = previous_encoded[path] if previous_nodes.get(path) is node else encode(node)
+        nodes[path] = node
+        encoded[path] = data
+        parts.append(data)
+        if len(parts) >= CHUNK or clock() >= slice_ends:
+            yield (b"," if sent else b"") + b",".join(parts)
+            sent += len(parts)
+            parts = []
+            await trio.lowlevel.checkpoint()
+            slice_ends = clock() + SLICE
+    if parts:
+        yield (b"," if sent else b"") + b",".join(parts)
+    if cache is not None and not query.path and query.states is None and not truncated:
+        cache.nodes = nodes
+        cache.encoded = encoded
+    yield b'],"truncated":' + (b"true" if truncated else b"false") + b"}"
 
 
-def _chunks(nodes: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for node in nodes:
-        chunk.append(node)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+async def build_status(
+    root: SupervisorBase,
+    dead_letters: DeadLetters,
+    query: StatusQuery,
+    *,
+    version: str,
+    started_at: float,
+    cache: EncodingCache | None = None,
+) -> bytes:
+    """The whole status document in one piece (for tests and tools; the endpoint streams)."""
+    pieces = [
+        piece
+        async for piece in stream_status(
+            root, dead_letters, query, version=version, started_at=started_at, cache=cache
+        )
+    ]
+    return b"".join(pieces)
