@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
@@ -332,13 +333,19 @@ class DynamicSupervisor(SupervisorBase):
                 await self._passivate(record)
 
     async def _make_room(self, for_key: Any) -> None:
-        if self._idle:
-            key = next(iter(self._idle))
-            del self._idle[key]
-            record = self._children.get(key)
-            if record is not None:
-                await self._passivate(record)
-                return
+        """Passivate the least recently idle child that is idle now, or raise TooManyChildren."""
+        for _ in range(2):
+            for key in list(itertools.islice(self._idle, 64)):
+                record = self._children.get(key)
+                if record is None or record.cell is None:
+                    del self._idle[key]
+                    continue
+                if record.cell.is_idle():
+                    del self._idle[key]
+                    await self._passivate(record)
+                    return
+            # A runner that has just answered lingers for one scheduling round: let it end.
+            await trio.lowlevel.checkpoint()
         raise TooManyChildren(
             self._path,
             f"holds {self.max_children} children (max_children), none idle; "
