@@ -36,9 +36,39 @@ async def serve_http(
     config.graceful_timeout = 1.0
     config.keep_alive_timeout = 30.0
 
+    started = False
+
     class _Status:
         def started(self, binds: list[str] | None = None) -> None:
+            nonlocal started
+            started = True
             url = binds[0] if binds else f"http://{bind_host}:{port}"
             task_status.started(url)
 
-    await serve(app, config, task_status=_Status())  # type: ignore[arg-type]
+    try:
+        await serve(app, config, task_status=_Status())  # type: ignore[arg-type]
+    except BaseExceptionGroup as group:
+        # hypercorn binds inside a nursery: a bind error arrives wrapped in a group.
+        failure = _first_os_error(group)
+        if started or failure is None:
+            raise
+        raise OSError(
+            failure.errno, f"cannot serve on {bind_host}:{port}: {failure.strerror or failure}"
+        ) from group
+    except OSError as failure:
+        if started:
+            raise
+        raise OSError(
+            failure.errno, f"cannot serve on {bind_host}:{port}: {failure.strerror or failure}"
+        ) from failure
+
+
+def _first_os_error(group: BaseExceptionGroup[BaseException]) -> OSError | None:
+    for error in group.exceptions:
+        if isinstance(error, OSError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_os_error(error)
+            if found is not None:
+                return found
+    return None

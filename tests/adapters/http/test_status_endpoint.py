@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -12,9 +13,13 @@ import trio
 import trio.testing
 from prometheus_client.parser import text_string_to_metric_families
 
-from clara.actors import ActorState
-from clara.adapters.http import StatusDocument
+from clara.actors import ActorState, ActorSystem
+from clara.actors.status import StatusEndpoint
+from clara.adapters.http import StatusContext, StatusDocument
 from clara.adapters.http._schema import SCHEMA_PATH, render_schema
+from clara.config import StatusSettings
+from clara.errors import ChildStartError
+from clara.health import Readiness
 from clara.supervisors import ChildSpec, DynamicSupervisor, Supervisor
 from tests.adapters.http.harness import TOKEN, serving
 from tests.helpers import Block, Crash, Ping, Recorder
@@ -305,3 +310,23 @@ async def test_the_schema_is_served_and_describes_every_node_type() -> None:
             "last_failure",
             "backoff",
         } <= set(actor)
+
+
+@pytest.mark.trio
+async def test_a_taken_port_fails_the_start_with_the_reason() -> None:
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    system = ActorSystem("clara")
+    context = StatusContext(lambda: root, system, Readiness(), version="x", started_at=time.time())
+    root = Supervisor(
+        [ChildSpec("status", lambda: StatusEndpoint(StatusSettings(port=port), context))]
+    )
+    with pytest.raises(
+        ChildStartError,
+        match=f"child 'status' failed to start: OSError: .*cannot serve on 127.0.0.1:{port}: "
+        "Address already in use",
+    ):
+        await root.run(system)
+    listener.close()
