@@ -84,20 +84,25 @@ class ContextServices:
     async def _fail_from_task(self, error: Exception) -> None:
         raise NotImplementedError
 
-    def start_task(
-        self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
-    ) -> trio.CancelScope:
+    def _new_task_scope(self, what: str) -> tuple[trio.Nursery, trio.CancelScope]:
+        """The host nursery and a cancel scope registered with this incarnation's tasks."""
         state = self._state
         host = self._host
         if host is None or (state is not _RUNNING and state is not ActorState.STARTING):
             raise RuntimeError(
-                f"{self.path}: start_task needs a running incarnation; the actor is {state.value}"
+                f"{self.path}: {what} needs a running incarnation; the actor is {state.value}"
             )
         scope = trio.CancelScope()
         tasks = self._tasks
         if tasks is None:
             tasks = self._tasks = set()
         tasks.add(scope)
+        return host, scope
+
+    def start_task(
+        self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> trio.CancelScope:
+        host, scope = self._new_task_scope("start_task")
         label = name or getattr(function, "__name__", "task")
         host.start_soon(
             self._run_task, scope, self._incarnation, function, args, name=f"{self.path}:{label}"
@@ -107,18 +112,7 @@ class ContextServices:
     async def start_service(
         self, function: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
     ) -> Any:
-        state = self._state
-        host = self._host
-        if host is None or (state is not _RUNNING and state is not ActorState.STARTING):
-            raise RuntimeError(
-                f"{self.path}: start_service needs a running incarnation; "
-                f"the actor is {state.value}"
-            )
-        scope = trio.CancelScope()
-        tasks = self._tasks
-        if tasks is None:
-            tasks = self._tasks = set()
-        tasks.add(scope)
+        host, scope = self._new_task_scope("start_service")
         label = name or getattr(function, "__name__", "service")
         try:
             return await host.start(
@@ -130,7 +124,8 @@ class ContextServices:
                 name=f"{self.path}:{label}",
             )
         except BaseException:
-            tasks.discard(scope)
+            if self._tasks is not None:
+                self._tasks.discard(scope)
             raise
 
     async def _run_service(

@@ -47,11 +47,35 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--timeout", type=float, default=10.0, help="seconds to wait for the answer (default 10)"
     )
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of /status",
+        description="Print the JSON Schema of the /status document (or write the published copy).",
+    )
+    schema.add_argument(
+        "--write",
+        action="store_true",
+        help="write it to clara/adapters/http/status.schema.json (after a shape change)",
+    )
     return parser
+
+
+def _schema(*, write: bool) -> int:
+    from ..adapters.http._schema import SCHEMA_PATH, render_schema  # noqa: PLC0415
+
+    text = render_schema()
+    if write:
+        SCHEMA_PATH.write_text(text)
+        print(f"wrote {SCHEMA_PATH}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.command == "schema":
+        return _schema(write=arguments.write)
     try:
         settings = load_settings(os.environ)
     except ConfigError as error:

@@ -23,6 +23,7 @@ __all__ = [
     "EncodingCache",
     "QueryView",
     "StatusDocument",
+    "StatusHead",
     "StatusQuery",
     "Summary",
     "build_status",
@@ -89,8 +90,8 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     restarts: int
 
 
-class StatusDocument(msgspec.Struct, frozen=True, kw_only=True):
-    """The body of ``GET /status``. Fields are only ever added, never renamed or removed."""
+class StatusHead(msgspec.Struct, frozen=True, kw_only=True):
+    """The fields of the status document known before the walk (sent first)."""
 
     version: str
     started_at: str
@@ -102,10 +103,15 @@ class StatusDocument(msgspec.Struct, frozen=True, kw_only=True):
     query: QueryView
     summary: Summary
     dead_letters: DeadLetterSummary
-    truncated: bool
-    """True when ``limit`` cut the node list."""
+
+
+class StatusDocument(StatusHead, frozen=True, kw_only=True):
+    """The body of ``GET /status``. Fields are only ever added, never renamed or removed."""
+
     nodes: list[ActorStatistics | SupervisorStatistics]
     """Every supervisor and actor that matches the query, depth first in start order."""
+    truncated: bool
+    """True when ``limit`` cut the node list."""
 
 
 def iso(wall_time: float) -> str:
@@ -145,19 +151,6 @@ class EncodingCache:
         self.encoded: dict[str, bytes] = {}
 
 
-class _Head(msgspec.Struct, frozen=True, kw_only=True):
-    """The fields of StatusDocument known before the walk (encoded first, when streaming)."""
-
-    version: str
-    started_at: str
-    uptime_seconds: float
-    generated_at: str
-    root: str
-    query: QueryView
-    summary: Summary
-    dead_letters: DeadLetterSummary
-
-
 async def stream_status(
     root: SupervisorBase,
     dead_letters: DeadLetters,
@@ -179,7 +172,7 @@ async def stream_status(
         if index % 4 == 0:
             await trio.lowlevel.checkpoint()
     now = time.time()
-    head = _Head(
+    head = StatusHead(
         version=version,
         started_at=iso(started_at),
         uptime_seconds=round(now - started_at, 3),

@@ -2,7 +2,7 @@
 
 ``status.schema.json`` beside this module is the published contract; a test fails when the
 code's shape and the file differ. Regenerate it, after making sure the change only adds
-fields, with ``python -m clara.adapters.http._schema``.
+fields, with ``python -m clara schema --write``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,3 @@ def status_schema() -> dict[str, Any]:
 
 def render_schema() -> str:
     return json.dumps(status_schema(), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":
-    SCHEMA_PATH.write_text(render_schema())
-    print(f"wrote {SCHEMA_PATH}")

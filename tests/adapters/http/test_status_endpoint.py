@@ -284,7 +284,7 @@ async def test_the_page_is_served_self_contained() -> None:
 def test_the_published_schema_matches_the_code() -> None:
     assert SCHEMA_PATH.read_text() == render_schema(), (
         "the /status shape changed: make sure it only adds fields, then run "
-        "python -m clara.adapters.http._schema"
+        "python -m clara schema --write"
     )
 
 
