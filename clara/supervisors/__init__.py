@@ -4,7 +4,8 @@ The vocabulary is Erlang/OTP's (child spec, permanent / transient / temporary, o
 one_for_all / rest_for_one, max_restarts within max_seconds) with Akka's backoff.
 """
 
-from ._base import Census, ChildSummary, SupervisorBase, SupervisorStatistics
+from ._base import SupervisorBase
+from ._child import Census, ChildSummary, SupervisorStatistics
 from ._dynamic import DynamicSupervisor, InMemorySnapshotStore, SnapshotStore
 from ._process import EXIT_FAILED, EXIT_OK, serve_until_signal
 from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy

@@ -15,7 +15,8 @@ import trio
 
 from ..actors import Actor, ActorCell, ActorRef, ActorState, Overflow
 from ..errors import ChildStartError, TooManyChildren
-from ._base import Child, ChildSummary, SupervisorBase
+from ._base import SupervisorBase
+from ._child import Child, ChildSummary
 from ._spec import Backoff, ChildSpec, Restart, Strategy, _positive
 
 __all__ = ["DynamicSupervisor", "InMemorySnapshotStore", "SnapshotStore"]

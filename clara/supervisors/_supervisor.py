@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from ..actors import ActorRef, ActorState
 from ..errors import ChildStartError
-from ._base import Child, SupervisorBase
+from ._base import SupervisorBase
+from ._child import Child
 from ._spec import Backoff, ChildSpec, Restart, Strategy
 
 __all__ = ["Supervisor"]
