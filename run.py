@@ -8,7 +8,6 @@ the root here.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 
@@ -56,7 +55,7 @@ def build_tree(
 def main() -> int:
     started_at = time.time()
     try:
-        settings = load_settings(os.environ)
+        settings = load_settings()
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return 2

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..config import ConfigError, load_settings
+from ..config import (
+    ConfigError,
+    effective_configuration,
+    load_settings,
+    settings_table,
+    sources,
+)
 from ._status import StatusCommandError, run_status
 
 __all__ = ["main"]
@@ -47,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--timeout", type=float, default=10.0, help="seconds to wait for the answer (default 10)"
     )
+    config = commands.add_parser(
+        "config",
+        help="print the effective configuration, every secret masked",
+        description="Print every setting, its value (secrets masked) and where it came from.",
+    )
+    config.add_argument(
+        "--table", action="store_true", help="print the README's table of settings instead"
+    )
     schema = commands.add_parser(
         "schema",
         help="print the JSON Schema of /status",
@@ -76,11 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "schema":
         return _schema(write=arguments.write)
+    if arguments.command == "config" and arguments.table:
+        sys.stdout.write(settings_table())
+        return EXIT_OK
     try:
-        settings = load_settings(os.environ)
+        settings = load_settings()
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    if arguments.command == "config":
+        if arguments.table:
+            sys.stdout.write(settings_table())
+        else:
+            sys.stdout.write(effective_configuration(settings, sources()))
+        return EXIT_OK
     if arguments.command == "status":
         try:
             return run_status(arguments, settings.status, sys.stdout)

@@ -5,7 +5,7 @@ from clara.config import ConfigError, load_settings
 
 def test_defaults_need_no_environment() -> None:
     settings = load_settings({})
-    assert settings.log_level == "INFO"
+    assert settings.logging.level == "INFO"
     assert settings.runtime.dead_letters == 1000
     assert (settings.runtime.root_max_restarts, settings.runtime.root_max_seconds) == (3, 5.0)
 
@@ -19,7 +19,7 @@ def test_values_are_read_and_normalised() -> None:
             "CLARA_ROOT_MAX_SECONDS": "2.5",
         }
     )
-    assert settings.log_level == "DEBUG"
+    assert settings.logging.level == "DEBUG"
     assert settings.runtime.dead_letters == 50
     assert settings.runtime.root_max_restarts == 0
     assert settings.runtime.root_max_seconds == 2.5
@@ -81,7 +81,7 @@ def test_a_token_allows_any_address_and_never_shows() -> None:
     ("env", "expected"),
     [
         ({"CLARA_STATUS_TOKEN": "short"}, "CLARA_STATUS_TOKEN must be at least 16 characters"),
-        ({"CLARA_STATUS_PORT": "70000"}, "CLARA_STATUS_PORT must be a port from 0 to 65535"),
+        ({"CLARA_STATUS_PORT": "70000"}, "CLARA_STATUS_PORT must be an integer from 0 to 65535"),
         ({"CLARA_STATUS_PORT": "http"}, "CLARA_STATUS_PORT must be an integer"),
         ({"CLARA_STATUS_ENABLED": "maybe"}, "CLARA_STATUS_ENABLED must be true or false"),
         ({"CLARA_STATUS_HOST": "http://x/"}, "CLARA_STATUS_HOST must be a host name or an IP"),
