@@ -147,7 +147,7 @@ def test_a_dotenv_file_fills_in_what_the_environment_does_not_set(tmp_path: Path
 def test_secret_values_hide_in_every_rendering() -> None:
     value = Secret("sk-live-abcdef")
     assert value.reveal() == "sk-live-abcdef"
-    for text in (repr(value), str(value), f"{value}", f"{value!s}", "{}".format(value)):
+    for text in (repr(value), str(value), f"{value}", f"{value!s}", format(value)):
         assert "abcdef" not in text
 
 
