@@ -7,7 +7,6 @@ the root here.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 
@@ -19,6 +18,7 @@ from clara.actors.status import StatusEndpoint
 from clara.adapters.http import StatusContext
 from clara.config import ConfigError, Settings, load_settings
 from clara.health import Readiness
+from clara.logs import configure_logging
 from clara.supervisors import ChildSpec, Supervisor, serve_until_signal
 
 
@@ -59,10 +59,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.logging.level, settings.logging.format, settings.secrets)
     system = ActorSystem("clara", DeadLetters(settings.runtime.dead_letters))
     readiness = Readiness()
     root = build_tree(settings, system, readiness, started_at)
