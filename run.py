@@ -7,6 +7,7 @@ the root here.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -17,8 +18,10 @@ from clara.actors import ActorSystem, DeadLetters
 from clara.actors.status import StatusEndpoint
 from clara.adapters.http import StatusContext
 from clara.config import ConfigError, Settings, load_settings
+from clara.errors import StoreError
 from clara.health import Readiness
 from clara.logs import configure_logging
+from clara.store import open_store
 from clara.supervisors import ChildSpec, Supervisor, serve_until_signal
 
 
@@ -60,10 +63,18 @@ def main() -> int:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.logging.level, settings.logging.format, settings.secrets)
+    try:
+        store = open_store(settings)  # brings the schema up to date
+    except StoreError as error:
+        logging.getLogger("clara").error("cannot open the store: %s", error)
+        return 1
     system = ActorSystem("clara", DeadLetters(settings.runtime.dead_letters))
     readiness = Readiness()
     root = build_tree(settings, system, readiness, started_at)
-    return trio.run(serve_until_signal, root, system)
+    try:
+        return trio.run(serve_until_signal, root, system)
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
 
     ClaraError
     ├── ConfigError                     a setting is missing or malformed (names the variable)
+    ├── StoreError                      something about stored data
+    │   ├── SecretKeyError              no key, or no configured key opens a stored secret
+    │   └── MigrationError              the database schema could not be brought up to date
     ├── ActorError                      something about one actor
     │   ├── ActorDeadError              the actor is stopped, or stopped while you waited for it
     │   ├── AskTimeout                  no reply within the ask's timeout (also a TimeoutError)
@@ -33,7 +36,10 @@ __all__ = [
     "ClaraError",
     "ConfigError",
     "MailboxFull",
+    "MigrationError",
     "RestartIntensityExceeded",
+    "SecretKeyError",
+    "StoreError",
     "SupervisionError",
     "TooManyChildren",
     "UnknownChild",
@@ -46,6 +52,21 @@ class ClaraError(Exception):
 
 class ConfigError(ClaraError):
     """A setting is missing or malformed; the message names it, the expected form and the value."""
+
+
+class StoreError(ClaraError):
+    """Something went wrong with stored data."""
+
+
+class SecretKeyError(StoreError):
+    """There is no encryption key, or none of the configured keys opens a stored secret.
+
+    Never answered with a plaintext fallback.
+    """
+
+
+class MigrationError(StoreError):
+    """The database schema could not be brought up to date."""
 
 
 class ActorError(ClaraError):

@@ -7,8 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..logs import configure_logging
 from ..config import (
     ConfigError,
+    Settings,
     effective_configuration,
     load_settings,
     settings_table,
@@ -60,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--table", action="store_true", help="print the README's table of settings instead"
     )
+    database = commands.add_parser("db", help="the database schema")
+    database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    database_commands.add_parser("upgrade", help="bring the schema up to date (run.py does too)")
+    database_commands.add_parser("current", help="print the schema revision in use")
+    keys = commands.add_parser("keys", help="encryption keys for secrets at rest")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_commands.add_parser(
+        "generate", help="print a new key (put it first in CLARA_ENCRYPTION_KEYS)"
+    )
+    keys_commands.add_parser(
+        "rotate", help="re-encrypt every stored secret with the newest key; print the count"
+    )
     schema = commands.add_parser(
         "schema",
         help="print the JSON Schema of /status",
@@ -71,6 +85,39 @@ def _parser() -> argparse.ArgumentParser:
         help="write it to clara/adapters/http/status.schema.json (after a shape change)",
     )
     return parser
+
+
+def _store_command(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ..errors import StoreError  # noqa: PLC0415
+    from ..store import (  # noqa: PLC0415 - only these commands need the store
+        current_revision,
+        head_revision,
+        open_store,
+        rotate_secrets,
+    )
+
+    try:
+        store = open_store(settings, migrate=arguments.command == "db")
+    except StoreError as error:
+        print(f"clara {arguments.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        if arguments.command == "db":
+            revision = current_revision(store.database.engine)
+            if arguments.db_command == "current":
+                print(f"{revision} (latest: {head_revision()})")
+            else:
+                print(f"database at revision {revision}")
+        else:
+            with store.database.unit_of_work() as session:
+                count = rotate_secrets(session, store.secrets)
+            print(f"re-encrypted {count} stored secrets with the newest key")
+    except StoreError as error:
+        print(f"clara {arguments.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        store.close()
+    return EXIT_OK
 
 
 def _schema(*, write: bool) -> int:
@@ -89,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "schema":
         return _schema(write=arguments.write)
+    if arguments.command == "keys" and arguments.keys_command == "generate":
+        from ..store import generate_key  # noqa: PLC0415 - only this command needs the store
+
+        print(generate_key())
+        return EXIT_OK
     if arguments.command == "config" and arguments.table:
         sys.stdout.write(settings_table())
         return EXIT_OK
@@ -103,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             sys.stdout.write(effective_configuration(settings, sources()))
         return EXIT_OK
+    if arguments.command in ("db", "keys"):
+        configure_logging("WARNING", settings.logging.format, settings.secrets)
+        return _store_command(arguments, settings)
     if arguments.command == "status":
         try:
             return run_status(arguments, settings.status, sys.stdout)

@@ -1,4 +1,67 @@
 """Persistence: SQLAlchemy 2 models, units of work, repositories, encryption at rest.
 
+SQLite on a file by default (WAL, busy timeout); PostgreSQL through psycopg 3 when
+``DATABASE_URL`` says so. Trio code reaches the database through ``Database.run``, which
+does the work in a worker thread, bounded by the connection pool. Schema changes are
+Alembic migrations (``python -m clara db upgrade``; ``run.py`` upgrades on start).
+
 The runtime core (``clara.actors._*``, ``clara.supervisors``) never imports this package.
 """
+
+from . import _models as models
+from ._engine import database_url, make_engine
+from ._migrate import current_revision, head_revision, upgrade
+from ._open import Store, open_store
+from ._records import (
+    ChannelConfig,
+    GuildConfig,
+    McpServerConfig,
+    RecordProblem,
+    decode_record,
+    decode_records,
+)
+from ._repositories import (
+    add_email_account,
+    audit,
+    email_password,
+    load_conversation,
+    load_oauth_token,
+    mark_processed,
+    record_email_alert,
+    record_proactive_message,
+    rotate_secrets,
+    store_oauth_token,
+)
+from ._secrets import KEY_FILE, SecretBox, generate_key
+from ._unit_of_work import Database
+
+__all__ = [
+    "KEY_FILE",
+    "ChannelConfig",
+    "Database",
+    "GuildConfig",
+    "McpServerConfig",
+    "RecordProblem",
+    "SecretBox",
+    "Store",
+    "add_email_account",
+    "audit",
+    "current_revision",
+    "database_url",
+    "decode_record",
+    "decode_records",
+    "email_password",
+    "generate_key",
+    "head_revision",
+    "load_conversation",
+    "load_oauth_token",
+    "make_engine",
+    "mark_processed",
+    "models",
+    "open_store",
+    "record_email_alert",
+    "record_proactive_message",
+    "rotate_secrets",
+    "store_oauth_token",
+    "upgrade",
+]

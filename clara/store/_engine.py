@@ -1,0 +1,68 @@
+"""Engines: SQLite on a file by default (WAL, busy timeout), PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
+
+from ..config import DatabaseSettings
+from ..errors import ConfigError
+
+__all__ = ["database_url", "make_engine"]
+
+
+def database_url(settings: DatabaseSettings, data_dir: Path) -> str:
+    """The SQLAlchemy URL: DATABASE_URL, or SQLite at ``data_dir/clara.db``."""
+    if settings.url is None:
+        return f"sqlite:///{(data_dir / 'clara.db').resolve()}"
+    url = settings.url.reveal()
+    # postgresql:// and postgres:// mean psycopg 3 here (SQLAlchemy's default is psycopg2).
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 5, busy_timeout: float = 5.0) -> Engine:
+    """An engine whose pool is the bound on concurrent database work.
+
+    SQLite files get WAL (readers never wait for the writer), a busy timeout, and foreign
+    keys on. The pool never overflows: at most ``pool_size`` connections, so at most that
+    many worker threads do database work at once.
+    """
+    parsed = make_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            raise ConfigError(
+                "DATABASE_URL: an in-memory SQLite database cannot be shared between "
+                "threads; use a file (sqlite:///PATH)"
+            )
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        options.update(
+            poolclass=QueuePool,
+            pool_size=pool_size,
+            max_overflow=0,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        )
+    else:
+        options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)
+    engine = create_engine(url, **options)
+    if parsed.get_backend_name() == "sqlite":
+        milliseconds = int(busy_timeout * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={milliseconds}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
