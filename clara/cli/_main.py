@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..logs import configure_logging
 from ..config import (
     ConfigError,
     Settings,
@@ -16,6 +15,7 @@ from ..config import (
     settings_table,
     sources,
 )
+from ..logs import configure_logging
 from ._status import StatusCommandError, run_status
 
 __all__ = ["main"]

@@ -8,7 +8,7 @@ Alembic migrations (``python -m clara db upgrade``; ``run.py`` upgrades on start
 The runtime core (``clara.actors._*``, ``clara.supervisors``) never imports this package.
 """
 
-from . import _models as models
+from . import models
 from ._engine import database_url, make_engine
 from ._migrate import current_revision, head_revision, upgrade
 from ._open import Store, open_store

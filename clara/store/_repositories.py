@@ -10,7 +10,8 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from ._models import (
+from ._secrets import SecretBox
+from .models import (
     ENCRYPTED_COLUMNS,
     AuditLogEntry,
     Conversation,
@@ -21,7 +22,6 @@ from ._models import (
     ProactiveMessage,
     ProcessedMessage,
 )
-from ._secrets import SecretBox
 
 __all__ = [
     "add_email_account",
@@ -45,8 +45,9 @@ def _insert_once(session: Session, model: Any, values: dict[str, Any]) -> bool:
         statement = postgresql.insert(model).values(**values).on_conflict_do_nothing()
     else:
         statement = sqlite.insert(model).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    # RETURNING says whether a row went in, on both engines (rowcount is unreliable here).
+    inserted = session.execute(statement.returning(model.id)).scalar_one_or_none()
+    return inserted is not None
 
 
 def mark_processed(session: Session, platform: str, message_id: str) -> bool:

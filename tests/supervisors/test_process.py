@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,15 @@ async def test_a_root_whose_child_cannot_start_exits_1(caplog: pytest.LogCapture
 
 
 def _run_py(env_extra: dict[str, str]) -> subprocess.Popen[str]:
-    # Port 0: a free port, so a Clara already running on this machine is no obstacle.
-    env = {**os.environ, "CLARA_STATUS_PORT": "0", **env_extra}
+    # Port 0: a free port, so a Clara already running on this machine is no obstacle; a data
+    # directory of its own, so the repository's stays untouched.
+    data = tempfile.mkdtemp(prefix="clara-run-")
+    env = {
+        **os.environ,
+        "CLARA_STATUS_PORT": "0",
+        "CLARA_DATA_DIR": data,
+        **env_extra,
+    }
     return subprocess.Popen(
         [sys.executable, "run.py"],
         cwd=REPO,

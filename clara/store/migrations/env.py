@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from clara.store._models import Base
+from clara.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -1,0 +1,198 @@
+"""Units of work, pooling, dedup keys and query counts, on both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import trio
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from clara.store import (
+    Database,
+    load_conversation,
+    mark_processed,
+    record_email_alert,
+    record_proactive_message,
+)
+from clara.store.models import (
+    Conversation,
+    ConversationParticipant,
+    EmailAccount,
+    Message,
+    ProcessedMessage,
+    User,
+)
+
+
+def _user(session: object, name: str = "ada") -> User:
+    user = User(platform="discord", platform_user_id=name, display_name=name)
+    session.add(user)  # type: ignore[attr-defined]
+    session.flush()  # type: ignore[attr-defined]
+    return user
+
+
+def test_a_unit_of_work_commits_on_success(database: Database) -> None:
+    with database.unit_of_work() as session:
+        _user(session)
+    with database.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_a_unit_of_work_rolls_back_on_error(database: Database) -> None:
+    with pytest.raises(RuntimeError, match="boom"), database.unit_of_work() as session:
+        _user(session)
+        raise RuntimeError("boom")
+    with database.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_thousand_units_of_work_a_third_raising_leave_no_connection_out(
+    database: Database,
+) -> None:
+    failures = 0
+    for index in range(1000):
+        try:
+            with database.unit_of_work() as session:
+                session.add(ProcessedMessage(platform="discord", message_id=str(index)))
+                if index % 3 == 0:
+                    raise ValueError(index)
+        except ValueError:
+            failures += 1
+    assert failures == 334
+    assert database.checked_out() == 0
+    with database.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 666
+    assert database.checked_out() == 0
+
+
+def test_booleans_and_timestamps_are_real(database: Database) -> None:
+    with database.unit_of_work() as session:
+        conversation = Conversation(platform="discord", channel_id="1", is_dm=True)
+        session.add(conversation)
+    with database.unit_of_work() as session:
+        stored = session.scalars(select(Conversation)).one()
+        assert stored.is_dm is True
+        assert stored.created_at.tzinfo is not None
+        assert abs(stored.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+
+
+def test_inbound_messages_are_processed_once(database: Database) -> None:
+    with database.unit_of_work() as session:
+        assert mark_processed(session, "discord", "111")
+        assert not mark_processed(session, "discord", "111")
+        assert mark_processed(session, "discord", "222")
+        assert mark_processed(session, "slack", "111")  # another platform, another id space
+    with database.unit_of_work() as session:
+        assert not mark_processed(session, "discord", "111")  # and after a "restart"
+    with pytest.raises(IntegrityError), database.unit_of_work() as session:
+        session.add(ProcessedMessage(platform="discord", message_id="111"))
+
+
+def test_one_alert_per_message_and_one_proactive_message_per_key(database: Database) -> None:
+    with database.unit_of_work() as session:
+        user = _user(session)
+        account = EmailAccount(
+            user_id=user.id,
+            address="ada@example.test",
+            imap_host="127.0.0.1",
+            imap_port=143,
+            username="ada",
+            password_encrypted=b"x",
+        )
+        session.add(account)
+        session.flush()
+        alert = {"account_id": account.id, "subject": "hi", "sender": "bob@example.test"}
+        assert record_email_alert(session, uidvalidity=7, uid=1, **alert)
+        assert not record_email_alert(session, uidvalidity=7, uid=1, **alert)
+        assert record_email_alert(session, uidvalidity=8, uid=1, **alert)  # mailbox recreated
+        assert record_proactive_message(session, user.id, "ada:2026-11-25:checkin", "c1", "hi")
+        assert not record_proactive_message(session, user.id, "ada:2026-11-25:checkin", "c1", "hi")
+
+
+@pytest.mark.parametrize("messages", [3, 300])
+def test_loading_a_conversation_takes_three_statements_whatever_its_length(
+    database: Database, messages: int
+) -> None:
+    with database.unit_of_work() as session:
+        users = [_user(session, f"u{index}") for index in range(4)]
+        conversation = Conversation(platform="discord", channel_id="general")
+        session.add(conversation)
+        session.flush()
+        for user in users:
+            session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user.id))
+        for index in range(messages):
+            session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    user_id=users[index % 4].id,
+                    role="user",
+                    content=f"message {index}",
+                )
+            )
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.unit_of_work() as session:
+            loaded = load_conversation(session, "discord", "general")
+            assert loaded is not None
+            assert len(loaded.messages) == messages
+            assert {p.user.platform_user_id for p in loaded.participants} == {
+                "u0",
+                "u1",
+                "u2",
+                "u3",
+            }
+            assert loaded.messages[-1].content == f"message {messages - 1}"
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 3, selects
+
+
+@pytest.mark.trio
+async def test_trio_code_reaches_the_store_in_worker_threads_bounded_by_the_pool(
+    database: Database,
+) -> None:
+    running = 0
+    most = 0
+
+    def slow_insert(session: object, index: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            import time  # noqa: PLC0415
+
+            time.sleep(0.02)
+            session.add(ProcessedMessage(platform="discord", message_id=f"t{index}"))  # type: ignore[attr-defined]
+            return index
+        finally:
+            running -= 1
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await trio.sleep(0.001)
+            ticks += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        async with trio.open_nursery() as workers:
+            for index in range(20):
+                workers.start_soon(database.run, slow_insert, index)
+        nursery.cancel_scope.cancel()
+    assert 1 < most <= 5  # parallel, and never more than the pool size
+    assert ticks > 10  # the event loop kept running while threads waited on the database
+    assert database.checked_out() == 0
+    count = await database.run(
+        lambda session: session.scalar(select(func.count()).select_from(ProcessedMessage))
+    )
+    assert count == 20
