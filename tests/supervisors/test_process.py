@@ -122,3 +122,21 @@ def test_run_py_refuses_to_expose_the_status_endpoint_without_a_token() -> None:
     assert process.returncode == 2
     assert "CLARA_STATUS_HOST is '0.0.0.0', which is not a loopback address" in output
     assert "Set CLARA_STATUS_TOKEN" in output
+
+
+def test_run_py_upgrades_the_database_on_start(tmp_path: Path) -> None:
+    process = _run_py({"CLARA_DATA_DIR": str(tmp_path), "CLARA_LOG_LEVEL": "INFO"})
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "is running" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=30)
+    output = "".join(seen) + rest
+    assert process.returncode == 0, output
+    assert "database upgraded from empty to 0001" in output
+    assert (tmp_path / "clara.db").is_file()
+    assert (tmp_path / "encryption.key").is_file()
+    assert "generated a key into" in output
