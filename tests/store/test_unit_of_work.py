@@ -196,3 +196,42 @@ async def test_trio_code_reaches_the_store_in_worker_threads_bounded_by_the_pool
         lambda session: session.scalar(select(func.count()).select_from(ProcessedMessage))
     )
     assert count == 20
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from clara.store import make_engine  # noqa: PLC0415
+
+    engine = make_engine(f"sqlite:///{Path(str(tmp_path)) / 'x.db'}", busy_timeout=2.5)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 2500
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_administrative_actions_are_audited(database: Database) -> None:
+    from clara.store import audit  # noqa: PLC0415
+    from clara.store.models import AuditLogEntry  # noqa: PLC0415
+
+    with database.unit_of_work() as session:
+        audit(
+            session,
+            actor="discord:42",
+            action="mcp.install",
+            target="npm:@modelcontextprotocol/server-everything",
+            outcome="refused",
+            details={"reason": "not an administrator"},
+        )
+    with database.unit_of_work() as session:
+        [entry] = session.scalars(select(AuditLogEntry)).all()
+        assert (entry.actor, entry.action, entry.outcome) == (
+            "discord:42",
+            "mcp.install",
+            "refused",
+        )
+        assert entry.details == {"reason": "not an administrator"}
+        assert entry.at.tzinfo is not None
