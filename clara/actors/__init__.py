@@ -5,6 +5,7 @@ names are re-exported here. See ``docs/architecture.md`` for the contract.
 """
 
 from ._actor import Actor, ActorContext
+from ._ask import DeferredReply
 from ._cell import FAIRNESS_BATCH, ActorCell
 from ._dead_letters import DeadLetter, DeadLetterReason, DeadLetters, DeadLetterStatistics
 from ._mailbox import Mailbox, MailboxStatistics, Overflow
@@ -29,6 +30,7 @@ __all__ = [
     "DeadLetterReason",
     "DeadLetterStatistics",
     "DeadLetters",
+    "DeferredReply",
     "FailureInfo",
     "KindTotals",
     "Mailbox",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 if TYPE_CHECKING:
     import trio
 
+    from ._ask import DeferredReply
     from ._ref import ActorRef
     from ._system import ActorSystem
     from ._timers import Timer
@@ -47,6 +48,19 @@ class ActorContext(Protocol):
         ``on_stop`` then runs, and the supervisor treats it as a normal exit: a PERMANENT child
         is started again, TRANSIENT and TEMPORARY children are not. Queued messages stay in the
         mailbox for the next incarnation, or are dead-lettered if there is none.
+        """
+        ...
+
+    def defer(self) -> DeferredReply:
+        """Answer the ask being handled later, from a background task.
+
+        Call it in ``on_receive`` while handling an ask; the return value of ``on_receive``
+        is then not sent. Give the reply with ``reply(value)`` or ``fail(error)``; if the
+        incarnation ends first, the asker gets ``ActorDeadError``. The mailbox moves on
+        meanwhile, so an actor can have many asks in flight (a gateway, a channel).
+
+        Raises:
+            RuntimeError: the message being handled is a tell.
         """
         ...
 

@@ -12,7 +12,7 @@ from ..errors import AskTimeout
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-__all__ = ["Ask"]
+__all__ = ["Ask", "DeferredReply"]
 
 
 class Ask:
@@ -22,13 +22,23 @@ class Ask:
     (the system's ``Scheduler``), or its caller is cancelled and abandons it.
     """
 
-    __slots__ = ("abandoned", "message", "path", "result", "scheduler", "task", "timeout")
+    __slots__ = (
+        "abandoned",
+        "deferred",
+        "message",
+        "path",
+        "result",
+        "scheduler",
+        "task",
+        "timeout",
+    )
 
     def __init__(self, message: Any) -> None:
         self.message = message
         self.task: trio.lowlevel.Task | None = None
         self.result: outcome.Outcome[Any] | None = None
         self.abandoned = False
+        self.deferred = False
         self.scheduler: Scheduler | None = None
         self.path = ""
         self.timeout = 0.0
@@ -81,3 +91,31 @@ class Ask:
         if scheduler is not None:
             self.scheduler = None
             scheduler.settled()
+
+
+class DeferredReply:
+    """The reply to an ask, to be given later: what ``context.defer()`` returns.
+
+    Return it from ``on_receive`` (or anything else: the value is ignored once deferred),
+    hand it to a background task, and call ``reply`` or ``fail`` exactly once. If the
+    incarnation ends first, the asker gets ``ActorDeadError``.
+    """
+
+    __slots__ = ("_ask", "_pending")
+
+    def __init__(self, ask: Ask, pending: set[Ask]) -> None:
+        self._ask = ask
+        self._pending = pending
+        pending.add(ask)
+
+    @property
+    def done(self) -> bool:
+        return not self._ask.pending
+
+    def reply(self, value: Any) -> None:
+        self._pending.discard(self._ask)
+        self._ask.reply(value)
+
+    def fail(self, error: BaseException) -> None:
+        self._pending.discard(self._ask)
+        self._ask.fail(error)

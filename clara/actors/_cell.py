@@ -20,7 +20,7 @@ import trio
 
 from ..errors import ActorDeadError, MailboxFull
 from ._actor import Actor
-from ._ask import Ask
+from ._ask import Ask, DeferredReply
 from ._dead_letters import DeadLetterReason
 from ._mailbox import Mailbox, Overflow
 from ._services import ContextServices
@@ -81,7 +81,9 @@ class ActorCell(ContextServices):
         "__weakref__",
         "_actor",
         "_backoff",
+        "_current_ask",
         "_dead_lettered",
+        "_deferred",
         "_failed",
         "_fast_tells",
         "_host",
@@ -133,6 +135,9 @@ class ActorCell(ContextServices):
         self._processed = 0
         self._failed = 0
         self._dead_lettered = 0
+        self._current_ask: Ask | None = None
+        # Asks whose reply an actor deferred and has not given yet (failed if it ends).
+        self._deferred: set[Ask] | None = None
         self._last_stats: ActorStatistics | None = None
         self._restarts = 0
         self._fast_tells = 0
@@ -173,6 +178,25 @@ class ActorCell(ContextServices):
     def actor(self) -> Actor | None:
         """The current incarnation (None before the first start)."""
         return self._actor
+
+    def defer(self) -> DeferredReply:
+        ask = self._current_ask
+        if ask is None:
+            raise RuntimeError(
+                f"{self.path}: defer() is for the ask being handled; this message is a tell"
+            )
+        ask.deferred = True
+        pending = self._deferred
+        if pending is None:
+            pending = self._deferred = set()
+        return DeferredReply(ask, pending)
+
+    def _fail_deferred(self) -> None:
+        pending = self._deferred
+        if pending:
+            for ask in list(pending):
+                ask.fail(ActorDeadError(self.path, "the actor ended before replying"))
+            pending.clear()
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -314,7 +338,11 @@ class ActorCell(ContextServices):
                         mailbox.wake_one_sender()
                     try:
                         if type(current) is Ask:
-                            current.reply(await receive(current.message))
+                            self._current_ask = current
+                            result = await receive(current.message)
+                            self._current_ask = None
+                            if not current.deferred:
+                                current.reply(result)
                         else:
                             await receive(current)
                     except Exception as exc:
@@ -328,6 +356,7 @@ class ActorCell(ContextServices):
                         handled = 0
                         await trio.lowlevel.checkpoint()
         finally:
+            self._current_ask = None
             if handled:
                 self._tally(self.system.totals.processed, handled)
             if current is not None and error is None and type(current) is Ask:
@@ -382,8 +411,9 @@ class ActorCell(ContextServices):
             self.terminate(ActorState.FAILED if error is not None else ActorState.STOPPED)
 
     async def _run_on_stop(self, timeout: float) -> None:
-        """End the incarnation's background tasks, then run its on_stop."""
+        """End the incarnation's background tasks and deferred replies, then run its on_stop."""
         self._cancel_tasks()
+        self._fail_deferred()
         actor = self._actor
         if actor is None or type(actor).on_stop is Actor.on_stop:
             return  # nothing to run: skip the cancel scope, which costs more than a restart
@@ -510,6 +540,7 @@ class ActorCell(ContextServices):
         if runner is not None:
             runner.cancel()
         self._cancel_tasks()
+        self._fail_deferred()
         self._fail_queued(f"actor {state.value}")
         self.mailbox.wake_all_senders()
         self._backoff = None

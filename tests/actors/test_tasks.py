@@ -177,3 +177,82 @@ async def test_a_service_failing_later_crashes_and_restarts_the_actor(
         assert stats.last_failure is not None and stats.last_failure.message == "the listener died"
         assert stats.last_failure.at == 2.5
         assert await ref.ask(Ping()) == ("127.0.0.1", 8080)
+
+
+class Later(msgspec.Struct, frozen=True):
+    seconds: float
+    value: Any = None
+    fail: bool = False
+
+
+class Deferring(Actor):
+    """Answers each ask from a background task, so many asks are in flight at once."""
+
+    async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Later):
+            reply = self.context.defer()
+            self.context.start_task(self._answer, message, reply)
+            return "ignored"
+        if isinstance(message, Ping):
+            self.context.defer()  # and never answer: the incarnation's end must
+            return None
+        return self.context.defer()  # a tell: refused
+
+    async def _answer(self, message: Later, reply: Any) -> None:
+        await trio.sleep(message.seconds)
+        if message.fail:
+            reply.fail(LookupError("not found"))
+        else:
+            reply.reply(message.value)
+
+
+@pytest.mark.trio
+async def test_deferred_replies_let_many_asks_run_at_once(autojump_clock: object) -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(Deferring)
+        answers: dict[int, Any] = {}
+
+        async def ask(n: int) -> None:
+            answers[n] = await ref.ask(Later(seconds=10 - n, value=n))
+
+        async with trio.open_nursery() as nursery:
+            for n in range(5):
+                nursery.start_soon(ask, n)
+        assert answers == {n: n for n in range(5)}
+        assert trio.current_time() == 10  # concurrently, not 10 + 9 + ... seconds
+        with pytest.raises(LookupError, match="not found"):
+            await ref.ask(Later(seconds=1, fail=True))
+
+
+@pytest.mark.trio
+async def test_an_unanswered_deferred_reply_fails_when_the_actor_stops(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(Deferring)
+        failures: list[BaseException] = []
+
+        async def ask() -> None:
+            try:
+                await ref.ask(Ping(), timeout=100)
+            except ActorDeadError as exc:
+                failures.append(exc)
+
+        kit.start_soon(ask)
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.stop()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(failures) == 1
+        assert "ended before replying" in str(failures[0])
+        assert trio.current_time() == 0
+
+
+@pytest.mark.trio
+async def test_defer_is_only_for_asks() -> None:
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(Deferring())
+        await ref.tell("a tell")
+        await trio.testing.wait_all_tasks_blocked()
+        stats = ref.statistics()
+        assert stats.last_failure is not None
+        assert "defer() is for the ask being handled" in stats.last_failure.message
