@@ -4,6 +4,13 @@
 
     ClaraError
     ├── ConfigError                     a setting is missing or malformed (names the variable)
+    ├── LlmError                        a model provider gave no usable answer
+    │   ├── ProviderUnavailable         could not connect, or a 5xx (worth retrying)
+    │   ├── ProviderRateLimited         429; ``retry_after`` seconds when the provider says
+    │   ├── ProviderRejected            a 4xx other than 429 (bad key, bad request): no retry
+    │   ├── ProviderTimeout             no answer before the deadline
+    │   ├── MalformedResponse           the answer does not follow the provider's protocol
+    │   └── NoProviderAvailable         every provider failed or is cut off by its breaker
     ├── StoreError                      something about stored data
     │   ├── SecretKeyError              no key, or no configured key opens a stored secret
     │   └── MigrationError              the database schema could not be brought up to date
@@ -35,8 +42,15 @@ __all__ = [
     "ChildStartError",
     "ClaraError",
     "ConfigError",
+    "LlmError",
     "MailboxFull",
+    "MalformedResponse",
     "MigrationError",
+    "NoProviderAvailable",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderTimeout",
+    "ProviderUnavailable",
     "RestartIntensityExceeded",
     "SecretKeyError",
     "StoreError",
@@ -52,6 +66,47 @@ class ClaraError(Exception):
 
 class ConfigError(ClaraError):
     """A setting is missing or malformed; the message names it, the expected form and the value."""
+
+
+class LlmError(ClaraError):
+    """A model provider gave no usable answer; ``provider`` names it."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
+class ProviderUnavailable(LlmError):
+    """The provider could not be reached, or answered 5xx."""
+
+
+class ProviderRateLimited(LlmError):
+    """The provider answered 429; ``retry_after`` is its hint in seconds, if it gave one."""
+
+    def __init__(self, provider: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(provider, message)
+        self.retry_after = retry_after
+
+
+class ProviderRejected(LlmError):
+    """The provider refused the request (4xx other than 429): retrying will not help."""
+
+
+class ProviderTimeout(LlmError):
+    """The provider did not answer before the deadline."""
+
+
+class MalformedResponse(LlmError):
+    """The provider's answer does not follow its protocol."""
+
+
+class NoProviderAvailable(LlmError):
+    """No provider answered; ``reasons`` says why, per provider."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        detail = "; ".join(f"{name}: {why}" for name, why in reasons.items()) or "none configured"
+        super().__init__("llm", f"no provider answered ({detail})")
+        self.reasons = reasons
 
 
 class StoreError(ClaraError):

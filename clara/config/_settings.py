@@ -31,6 +31,7 @@ from ._values import (
     secret_list,
     text,
     text_list,
+    tier_models,
     url,
 )
 
@@ -54,6 +55,23 @@ __all__ = [
 ]
 
 LLM_PROVIDERS = ("openrouter", "anthropic", "openai", "nanogpt", "local")
+
+#: The model of each tier per provider, unless CLARA_<PROVIDER>_MODELS says otherwise.
+DEFAULT_MODELS: dict[str, dict[str, str]] = {
+    "openrouter": {
+        "high": "anthropic/claude-sonnet-4.5",
+        "mid": "openai/gpt-4.1-mini",
+        "low": "meta-llama/llama-3.3-70b-instruct",
+    },
+    "anthropic": {
+        "high": "claude-sonnet-4-5",
+        "mid": "claude-haiku-4-5",
+        "low": "claude-haiku-4-5",
+    },
+    "openai": {"high": "gpt-4.1", "mid": "gpt-4.1-mini", "low": "gpt-4.1-nano"},
+    "nanogpt": {"high": "chatgpt-4o-latest", "mid": "gpt-4o-mini", "low": "gpt-4o-mini"},
+    "local": {"high": "llama3.1:8b", "mid": "llama3.1:8b", "low": "llama3.2:3b"},
+}
 
 
 class RuntimeSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,6 +143,20 @@ class LlmSettings(msgspec.Struct, frozen=True, kw_only=True):
     local_base_url: str = "http://127.0.0.1:11434/v1"
     default_tier: str = "mid"
     timeout: float = 60.0
+    openrouter_models: tuple[tuple[str, str], ...] = ()
+    anthropic_models: tuple[tuple[str, str], ...] = ()
+    openai_models: tuple[tuple[str, str], ...] = ()
+    nanogpt_models: tuple[tuple[str, str], ...] = ()
+    local_models: tuple[tuple[str, str], ...] = ()
+    breaker_threshold: int = 3
+    breaker_cooldown: float = 30.0
+    auto_tier: bool = False
+
+    def models_of(self, provider: str) -> dict[str, str]:
+        """The model per tier for ``provider``: the defaults, then the overrides."""
+        models = dict(DEFAULT_MODELS[provider])
+        models.update(dict(getattr(self, f"{provider}_models")))
+        return models
 
     def key_of(self, provider: str) -> Secret | None:
         key: Secret | None = getattr(self, f"{provider}_api_key", None)
@@ -492,6 +524,42 @@ VARIABLES: tuple[Var, ...] = (
         _SECONDS,
         "seconds a provider may take to answer before failover",
         "60",
+    ),
+    *(
+        Var(
+            f"CLARA_{provider.upper()}_MODELS",
+            "llm",
+            f"{provider}_models",
+            tier_models,
+            f"{provider}'s model per tier, e.g. high:MODEL,low:MODEL (defaults: "
+            + ", ".join(f"{tier} {model}" for tier, model in DEFAULT_MODELS[provider].items())
+            + ")",
+        )
+        for provider in LLM_PROVIDERS
+    ),
+    Var(
+        "CLARA_LLM_BREAKER_FAILURES",
+        "llm",
+        "breaker_threshold",
+        integer(1),
+        "consecutive failures that take a provider out of the rotation",
+        "3",
+    ),
+    Var(
+        "CLARA_LLM_BREAKER_COOLDOWN",
+        "llm",
+        "breaker_cooldown",
+        _SECONDS,
+        "seconds before a provider taken out is tried again",
+        "30",
+    ),
+    Var(
+        "CLARA_LLM_AUTO_TIER",
+        "llm",
+        "auto_tier",
+        boolean,
+        "let a low-tier call choose the tier of each message that names none",
+        "false",
     ),
     # memory
     Var(

@@ -27,6 +27,7 @@ __all__ = [
     "secret_list",
     "text",
     "text_list",
+    "tier_models",
     "url",
 ]
 
@@ -149,6 +150,24 @@ def id_list(name: str, raw: str) -> tuple[int, ...]:
             )
         values.append(int(item))
     return tuple(values)
+
+
+TIERS = ("high", "mid", "low")
+
+
+def tier_models(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """``high:MODEL,mid:MODEL,low:MODEL`` (any subset): per-tier model overrides."""
+    pairs: list[tuple[str, str]] = []
+    for item in text_list(name, raw):
+        tier, _, model = item.partition(":")
+        tier = tier.strip().lower()
+        if tier not in TIERS or not model.strip():
+            raise ConfigError(
+                f"{name} must be tier:model pairs, comma-separated, with tiers from "
+                f"{', '.join(TIERS)} (e.g. high:gpt-4.1,low:gpt-4.1-nano); got {item!r}"
+            )
+        pairs.append((tier, model.strip()))
+    return tuple(pairs)
 
 
 def url(*schemes: str) -> Parser:

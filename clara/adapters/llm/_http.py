@@ -1,0 +1,159 @@
+"""HTTP for providers: one POST, SSE streams, and every failure mapped to Clara's errors."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+from ...errors import (
+    MalformedResponse,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+__all__ = ["post_json", "retry_after_seconds", "stream_sse"]
+
+_decoder = msgspec.json.Decoder()
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A Retry-After header in seconds: delta-seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("type") or error)[:200]
+        return str(error)[:200]
+    return str(body)[:200]
+
+
+def _check(provider: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    reason = _error_text(response)
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("retry-after"))
+        raise ProviderRateLimited(provider, f"rate limited (429): {reason}", wait)
+    if status >= 500:
+        raise ProviderUnavailable(provider, f"server error {status}: {reason}")
+    raise ProviderRejected(provider, f"refused the request ({status}): {reason}")
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    provider: str,
+    *,
+    url: str,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    timeout: float,
+) -> dict[str, Any]:
+    """POST ``body`` as JSON and return the JSON object answered.
+
+    Raises:
+        ProviderTimeout, ProviderUnavailable, ProviderRateLimited, ProviderRejected,
+        MalformedResponse: as the names say; the message never holds the request's headers.
+    """
+    try:
+        response = await client.post(
+            url, headers=headers, content=msgspec.json.encode(body), timeout=timeout
+        )
+    except httpx.TimeoutException:
+        raise ProviderTimeout(
+            provider, f"no answer from {_host(url)} within {timeout:g}s"
+        ) from None
+    except httpx.HTTPError as error:
+        raise ProviderUnavailable(
+            provider, f"cannot reach {_host(url)}: {type(error).__name__}"
+        ) from None
+    _check(provider, response)
+    try:
+        answer = _decoder.decode(response.content)
+    except msgspec.DecodeError:
+        raise MalformedResponse(
+            provider, f"the answer is not JSON: {response.text[:120]!r}"
+        ) from None
+    if not isinstance(answer, dict):
+        raise MalformedResponse(provider, f"the answer is not a JSON object: {answer!r:.120}")
+    return answer
+
+
+async def stream_sse(
+    client: httpx.AsyncClient,
+    provider: str,
+    *,
+    url: str,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    timeout: float,
+) -> AsyncIterator[tuple[str, Any]]:
+    """POST and read a server-sent event stream: yields (event name, decoded JSON data).
+
+    ``data: [DONE]`` ends it (OpenAI's convention); so does the end of the response.
+    """
+    try:
+        async with client.stream(
+            "POST", url, headers=headers, content=msgspec.json.encode(body), timeout=timeout
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                _check(provider, response)
+            event = "message"
+            async for line in response.aiter_lines():
+                if not line:
+                    event = "message"
+                    continue
+                if line.startswith(":"):
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "event":
+                    event = value
+                elif field == "data":
+                    if value == "[DONE]":
+                        return
+                    try:
+                        yield event, _decoder.decode(value)
+                    except msgspec.DecodeError:
+                        raise MalformedResponse(
+                            provider, f"a streamed event is not JSON: {value[:120]!r}"
+                        ) from None
+    except httpx.TimeoutException:
+        raise ProviderTimeout(
+            provider, f"no answer from {_host(url)} within {timeout:g}s"
+        ) from None
+    except httpx.HTTPError as error:
+        raise ProviderUnavailable(
+            provider, f"cannot reach {_host(url)}: {type(error).__name__}"
+        ) from None
