@@ -3,13 +3,25 @@
 - ``ActorTestKit``: a supervisor and dead-letter office of the test's own; ``spawn`` an
   actor (a factory, so crashes restart it), ``probe()`` for collaborators.
 - ``Probe``: a recording actor with ``expect`` / ``expect_no_message``.
+- ``FakeLlmServer``: a scripted model server on loopback (OpenAI and Anthropic protocols,
+  embeddings) for the LLM and memory code, which then runs for real against it.
 
 Time: run tests with pytest-trio's ``autojump_clock`` fixture (trio's
 ``MockClock(autojump_threshold=0)``): sleeps, ask timeouts, backoff and passivation then take
 no real time, and ``trio.current_time()`` gives exact virtual times to assert on.
 """
 
+from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply
 from ._kit import ActorTestKit
 from ._probe import Probe
 
-__all__ = ["ActorTestKit", "Probe"]
+__all__ = [
+    "ActorTestKit",
+    "Embed",
+    "Fail",
+    "FakeLlmServer",
+    "Garbage",
+    "Hang",
+    "Probe",
+    "Reply",
+]

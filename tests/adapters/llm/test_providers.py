@@ -1,0 +1,215 @@
+"""Both provider protocols against a real HTTP server on loopback speaking them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from clara.adapters.llm import (
+    ChatMessage,
+    ChatRequest,
+    ImagePart,
+    StreamDone,
+    TextDelta,
+    TextPart,
+    Tier,
+    ToolCall,
+    ToolSpec,
+)
+from clara.errors import (
+    MalformedResponse,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from clara.testing import Fail, Garbage, Hang, Reply
+from tests.adapters.llm.harness import anthropic, fake_server, openai
+
+WEATHER = ToolSpec(
+    name="weather",
+    description="The weather in a city",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}},
+)
+
+
+def request(**kwargs: Any) -> ChatRequest:
+    return ChatRequest(
+        messages=[
+            ChatMessage(role="system", content="You are Clara."),
+            ChatMessage(role="user", content="Hello?"),
+        ],
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("make", [openai, anthropic], ids=["openai", "anthropic"])
+@pytest.mark.trio
+async def test_a_plain_reply(make: Any) -> None:
+    async with fake_server() as (server, url):
+        provider = make(url)
+        server.script(Reply("Hi there, Ada."))
+        completion = await provider.complete(request(tier=Tier.HIGH), timeout=5)
+        assert completion.text == "Hi there, Ada."
+        assert completion.tool_calls == []
+        assert completion.model == "big"
+        assert completion.provider == provider.name
+        assert completion.usage.output_tokens > 0
+        await provider.aclose()
+
+
+@pytest.mark.trio
+async def test_openai_wire_format_carries_tools_images_and_the_key() -> None:
+    async with fake_server() as (server, url):
+        provider = openai(url)
+        server.script(Reply("", tool_calls=(("weather", {"city": "Lyon"}),)))
+        completion = await provider.complete(
+            ChatRequest(
+                messages=[
+                    ChatMessage(
+                        role="user",
+                        content=[
+                            TextPart("what is this?"),
+                            ImagePart(media_type="image/png", data="aGVsbG8="),
+                        ],
+                    ),
+                    ChatMessage(
+                        role="assistant",
+                        tool_calls=[ToolCall(id="c0", name="weather", arguments={"city": "Oslo"})],
+                    ),
+                    ChatMessage(role="tool", tool_call_id="c0", content="rain"),
+                ],
+                tools=[WEATHER],
+                tier=Tier.LOW,
+            ),
+            timeout=5,
+        )
+        assert completion.tool_calls == [
+            ToolCall(id="call_1", name="weather", arguments={"city": "Lyon"})
+        ]
+        assert completion.finish_reason == "tool_calls"
+        [sent] = server.requests
+        assert sent.headers["authorization"] == "Bearer sk-test-key-123"
+        body = sent.body
+        assert body["model"] == "small"
+        assert body["tools"][0]["function"]["name"] == "weather"
+        user, assistant, tool = body["messages"]
+        assert user["content"][1] == {
+            "type": "image_url",
+            "image_url": {"url": "data:image/png;base64,aGVsbG8="},
+        }
+        assert assistant["tool_calls"][0]["function"] == {
+            "name": "weather",
+            "arguments": '{"city":"Oslo"}',
+        }
+        assert tool == {"role": "tool", "tool_call_id": "c0", "content": "rain"}
+        await provider.aclose()
+
+
+@pytest.mark.trio
+async def test_anthropic_wire_format_folds_system_and_tool_results() -> None:
+    async with fake_server() as (server, url):
+        provider = anthropic(url)
+        server.script(Reply("Lyon is sunny.", tool_calls=(("weather", {"city": "Lyon"}),)))
+        completion = await provider.complete(
+            ChatRequest(
+                messages=[
+                    ChatMessage(role="system", content="You are Clara."),
+                    ChatMessage(role="user", content="weather?"),
+                    ChatMessage(
+                        role="assistant",
+                        tool_calls=[ToolCall(id="t0", name="weather", arguments={"city": "Oslo"})],
+                    ),
+                    ChatMessage(role="tool", tool_call_id="t0", content="rain"),
+                ],
+                tools=[WEATHER],
+            ),
+            timeout=5,
+        )
+        assert completion.text == "Lyon is sunny."
+        assert completion.tool_calls[0].arguments == {"city": "Lyon"}
+        [sent] = server.requests
+        assert sent.headers["x-api-key"] == "sk-ant-test-key"
+        assert sent.headers["anthropic-version"] == "2023-06-01"
+        body = sent.body
+        assert body["system"] == "You are Clara."
+        assert body["tools"][0]["input_schema"]["properties"]["city"] == {"type": "string"}
+        assert [turn["role"] for turn in body["messages"]] == ["user", "assistant", "user"]
+        assert body["messages"][2]["content"] == [
+            {"type": "tool_result", "tool_use_id": "t0", "content": "rain"}
+        ]
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("make", [openai, anthropic], ids=["openai", "anthropic"])
+@pytest.mark.trio
+async def test_streaming_yields_text_as_it_comes_and_the_tool_calls_at_the_end(
+    make: Any,
+) -> None:
+    async with fake_server() as (server, url):
+        provider = make(url)
+        server.script(Reply("one two three", tool_calls=(("weather", {"city": "Nice"}),)))
+        deltas: list[str] = []
+        done = None
+        async for event in provider.stream(request(tools=[WEATHER]), timeout=5):
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+            else:
+                assert isinstance(event, StreamDone)
+                done = event.completion
+        assert deltas == ["one ", "two ", "three"]
+        assert done is not None
+        assert done.text == "one two three"
+        assert [(c.name, c.arguments) for c in done.tool_calls] == [("weather", {"city": "Nice"})]
+        assert server.requests[0].body["stream"] is True
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("make", [openai, anthropic], ids=["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("step", "error", "text"),
+    [
+        (Fail(429, retry_after=7), ProviderRateLimited, "rate limited (429)"),
+        (Fail(503), ProviderUnavailable, "server error 503"),
+        (Fail(401, message="invalid api key"), ProviderRejected, "invalid api key"),
+        (Garbage(), MalformedResponse, "not JSON"),
+        (Garbage('{"unexpected": true}'), MalformedResponse, "the answer lacks"),
+    ],
+)
+@pytest.mark.trio
+async def test_failures_map_to_clara_errors(make: Any, step: Any, error: type, text: str) -> None:
+    async with fake_server() as (server, url):
+        provider = make(url)
+        server.script(step)
+        with pytest.raises(error, match=re.escape(text)) as caught:
+            await provider.complete(request(), timeout=5)
+        assert caught.value.provider == provider.name
+        if isinstance(caught.value, ProviderRateLimited):
+            assert caught.value.retry_after == 7
+        assert "sk-" not in str(caught.value)
+        await provider.aclose()
+
+
+@pytest.mark.trio
+async def test_a_hang_is_a_timeout_and_a_dead_server_is_unavailable() -> None:
+    async with fake_server() as (server, url):
+        provider = openai(url)
+        server.script(Hang(seconds=30))
+        with pytest.raises(ProviderTimeout, match="within 0.2s"):
+            await provider.complete(request(), timeout=0.2)
+        await provider.aclose()
+    dead = openai("http://127.0.0.1:9")
+    with pytest.raises(ProviderUnavailable, match="cannot reach 127.0.0.1:9: ConnectError"):
+        await dead.complete(request(), timeout=5)
+    await dead.aclose()
+
+
+def test_retry_after_accepts_seconds_and_dates() -> None:
+    from clara.adapters.llm._http import retry_after_seconds  # noqa: PLC0415
+
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
