@@ -73,7 +73,7 @@ async def test_429_waits_exactly_what_retry_after_says(clock: object) -> None:
 
 @pytest.mark.trio
 async def test_a_retry_after_longer_than_we_would_wait_fails_over_at_once(clock: object) -> None:
-    async with two_servers() as (a, b, gateway):
+    async with two_servers() as (a, _b, gateway):
         a.script(Fail(429, retry_after=3600))
         start = trio.current_time()
         assert (await gateway.complete(REQUEST)).provider == "b"
@@ -106,7 +106,7 @@ async def test_the_deadline_bounds_the_whole_call(clock: object) -> None:
 
 @pytest.mark.trio
 async def test_malformed_answers_fail_over_without_retrying(clock: object) -> None:
-    async with two_servers() as (a, b, gateway):
+    async with two_servers() as (a, _b, gateway):
         a.script(Garbage())
         assert (await gateway.complete(REQUEST)).provider == "b"
         assert len(a.requests) == 1
@@ -116,7 +116,7 @@ async def test_malformed_answers_fail_over_without_retrying(clock: object) -> No
 async def test_the_breaker_opens_skips_the_provider_then_probes_it_after_the_cooldown(
     clock: object,
 ) -> None:
-    async with two_servers() as (a, b, gateway):
+    async with two_servers() as (a, _b, gateway):
         a.script(Fail(401), Fail(401), Fail(401))
         for _ in range(3):
             assert (await gateway.complete(REQUEST)).provider == "b"
@@ -137,7 +137,7 @@ async def test_the_breaker_opens_skips_the_provider_then_probes_it_after_the_coo
 
 @pytest.mark.trio
 async def test_a_failed_probe_reopens_the_breaker(clock: object) -> None:
-    async with two_servers() as (a, b, gateway):
+    async with two_servers() as (a, _b, gateway):
         a.script(Fail(401), Fail(401), Fail(401), Fail(401))
         for _ in range(3):
             await gateway.complete(REQUEST)
