@@ -15,8 +15,10 @@ import trio
 
 import clara
 from clara.actors import ActorSystem, DeadLetters
+from clara.actors.llm import LlmGatewayActor
 from clara.actors.status import StatusEndpoint
 from clara.adapters.http import StatusContext
+from clara.adapters.llm import Gateway, build_providers
 from clara.config import ConfigError, Settings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
@@ -47,6 +49,21 @@ def build_tree(
                 mailbox_capacity=100,
             )
         )
+    llm = settings.llm
+    children.append(
+        ChildSpec(
+            "llm",
+            lambda: LlmGatewayActor(
+                lambda: Gateway(
+                    build_providers(llm),
+                    call_timeout=llm.timeout,
+                    breaker_threshold=llm.breaker_threshold,
+                    breaker_cooldown=llm.breaker_cooldown,
+                )
+            ),
+            mailbox_capacity=1000,
+        )
+    )
     root = Supervisor(
         children,
         max_restarts=settings.runtime.root_max_restarts,

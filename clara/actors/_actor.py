@@ -183,6 +183,13 @@ class Actor:
     async def on_stop(self) -> None:
         """Called once when this incarnation ends."""
 
+    def describe(self) -> dict[str, Any] | None:
+        """Extra state for the status endpoint (JSON-encodable), e.g. a gateway's providers.
+
+        Called whenever statistics are taken; keep it cheap. None (the default) adds nothing.
+        """
+        return None
+
     async def on_passivate(self) -> Any:
         """Return the state to persist when a DynamicSupervisor passivates this actor."""
         return None

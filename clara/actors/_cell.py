@@ -568,6 +568,11 @@ class ActorCell(ContextServices):
         """
         last = self._last_stats
         mailbox = self.mailbox
+        actor = self._actor
+        details = None
+        if actor is not None and type(actor).describe is not Actor.describe:
+            details = actor.describe()
+            last = None  # what it describes may change without any counter moving
         if (
             last is not None
             and self._backoff is None  # its countdown changes with time
@@ -583,7 +588,6 @@ class ActorCell(ContextServices):
             and last.dropped == self.dropped
         ):
             return last
-        actor = self._actor
         stats = self._last_stats = ActorStatistics(
             path=self.path,
             kind=type(actor).__name__ if actor is not None else "Actor",
@@ -596,6 +600,7 @@ class ActorCell(ContextServices):
             restarts=self._restarts,
             last_failure=None if self._last_failure is None else self._last_failure.info(),
             backoff=None if self._backoff is None else self._backoff.at(now()),
+            details=details,
         )
         return stats
 

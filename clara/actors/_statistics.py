@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import time
 import traceback
+from typing import Any
 
 import msgspec
 import trio
@@ -93,6 +94,8 @@ class ActorStatistics(
     restarts: int
     last_failure: FailureInfo | None
     backoff: BackoffSnapshot | None
+    details: Any = None
+    """What the actor's ``describe()`` adds (e.g. an LLM gateway's providers), or null."""
 
 
 def now() -> float:

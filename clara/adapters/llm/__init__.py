@@ -13,6 +13,7 @@ a circuit breaker each and one deadline per call.
 from ._anthropic import Anthropic
 from ._breaker import BreakerSnapshot, BreakerState, CircuitBreaker
 from ._build import build_providers
+from ._explain import explain_unavailable
 from ._gateway import Gateway, ProviderStatus, RetryPolicy
 from ._openai import OpenAICompatible
 from ._provider import Provider, StreamDone, StreamEvent, TextDelta
@@ -51,4 +52,5 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "build_providers",
+    "explain_unavailable",
 ]

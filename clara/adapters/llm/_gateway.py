@@ -108,7 +108,8 @@ class Gateway:
             ProviderStatus(
                 name=provider.name,
                 breaker=health.breaker.snapshot(),
-                up=health.breaker.state.value == "closed",
+                up=health.breaker.state.value == "closed"
+                and health.breaker.consecutive_failures == 0,
                 last_latency_ms=None
                 if health.last_latency is None
                 else round(health.last_latency * 1000, 2),
