@@ -1,0 +1,16 @@
+"""Tools for the model: providers (built-ins now; MCP servers and the sandbox later), the
+registry that names them ``provider__tool``, and the tool loop."""
+
+from ._builtin import BuiltinTools
+from ._loop import LoopResult, ToolProgress, run_tool_loop
+from ._registry import ToolProvider, ToolRegistry, ToolResult
+
+__all__ = [
+    "BuiltinTools",
+    "LoopResult",
+    "ToolProgress",
+    "ToolProvider",
+    "ToolRegistry",
+    "ToolResult",
+    "run_tool_loop",
+]
