@@ -177,6 +177,10 @@ class MemorySettings(msgspec.Struct, frozen=True, kw_only=True):
     qdrant_api_key: Secret | None = None
     search_timeout: float = 2.0
     batch_seconds: float = 2.0
+    embedding_url: str = ""
+    """Empty: OpenAI's when OPENAI_API_KEY is set, else the local server."""
+    embedding_model: str = ""
+    embedding_dims: int = 0
 
 
 class McpSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -593,6 +597,28 @@ VARIABLES: tuple[Var, ...] = (
         _SECONDS,
         "window in which a user's memory writes are batched",
         "2",
+    ),
+    Var(
+        "CLARA_MEMORY_EMBEDDING_URL",
+        "memory",
+        "embedding_url",
+        url("http", "https"),
+        "OpenAI-compatible embeddings server; unset: OpenAI's with OPENAI_API_KEY, else "
+        "CLARA_LOCAL_LLM_URL",
+    ),
+    Var(
+        "CLARA_MEMORY_EMBEDDING_MODEL",
+        "memory",
+        "embedding_model",
+        text,
+        "embedding model; unset: text-embedding-3-small (OpenAI) or nomic-embed-text (local)",
+    ),
+    Var(
+        "CLARA_MEMORY_EMBEDDING_DIMS",
+        "memory",
+        "embedding_dims",
+        integer(1),
+        "dimensions of its vectors; unset: 1536 (OpenAI) or 768 (nomic-embed-text)",
     ),
     # mcp
     Var("CLARA_MCP_ENABLED", "mcp", "enabled", boolean, "tools from MCP servers", "true"),

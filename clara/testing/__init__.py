@@ -12,6 +12,7 @@ no real time, and ``trio.current_time()`` gives exact virtual times to assert on
 """
 
 from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply
+from ._fake_memory import FakeMemory
 from ._kit import ActorTestKit
 from ._probe import Probe
 
@@ -20,6 +21,7 @@ __all__ = [
     "Embed",
     "Fail",
     "FakeLlmServer",
+    "FakeMemory",
     "Garbage",
     "Hang",
     "Probe",

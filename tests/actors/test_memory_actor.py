@@ -1,0 +1,135 @@
+"""The memory actor: batched writes, searches with a deadline, mem0 end to end offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from clara.actors.memory import Forget, MemoryActor, Recall, Remember
+from clara.adapters.memory import Mem0Memory, mem0_config, memory_user_id
+from clara.config import load_settings
+from clara.testing import ActorTestKit, FakeLlmServer, FakeMemory, Reply
+
+
+@pytest.fixture
+def clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
+    mock_clock.autojump_threshold = 0.2
+    return mock_clock
+
+
+def said(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}, {"role": "assistant", "content": "noted"}]
+
+
+@pytest.mark.trio
+async def test_writes_are_batched_per_user_over_the_window(clock: object) -> None:
+    store = FakeMemory()
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: MemoryActor(lambda: store, batch_seconds=2.0))
+        for reply in range(100):  # 100 replies from 10 people, within one window
+            await ref.tell(Remember(user_id=f"u{reply % 10}", messages=said(f"fact {reply}")))
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.add_calls == []  # nothing written on the replies' path
+        await trio.sleep(2.5)
+        assert len(store.add_calls) == 10  # one write per person, not one per reply
+        assert all(count == 20 for _, count in store.add_calls)
+        details = ref.statistics().details
+        assert (details["writes"], details["messages_written"]) == (10, 200)
+        assert details["pending_users"] == 0
+
+
+@pytest.mark.trio
+async def test_a_full_batch_is_written_before_the_window_ends(clock: object) -> None:
+    store = FakeMemory()
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: MemoryActor(lambda: store, batch_seconds=60, max_batch=4))
+        for n in range(2):
+            await ref.tell(Remember(user_id="ada", messages=said(f"fact {n}")))
+        await trio.sleep(1)
+        assert store.add_calls == [("ada", 4)]
+
+
+@pytest.mark.trio
+async def test_a_search_past_its_deadline_returns_nothing_and_is_counted(clock: object) -> None:
+    store = FakeMemory()
+    store.memories["ada"] = ["Ada likes green tea"]
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: MemoryActor(lambda: store, search_timeout=1.5))
+        assert await ref.ask(Recall(user_id="ada", query="green tea")) == ["Ada likes green tea"]
+        store.hold()  # the store stalls
+        start = trio.current_time()
+        assert await ref.ask(Recall(user_id="ada", query="green tea")) == []
+        assert trio.current_time() - start == 1.5
+        store.release()
+        details = ref.statistics().details
+        assert (details["searches"], details["search_timeouts"]) == (2, 1)
+
+
+@pytest.mark.trio
+async def test_forget_drops_pending_writes_too(clock: object) -> None:
+    store = FakeMemory()
+    store.memories["ada"] = ["old"]
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: MemoryActor(lambda: store, batch_seconds=5))
+        await ref.tell(Remember(user_id="ada", messages=said("secret")))
+        await ref.ask(Forget(user_id="ada"))
+        await trio.sleep(10)
+        assert store.memories == {} and store.add_calls == []
+
+
+@pytest.mark.trio
+async def test_pending_writes_are_written_when_the_actor_stops(clock: object) -> None:
+    store = FakeMemory()
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: MemoryActor(lambda: store, batch_seconds=60))
+        await ref.tell(Remember(user_id="ada", messages=said("keep me")))
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.stop()
+        assert store.add_calls == [("ada", 2)]
+
+
+def test_one_mapping_from_platform_users_to_memory_ids() -> None:
+    assert memory_user_id("discord", 1234) == memory_user_id("discord", "1234") == "discord:1234"
+
+
+@pytest.mark.trio
+async def test_mem0_end_to_end_offline_against_the_fake_server(
+    clock: object, tmp_path: Path
+) -> None:
+    server = FakeLlmServer(default=Reply('{"memory": []}'))
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(server.serve)
+        settings = load_settings(
+            {
+                "CLARA_DATA_DIR": str(tmp_path),
+                "CLARA_LOCAL_LLM_URL": f"{url}/v1",
+                "CLARA_MEMORY_EMBEDDING_DIMS": "8",
+            }
+        )
+        config = mem0_config(settings)
+        assert config["embedder"]["config"]["openai_base_url"] == f"{url}/v1"
+        assert config["vector_store"]["config"]["path"] == str(tmp_path.resolve() / "qdrant")
+        async with ActorTestKit() as kit:
+            ref = await kit.spawn(
+                lambda: MemoryActor(
+                    lambda: Mem0Memory(config, tmp_path / "mem0"), batch_seconds=1.0
+                )
+            )
+            server.script(Reply('{"memory": [{"text": "Ada drinks green tea every morning"}]}'))
+            await ref.tell(Remember(user_id="discord:1", messages=said("I love green tea")))
+            await trio.sleep(1.5)
+            paths = [(r.path, r.body.get("response_format")) for r in server.requests]
+            # add = one embedding, one extraction (JSON mode), one batch embedding
+            assert paths == [
+                ("/v1/embeddings", None),
+                ("/v1/chat/completions", {"type": "json_object"}),
+                ("/v1/embeddings", None),
+            ]
+            found = await ref.ask(Recall(user_id="discord:1", query="green tea morning"))
+            assert found == ["Ada drinks green tea every morning"]
+            assert await ref.ask(Recall(user_id="discord:2", query="green tea")) == []
+            assert len(server.requests) == 5  # each search is one embedding
+        nursery.cancel_scope.cancel()
