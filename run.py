@@ -16,9 +16,11 @@ import trio
 import clara
 from clara.actors import ActorSystem, DeadLetters
 from clara.actors.llm import LlmGatewayActor
+from clara.actors.memory import MemoryActor
 from clara.actors.status import StatusEndpoint
 from clara.adapters.http import StatusContext
 from clara.adapters.llm import Gateway, build_providers
+from clara.adapters.memory import Mem0Memory, mem0_config
 from clara.config import ConfigError, Settings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
@@ -64,6 +66,34 @@ def build_tree(
             mailbox_capacity=1000,
         )
     )
+    if settings.memory.enabled:
+        memory = settings.memory
+        children.append(
+            ChildSpec(
+                "memory",
+                lambda: MemoryActor(
+                    lambda: Mem0Memory(
+                        mem0_config(settings), settings.runtime.data_dir.resolve() / "mem0"
+                    ),
+                    batch_seconds=memory.batch_seconds,
+                    search_timeout=memory.search_timeout,
+                ),
+                mailbox_capacity=10_000,
+                shutdown=30.0,  # pending writes are written before it stops
+            )
+        )
+
+    def llm_problem() -> str | None:
+        assert root is not None
+        details = root.ref("llm").statistics().details or {}
+        providers = details.get("providers", [])
+        if not providers or any(provider["up"] for provider in providers):
+            return None
+        return "no model provider answers: " + "; ".join(
+            p["breaker"]["last_error"] or f"{p['name']}: {p['breaker']['state']}" for p in providers
+        )
+
+    readiness.register("llm", llm_problem)
     root = Supervisor(
         children,
         max_restarts=settings.runtime.root_max_restarts,

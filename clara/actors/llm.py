@@ -15,7 +15,7 @@ from ._actor import Actor
 from ._ask import DeferredReply
 from ._ref import ActorRef
 
-__all__ = ["Complete", "LlmGatewayActor", "ReplyDelta"]
+__all__ = ["CheckProviders", "Complete", "LlmGatewayActor", "ReplyDelta"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ class Complete(msgspec.Struct, frozen=True, kw_only=True):
     request: ChatRequest
     timeout: float | None = None
     stream_to: Any = None
+
+
+class CheckProviders(msgspec.Struct, frozen=True):
+    """Timer: probe the providers (without spending tokens)."""
 
 
 class ReplyDelta(msgspec.Struct, frozen=True):
@@ -59,6 +63,7 @@ class LlmGatewayActor(Actor):
         make_gateway: Callable[[], Gateway],
         max_in_flight: int = 64,
         default_timeout: float = 120.0,
+        check_interval: float = 60.0,
     ) -> None:
         self._make_gateway = make_gateway
         self._limiter = trio.CapacityLimiter(max_in_flight)
@@ -66,15 +71,25 @@ class LlmGatewayActor(Actor):
         self.gateway: Gateway | None = None
         self.calls = 0
         self.failures = 0
+        self.check_interval = check_interval
+        self._checking = False
 
     async def on_start(self) -> None:
         self.gateway = self._make_gateway()
+        # Probe at once (in the background) and then every check_interval seconds.
+        self.context.send_after(0, CheckProviders())
+        self.context.send_every(self.check_interval, CheckProviders(), first=self.check_interval)
 
     async def on_stop(self) -> None:
         if self.gateway is not None:
             await self.gateway.aclose()
 
     async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, CheckProviders):
+            if not self._checking:
+                self._checking = True
+                self.context.start_task(self._check, name="check")
+            return None
         if not isinstance(message, Complete):
             raise TypeError(f"LlmGatewayActor does not handle {type(message).__name__}")
         reply = self.context.defer()
@@ -107,6 +122,13 @@ class LlmGatewayActor(Actor):
             reply.reply(completion)
         finally:
             self._limiter.release_on_behalf_of(token)
+
+    async def _check(self) -> None:
+        assert self.gateway is not None
+        try:
+            await self.gateway.check()
+        finally:
+            self._checking = False
 
     def describe(self) -> dict[str, Any] | None:
         if self.gateway is None:

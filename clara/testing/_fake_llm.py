@@ -86,6 +86,9 @@ class Recorded:
 class FakeLlmServer:
     default: Step = field(default_factory=lambda: Reply("ok"))
     embedding_dimensions: int = 8
+    down: bool = False
+    """Answer GET /v1/models with 503 (what the gateway's health probe sees)."""
+    probes: int = 0
     steps: deque[Step] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -102,6 +105,7 @@ class FakeLlmServer:
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
         await serve_http(app, "127.0.0.1", 0, task_status=task_status)
@@ -341,6 +345,15 @@ class FakeLlmServer:
             },
         )
         yield event("message_stop", {"type": "message_stop"})
+
+    async def _models(self, request: Request) -> Response:
+        self.probes += 1
+        if self.down:
+            return Response(b'{"error": {"message": "down"}}', status_code=503)
+        return Response(
+            msgspec.json.encode({"object": "list", "data": [{"id": "fake", "object": "model"}]}),
+            media_type="application/json",
+        )
 
     # -- embeddings (for mem0) ---------------------------------------------------------------
 

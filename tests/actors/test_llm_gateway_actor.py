@@ -89,3 +89,26 @@ async def test_with_no_keys_and_no_local_server_the_answer_says_what_to_set(
         [provider] = stats.details["providers"]
         assert provider["name"] == "local" and provider["up"] is False
         assert "cannot reach 127.0.0.1:9" in provider["breaker"]["last_error"]
+
+
+@pytest.mark.trio
+async def test_providers_are_probed_at_start_and_then_periodically(clock: object) -> None:
+    server = FakeLlmServer(down=True)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(server.serve)
+        async with ActorTestKit() as kit:
+            ref = await kit.spawn(
+                lambda: LlmGatewayActor(lambda: Gateway([openai(url)]), check_interval=60)
+            )
+            await trio.sleep(1)
+            [provider] = ref.statistics().details["providers"]
+            assert (
+                provider["up"] is False and "server error 503" in provider["breaker"]["last_error"]
+            )
+            assert server.probes == 1
+            server.down = False
+            await trio.sleep(60)
+            assert server.probes == 2
+            [provider] = ref.statistics().details["providers"]
+            assert provider["up"] is True
+        nursery.cancel_scope.cancel()

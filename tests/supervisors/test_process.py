@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from clara.actors import ActorSystem
 from clara.supervisors import (
@@ -140,3 +141,35 @@ def test_run_py_upgrades_the_database_on_start(tmp_path: Path) -> None:
     assert (tmp_path / "clara.db").is_file()
     assert (tmp_path / "encryption.key").is_file()
     assert "generated a key into" in output
+
+
+@pytest.mark.trio
+async def test_the_tree_of_run_py_reports_when_no_model_answers(
+    mock_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    import time  # noqa: PLC0415
+
+    import run  # noqa: PLC0415 - the wiring under test
+    from clara.config import load_settings  # noqa: PLC0415
+    from clara.health import Readiness  # noqa: PLC0415
+
+    mock_clock.autojump_threshold = 0.2
+    settings = load_settings(
+        {
+            "CLARA_DATA_DIR": str(tmp_path),
+            "CLARA_STATUS_PORT": "0",
+            "CLARA_LOCAL_LLM_URL": "http://127.0.0.1:9/v1",
+            "CLARA_MEMORY_ENABLED": "false",
+        }
+    )
+    system = ActorSystem("clara")
+    readiness = Readiness()
+    root = run.build_tree(settings, system, readiness, time.time())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run, system)
+        assert [child for child in root.child_ids] == ["status", "llm"]
+        await trio.sleep(1)  # virtual: the gateway's first probe has run
+        reasons = readiness.evaluate()
+        assert reasons["llm"] is not None
+        assert "no model provider answers: local: cannot reach 127.0.0.1:9" in reasons["llm"]
+        await root.stop()

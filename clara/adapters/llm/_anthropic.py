@@ -9,7 +9,7 @@ import httpx
 import msgspec
 
 from ...errors import MalformedResponse, ProviderUnavailable
-from ._http import post_json, stream_sse
+from ._http import post_json, probe, stream_sse
 from ._provider import StreamDone, StreamEvent, TextDelta
 from ._types import ChatMessage, ChatRequest, Completion, ImagePart, Tier, ToolCall, Usage
 
@@ -223,6 +223,16 @@ class Anthropic:
                 model=model,
                 usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
             )
+        )
+
+    async def probe(self, timeout: float) -> None:
+        """Is the API there, and is the key good? (``GET /v1/models``: no tokens spent.)"""
+        await probe(
+            self._client,
+            self._name,
+            url=self._url.removesuffix("/messages") + "/models",
+            headers=self._headers,
+            timeout=timeout,
         )
 
     async def aclose(self) -> None:

@@ -233,6 +233,44 @@ class Gateway:
             raise ProviderUnavailable(provider.name, "the stream ended without a completion")
         return done
 
+    async def check(self, timeout: float = 5.0) -> dict[str, str | None]:
+        """Probe every provider whose breaker allows a call; feed the outcomes to the breakers.
+
+        Returns each provider's problem (None when it answered). The actor runs this at
+        start and then periodically, so the status shows a provider that is down before any
+        user's message finds out.
+        """
+        problems: dict[str, str | None] = {}
+
+        async def one(provider: Provider) -> None:
+            breaker = self._health[provider.name].breaker
+            if not breaker.allow(trio.current_time()):
+                problems[provider.name] = breaker.last_error or "circuit open"
+                return
+            try:
+                await provider.probe(timeout)
+            except LlmError as error:
+                breaker.failed(trio.current_time(), str(error))
+                problems[provider.name] = str(error)
+            else:
+                breaker.succeeded()
+                problems[provider.name] = None
+
+        async with trio.open_nursery() as nursery:
+            for provider in self.providers:
+                nursery.start_soon(one, provider)
+        return problems
+
+    def problem(self) -> str | None:
+        """Why no provider is usable right now, or None when one is."""
+        statuses = self.status()
+        if any(status.up for status in statuses):
+            return None
+        return "; ".join(
+            f"{status.name}: {status.breaker.last_error or status.breaker.state.value}"
+            for status in statuses
+        )
+
     async def aclose(self) -> None:
         for provider in self.providers:
             with trio.CancelScope(shield=True):

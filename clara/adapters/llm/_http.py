@@ -19,7 +19,7 @@ from ...errors import (
     ProviderUnavailable,
 )
 
-__all__ = ["post_json", "retry_after_seconds", "stream_sse"]
+__all__ = ["post_json", "probe", "retry_after_seconds", "stream_sse"]
 
 _decoder = msgspec.json.Decoder()
 
@@ -107,6 +107,26 @@ async def post_json(
     if not isinstance(answer, dict):
         raise MalformedResponse(provider, f"the answer is not a JSON object: {answer!r:.120}")
     return answer
+
+
+async def probe(
+    client: httpx.AsyncClient, provider: str, *, url: str, headers: dict[str, str], timeout: float
+) -> None:
+    """GET ``url`` (a cheap listing such as /models): return if it answers 2xx.
+
+    Raises the same errors as ``post_json``.
+    """
+    try:
+        response = await client.get(url, headers=headers, timeout=timeout)
+    except httpx.TimeoutException:
+        raise ProviderTimeout(
+            provider, f"no answer from {_host(url)} within {timeout:g}s"
+        ) from None
+    except httpx.HTTPError as error:
+        raise ProviderUnavailable(
+            provider, f"cannot reach {_host(url)}: {type(error).__name__}"
+        ) from None
+    _check(provider, response)
 
 
 async def stream_sse(

@@ -9,7 +9,7 @@ import httpx
 import msgspec
 
 from ...errors import MalformedResponse
-from ._http import post_json, stream_sse
+from ._http import post_json, probe, stream_sse
 from ._provider import StreamDone, StreamEvent, TextDelta
 from ._types import ChatMessage, ChatRequest, Completion, ImagePart, Tier, ToolCall, Usage
 
@@ -219,6 +219,16 @@ class OpenAICompatible:
                 model=model,
                 usage=usage,
             )
+        )
+
+    async def probe(self, timeout: float) -> None:
+        """Is the server there? (``GET /models``: no tokens spent.)"""
+        await probe(
+            self._client,
+            self._name,
+            url=self._url.removesuffix("/chat/completions") + "/models",
+            headers=self._headers,
+            timeout=timeout,
         )
 
     async def aclose(self) -> None:
