@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -13,8 +13,9 @@ import trio
 from ..adapters.memory import MemoryStore
 from ._actor import Actor
 from ._ask import DeferredReply
+from ._ref import ActorRef
 
-__all__ = ["Flush", "Forget", "MemoryActor", "Recall", "Remember"]
+__all__ = ["Flush", "Forget", "MemoryActor", "Recall", "Remember", "searcher"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,20 @@ class Flush(msgspec.Struct, frozen=True, kw_only=True):
     """Timer: the user's batching window ended."""
 
     user_id: str
+
+
+def searcher(
+    memory: ActorRef, user_id: str, limit: int = 5
+) -> Callable[[str], Awaitable[list[str]]]:
+    """A ``memory_search`` for the built-in tools, bound to the person being answered."""
+
+    async def search(query: str) -> list[str]:
+        found: list[str] = await memory.ask(
+            Recall(user_id=user_id, query=query, limit=limit), timeout=None
+        )
+        return found
+
+    return search
 
 
 class MemoryActor(Actor):

@@ -128,6 +128,14 @@ def _check(settings: Settings) -> None:
             "CLARA_PROACTIVE_QUIET_HOURS must be two hours HH-HH (e.g. 22-08); "
             f"got {proactive.quiet_hours!r}"
         )
+    memory = settings.memory
+    if memory.enabled and memory.vector_store == "pgvector":
+        url = settings.database.url.reveal() if settings.database.url is not None else ""
+        if not url.startswith(("postgresql", "postgres")):
+            raise ConfigError(
+                "CLARA_MEMORY_VECTOR_STORE is pgvector, so DATABASE_URL must name a PostgreSQL "
+                "database (postgresql://USER:PASSWORD@HOST/DB) with the vector extension"
+            )
     allowed = {"npm", "github", "image", "path", "url"}
     if settings.mcp.enabled:
         for source in settings.mcp.allowed_sources:

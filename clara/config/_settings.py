@@ -172,6 +172,7 @@ class LlmSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 class MemorySettings(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = True
+    vector_store: str = "qdrant"
     qdrant_url: str = ""
     """Empty: embedded Qdrant in the data directory."""
     qdrant_api_key: Secret | None = None
@@ -573,6 +574,15 @@ VARIABLES: tuple[Var, ...] = (
         boolean,
         "long-term memory (mem0 over Qdrant)",
         "true",
+    ),
+    Var(
+        "CLARA_MEMORY_VECTOR_STORE",
+        "memory",
+        "vector_store",
+        choice("qdrant", "pgvector"),
+        "where memories' vectors live: qdrant (embedded, or CLARA_QDRANT_URL) or pgvector "
+        "(the PostgreSQL of DATABASE_URL, with the vector extension)",
+        "qdrant",
     ),
     Var(
         "CLARA_QDRANT_URL",

@@ -133,3 +133,46 @@ async def test_mem0_end_to_end_offline_against_the_fake_server(
             assert await ref.ask(Recall(user_id="discord:2", query="green tea")) == []
             assert len(server.requests) == 5  # each search is one embedding
         nursery.cancel_scope.cancel()
+
+
+def test_mem0_configuration_follows_clara_settings() -> None:
+    server = load_settings(
+        {
+            "CLARA_QDRANT_URL": "http://qdrant.internal:6333",
+            "CLARA_QDRANT_API_KEY": "qdrant-key-1234",
+            "OPENAI_API_KEY": "sk-openai-12345678",
+        }
+    )
+    config = mem0_config(server)
+    assert config["vector_store"]["config"]["url"] == "http://qdrant.internal:6333"
+    assert config["vector_store"]["config"]["api_key"] == "qdrant-key-1234"
+    assert config["embedder"]["config"]["model"] == "text-embedding-3-small"
+    assert config["embedder"]["config"]["embedding_dims"] == 1536
+    assert config["llm"]["config"]["model"] == "gpt-4.1-nano"  # openai's low tier
+    anthropic_only = mem0_config(
+        load_settings({"ANTHROPIC_API_KEY": "sk-ant-12345678", "CLARA_LLM_PROVIDERS": "anthropic"})
+    )
+    assert anthropic_only["llm"]["provider"] == "anthropic"
+    pgvector = mem0_config(
+        load_settings(
+            {
+                "CLARA_MEMORY_VECTOR_STORE": "pgvector",
+                "DATABASE_URL": "postgresql://clara:pw@db/clara",
+            }
+        )
+    )
+    assert pgvector["vector_store"] == {
+        "provider": "pgvector",
+        "config": {
+            "connection_string": "postgresql://clara:pw@db/clara",
+            "collection_name": "clara_memories",
+            "embedding_model_dims": 768,
+        },
+    }
+
+
+def test_pgvector_needs_a_postgresql_database() -> None:
+    from clara.config import ConfigError  # noqa: PLC0415
+
+    with pytest.raises(ConfigError, match="DATABASE_URL must name a PostgreSQL database"):
+        load_settings({"CLARA_MEMORY_VECTOR_STORE": "pgvector"})

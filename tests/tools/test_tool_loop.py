@@ -177,3 +177,35 @@ async def test_unknown_tools_and_bad_arguments_come_back_as_errors() -> None:
     assert bad_zone.error and "unknown time zone 'Mars/Olympus'" in bad_zone.text
     with pytest.raises(ValueError, match="registered already"):
         registry.register(BuiltinTools())
+
+
+@pytest.mark.trio
+async def test_a_low_tier_call_can_choose_the_tier(clock: object) -> None:
+    from clara.adapters.llm import Tier, choose_tier  # noqa: PLC0415
+    from clara.testing import Fail  # noqa: PLC0415
+
+    async with served() as (server, gateway, _, _):
+        server.script(Reply("high"), Reply("Low."), Reply("I think mid, maybe"), Fail(401))
+        assert await choose_tier(gateway.complete, "prove this lemma", Tier.MID) is Tier.HIGH
+        assert await choose_tier(gateway.complete, "thanks!", Tier.MID) is Tier.LOW
+        assert await choose_tier(gateway.complete, "hmm", Tier.HIGH) is Tier.HIGH  # rambling
+        assert await choose_tier(gateway.complete, "x", Tier.MID) is Tier.MID  # failure
+        first = server.chat_requests()[0].body
+        assert first["model"] == "small" and first["max_tokens"] == 3
+
+
+@pytest.mark.trio
+async def test_memory_search_tool_asks_the_memory_actor(clock: object) -> None:
+    from clara.actors.memory import MemoryActor, searcher  # noqa: PLC0415
+    from clara.testing import ActorTestKit, FakeMemory  # noqa: PLC0415
+
+    store = FakeMemory()
+    store.memories["discord:1"] = ["Ada likes green tea", "Ada lives in Lyon"]
+    async with ActorTestKit() as kit:
+        memory = await kit.spawn(lambda: MemoryActor(lambda: store))
+        registry = ToolRegistry()
+        registry.register(BuiltinTools(memory_search=searcher(memory, "discord:1")))
+        result = await registry.call("clara__memory_search", {"query": "tea"}, 5)
+        assert result.text == "- Ada likes green tea"
+        empty = await registry.call("clara__memory_search", {"query": "football"}, 5)
+        assert empty.text == "(nothing remembered about that)"

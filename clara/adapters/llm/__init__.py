@@ -17,6 +17,7 @@ from ._explain import explain_unavailable
 from ._gateway import Gateway, ProviderStatus, RetryPolicy
 from ._openai import OpenAICompatible
 from ._provider import Provider, StreamDone, StreamEvent, TextDelta
+from ._tier import choose_tier
 from ._types import (
     ChatMessage,
     ChatRequest,
@@ -52,5 +53,6 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "build_providers",
+    "choose_tier",
     "explain_unavailable",
 ]

@@ -87,21 +87,37 @@ def mem0_config(settings: Settings) -> dict[str, Any]:
         "text-embedding-3-small" if use_openai else "nomic-embed-text"
     )
     dims = memory.embedding_dims or (1536 if use_openai else 768)
-    if memory.qdrant_url:
-        store_config: dict[str, Any] = {"url": memory.qdrant_url}
-        if memory.qdrant_api_key is not None:
-            store_config["api_key"] = memory.qdrant_api_key.reveal()
+    vector_store: dict[str, Any]
+    if memory.vector_store == "pgvector":
+        assert settings.database.url is not None  # checked when the settings were read
+        connection = settings.database.url.reveal().replace(
+            "postgresql+psycopg://", "postgresql://"
+        )
+        vector_store = {
+            "provider": "pgvector",
+            "config": {
+                "connection_string": connection,
+                "collection_name": "clara_memories",
+                "embedding_model_dims": dims,
+            },
+        }
     else:
-        store_config = {"path": str(data / "qdrant"), "on_disk": True}
-    return {
-        "vector_store": {
+        if memory.qdrant_url:
+            store_config: dict[str, Any] = {"url": memory.qdrant_url}
+            if memory.qdrant_api_key is not None:
+                store_config["api_key"] = memory.qdrant_api_key.reveal()
+        else:
+            store_config = {"path": str(data / "qdrant"), "on_disk": True}
+        vector_store = {
             "provider": "qdrant",
             "config": {
                 **store_config,
                 "collection_name": "clara_memories",
                 "embedding_model_dims": dims,
             },
-        },
+        }
+    return {
+        "vector_store": vector_store,
         "llm": llm,
         "embedder": {
             "provider": "openai",
