@@ -213,3 +213,47 @@ def test_retry_after_accepts_seconds_and_dates() -> None:
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+
+
+@pytest.mark.trio
+async def test_anthropic_sends_images_as_base64_blocks() -> None:
+    async with fake_server() as (server, url):
+        provider = anthropic(url)
+        await provider.complete(
+            ChatRequest(
+                messages=[
+                    ChatMessage(
+                        role="user",
+                        content=[
+                            TextPart("what is this?"),
+                            ImagePart(media_type="image/jpeg", data="/9j/4AAQ"),
+                        ],
+                    )
+                ]
+            ),
+            timeout=5,
+        )
+        [turn] = server.requests[0].body["messages"]
+        assert turn["content"] == [
+            {"type": "text", "text": "what is this?"},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQ"},
+            },
+        ]
+        await provider.aclose()
+
+
+@pytest.mark.trio
+async def test_openrouter_sends_its_attribution_header() -> None:
+    from clara.adapters.llm import build_providers  # noqa: PLC0415
+    from clara.config import load_settings  # noqa: PLC0415
+
+    settings = load_settings({"OPENROUTER_API_KEY": "sk-or-12345678"})
+    [openrouter, local] = build_providers(settings.llm)
+    assert (openrouter.name, local.name) == ("openrouter", "local")
+    assert openrouter._headers["X-Title"] == "Clara"  # type: ignore[attr-defined]
+    assert openrouter._url == "https://openrouter.ai/api/v1/chat/completions"  # type: ignore[attr-defined]
+    assert openrouter.model_for(Tier.HIGH) == "anthropic/claude-sonnet-4.5"
+    for provider in (openrouter, local):
+        await provider.aclose()
