@@ -158,12 +158,13 @@ class Actor:
     blocking_limit: int = 1
 
     # Set by the runtime before on_start; an Actor instance is bound to one cell for life.
-    _context: ActorContext | None = None
+    # Named so a subclass attribute is unlikely to shadow it.
+    _actor_context_: ActorContext | None = None
 
     @property
     def context(self) -> ActorContext:
         """The runtime's services for this incarnation (its ref, path, threads, stop)."""
-        context = self._context
+        context = self._actor_context_
         if context is None:
             raise RuntimeError(
                 f"{type(self).__name__} is not started: its context exists from on_start on"

@@ -445,10 +445,10 @@ class ActorCell(ContextServices):
                 f"{self.path}: the child spec's start must return an Actor; "
                 f"got {type(actor).__name__}"
             )
-        if actor._context is not None and actor._context is not self:
+        if actor._actor_context_ is not None and actor._actor_context_ is not self:
             raise ValueError(f"{self.path}: this Actor instance already belongs to another cell")
         self._actor = actor
-        actor._context = self
+        actor._actor_context_ = self
         self._incarnation += 1
         self._state = ActorState.STARTING
         self._stop_requested = False

@@ -9,6 +9,17 @@ The runtime core (``clara.actors._*``, ``clara.supervisors``) never imports this
 """
 
 from . import models
+from ._conversations import (
+    HistoryEntry,
+    channel_config,
+    conversation_summary,
+    ensure_user,
+    guild_config,
+    recent_history,
+    record_exchange,
+    save_channel_config,
+    save_guild_config,
+)
 from ._engine import database_url, make_engine
 from ._migrate import current_revision, head_revision, upgrade
 from ._open import Store, open_store
@@ -40,18 +51,23 @@ __all__ = [
     "ChannelConfig",
     "Database",
     "GuildConfig",
+    "HistoryEntry",
     "McpServerConfig",
     "RecordProblem",
     "SecretBox",
     "Store",
     "add_email_account",
     "audit",
+    "channel_config",
+    "conversation_summary",
     "current_revision",
     "database_url",
     "decode_record",
     "decode_records",
     "email_password",
+    "ensure_user",
     "generate_key",
+    "guild_config",
     "head_revision",
     "load_conversation",
     "load_oauth_token",
@@ -59,9 +75,13 @@ __all__ = [
     "mark_processed",
     "models",
     "open_store",
+    "recent_history",
     "record_email_alert",
+    "record_exchange",
     "record_proactive_message",
     "rotate_secrets",
+    "save_channel_config",
+    "save_guild_config",
     "store_oauth_token",
     "upgrade",
 ]

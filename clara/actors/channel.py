@@ -1,0 +1,544 @@
+"""ChannelActor: one per channel (per person in DMs). Every message addressed to Clara gets
+exactly one reply, in order; a flood or a slow tool here never slows another channel.
+
+The flow of one message (DESIGN.md, "The flow of one Discord message"):
+
+    addressed to Clara? (reply mode, DM)  → allowed? (servers, channels, roles)
+    → first time seen? (a unique row in the store: a re-delivery or a restart never replies twice)
+    → a stop phrase? (cancel the running reply, clear the queue)
+    → within the person's rate? (token bucket, with a short notice)
+    → a reply running? queue it ("queued (position N)"; active mode coalesces), or say busy
+    → reply: context (history, summary, memories, the time where the person is), the model
+      with tools (a progress line per call), chunks of 2,000 characters with nonces
+    → afterwards: the exchange stored, memory told (in the background), proactive told.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+import trio
+
+from ..adapters.chat import ChatTransport, MessageReceived, nonce_for, split_message
+from ..adapters.llm import (
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    Tier,
+    explain_unavailable,
+)
+from ..adapters.memory import memory_user_id
+from ..config import DiscordSettings, LlmSettings
+from ..errors import ClaraError, LlmError, NoProviderAvailable
+from ..store import (
+    ChannelConfig,
+    Database,
+    GuildConfig,
+    channel_config,
+    conversation_summary,
+    guild_config,
+    mark_processed,
+    recent_history,
+    record_exchange,
+)
+from ..tools import ToolProgress, ToolRegistry, run_tool_loop
+from ._actor import Actor
+from ._ask import DeferredReply
+from ._ref import ActorRef
+from .llm import Complete
+from .memory import Recall, Remember
+
+__all__ = [
+    "ChannelActor",
+    "ChannelDependencies",
+    "Converse",
+    "ReplyDone",
+    "SettingsChanged",
+    "UserActive",
+    "parse_tier",
+]
+
+logger = logging.getLogger(__name__)
+
+TIER_PREFIXES = {
+    "!high": Tier.HIGH,
+    "!h": Tier.HIGH,
+    "!best": Tier.HIGH,
+    "!mid": Tier.MID,
+    "!m": Tier.MID,
+    "!normal": Tier.MID,
+    "!low": Tier.LOW,
+    "!l": Tier.LOW,
+    "!fast": Tier.LOW,
+}
+
+PERSONA = (
+    "You are Clara, a warm and thoughtful companion in a Discord community. You remember "
+    "people, you are honest about what you do not know, and you keep replies as short as "
+    "the question allows."
+)
+
+
+class Converse(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask: handle ``message`` like any other, and answer with the reply's text once sent.
+
+    For the console's ``--once`` and for tests; the platform adapters ``tell`` plain
+    ``MessageReceived`` messages.
+    """
+
+    message: MessageReceived
+
+
+class ReplyDone(msgspec.Struct, frozen=True, kw_only=True):
+    """From the reply task to its actor: the reply it was running is over."""
+
+    generation: int
+
+
+class SettingsChanged(msgspec.Struct, frozen=True):
+    """Tell: reload this channel's and its server's settings from the store."""
+
+
+class UserActive(msgspec.Struct, frozen=True, kw_only=True):
+    """Told to the proactive engine after each exchange."""
+
+    user_id: str
+    channel_id: str
+    at: float
+
+
+def parse_tier(text: str) -> tuple[Tier | None, str]:
+    """A leading ``!high`` / ``!mid`` / ``!low`` (or alias), and the text without it."""
+    stripped = text.lstrip()
+    word, _, rest = stripped.partition(" ")
+    tier = TIER_PREFIXES.get(word.lower())
+    if tier is None:
+        return None, text
+    return tier, rest.lstrip()
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    noticed_at: float = -1e9
+
+
+@dataclass
+class ChannelDependencies:
+    """What every channel actor is built with (shared; no per-channel copies)."""
+
+    transport: ChatTransport
+    llm: ActorRef
+    discord: DiscordSettings
+    llm_settings: LlmSettings
+    database: Database | None = None
+    memory: ActorRef | None = None
+    proactive: ActorRef | None = None
+    tools_for: Callable[[MessageReceived], ToolRegistry] | None = None
+    time_zone_of: Callable[[MessageReceived], str] = field(default=lambda message: "UTC")
+    history_window: int = 20
+    notice_interval: float = 30.0
+    reply_timeout: float = 180.0
+
+
+class ChannelActor(Actor):
+    """The conversation in one channel (or one person's DMs).
+
+    Args:
+        platform: ``discord``, ``console``.
+        channel_id: the channel (the person's id for DMs).
+        dependencies: the shared dependencies.
+    """
+
+    def __init__(self, platform: str, channel_id: str, dependencies: ChannelDependencies) -> None:
+        self.platform = platform
+        self.channel_id = channel_id
+        self.deps = dependencies
+        self.pending: deque[tuple[MessageReceived, DeferredReply | None]] = deque()
+        self.running: trio.CancelScope | None = None
+        self.generation = 0
+        self.buckets: dict[str, _Bucket] = {}
+        self.noticed: dict[str, float] = {}
+        self.config = ChannelConfig()
+        self.guild = GuildConfig()
+        self._guild_id: str | None = None
+        self.replies = 0
+        self.ignored = 0
+        self.duplicates = 0
+        self.rate_limited = 0
+        self.busy = 0
+
+    # -- life ---------------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        await self._load_settings()
+
+    async def _load_settings(self) -> None:
+        database = self.deps.database
+        if database is None:
+            return
+        self.config = await database.run(channel_config, self.platform, self.channel_id)
+        if self._guild_id is not None:
+            self.guild = await database.run(guild_config, self.platform, self._guild_id)
+
+    def describe(self) -> dict[str, Any] | None:
+        return {
+            "replying": self.running is not None,
+            "queued": len(self.pending),
+            "replies": self.replies,
+            "ignored": self.ignored,
+            "duplicates": self.duplicates,
+            "rate_limited": self.rate_limited,
+            "busy": self.busy,
+            "mode": self.config.reply_mode,
+        }
+
+    # -- messages -----------------------------------------------------------------------------
+
+    async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Converse):
+            reply = self.context.defer()
+            await self._incoming(message.message, reply)
+            return None
+        if isinstance(message, MessageReceived):
+            await self._incoming(message, None)
+            return None
+        if isinstance(message, ReplyDone):
+            if message.generation == self.generation:
+                self.running = None
+                self._next()
+            return None
+        if isinstance(message, SettingsChanged):
+            await self._load_settings()
+            return None
+        raise TypeError(f"ChannelActor does not handle {type(message).__name__}")
+
+    async def _incoming(self, message: MessageReceived, reply: DeferredReply | None) -> None:
+        if message.guild_id is not None and message.guild_id != self._guild_id:
+            self._guild_id = message.guild_id
+            await self._load_settings()
+        if not self._addressed(message) or not self._allowed(message):
+            self.ignored += 1
+            if reply is not None:
+                reply.reply(None)
+            return
+        database = self.deps.database
+        if database is not None and not await database.run(
+            mark_processed, message.platform, message.message_id
+        ):
+            self.duplicates += 1
+            logger.debug("channel %s: message %s seen before", self.channel_id, message.message_id)
+            if reply is not None:
+                reply.reply(None)
+            return
+        text = self._without_mention(message.content)
+        if self._is_stop(text):
+            await self._stop(message)
+            if reply is not None:
+                reply.reply("Stopped.")
+            return
+        if not self._within_rate(message):
+            self.rate_limited += 1
+            if reply is not None:
+                reply.reply(None)
+            return
+        if self.running is not None:
+            await self._enqueue(message, reply)
+            return
+        self._start([(message, reply)])
+
+    def _addressed(self, message: MessageReceived) -> bool:
+        mode = self.config.reply_mode
+        if mode == "off":
+            return False
+        if message.is_dm or mode == "active":
+            return True
+        return message.mentions_clara
+
+    def _allowed(self, message: MessageReceived) -> bool:
+        if message.is_dm:
+            return True
+        allowed_guilds = self.deps.discord.allowed_guilds
+        if allowed_guilds and (
+            message.guild_id is None or int(message.guild_id) not in allowed_guilds
+        ):
+            return False
+        if self.guild.allowed_channels and message.channel_id not in self.guild.allowed_channels:
+            return False
+        return not self.config.allowed_roles or bool(
+            set(self.config.allowed_roles) & set(message.author.roles)
+        )
+
+    @staticmethod
+    def _without_mention(text: str) -> str:
+        words = [w for w in text.split() if not (w.startswith("<@") and w.endswith(">"))]
+        return " ".join(words)
+
+    def _is_stop(self, text: str) -> bool:
+        normalized = text.strip().lower().rstrip("!.")
+        return normalized in {phrase.lower() for phrase in self.deps.discord.stop_phrases}
+
+    def _within_rate(self, message: MessageReceived) -> bool:
+        rate = self.deps.discord.user_rate_per_minute
+        now = trio.current_time()
+        bucket = self.buckets.get(message.author.id)
+        if bucket is None:
+            if len(self.buckets) > 1000:  # forget the quiet ones; they would be full anyway
+                self.buckets = {k: b for k, b in self.buckets.items() if b.tokens < rate}
+            bucket = self.buckets[message.author.id] = _Bucket(tokens=float(rate), updated=now)
+        bucket.tokens = min(float(rate), bucket.tokens + (now - bucket.updated) * rate / 60.0)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return True
+        if now - bucket.noticed_at >= self.deps.notice_interval:
+            bucket.noticed_at = now
+            self.context.start_task(
+                self._say,
+                message,
+                f"{message.author.name}, you're sending messages faster than I can answer; "
+                "give me a moment.",
+                "rate",
+                name="notice",
+            )
+        return False
+
+    async def _enqueue(self, message: MessageReceived, reply: DeferredReply | None) -> None:
+        if len(self.pending) >= self.deps.discord.channel_mailbox:
+            self.busy += 1
+            if reply is not None:
+                reply.reply(None)
+            if self._may_notice("busy"):
+                await self._say(
+                    message,
+                    "I'm busy with a backlog here; please try again in a little while.",
+                    "busy",
+                )
+            return
+        self.pending.append((message, reply))
+        if self.config.reply_mode == "mention" and not message.is_dm:
+            await self._say(message, f"queued (position {len(self.pending)})", "queued")
+
+    def _may_notice(self, kind: str) -> bool:
+        now = trio.current_time()
+        if now - self.noticed.get(kind, -1e9) < self.deps.notice_interval:
+            return False
+        self.noticed[kind] = now
+        return True
+
+    async def _stop(self, message: MessageReceived) -> None:
+        if self.running is not None:
+            self.running.cancel()
+        for _, waiting in self.pending:
+            if waiting is not None:
+                waiting.reply(None)
+        self.pending.clear()
+        await self._say(message, "Stopped.", "stop")
+
+    def _next(self) -> None:
+        if not self.pending:
+            return
+        if self.config.reply_mode == "active":
+            batch = list(self.pending)  # coalesced into one turn
+            self.pending.clear()
+        else:
+            batch = [self.pending.popleft()]
+        self._start(batch)
+
+    def _start(self, batch: list[tuple[MessageReceived, DeferredReply | None]]) -> None:
+        self.generation += 1
+        scope = trio.CancelScope()
+        self.running = scope
+        self.context.start_task(self._reply, batch, scope, self.generation, name="reply")
+
+    # -- replying -----------------------------------------------------------------------------
+
+    async def _reply(
+        self,
+        batch: list[tuple[MessageReceived, DeferredReply | None]],
+        scope: trio.CancelScope,
+        generation: int,
+    ) -> None:
+        messages = [message for message, _ in batch]
+        trigger = messages[-1]
+        text = ""
+        try:
+            with scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._keep_typing)
+                    with trio.move_on_after(self.deps.reply_timeout) as timer:
+                        text = await self._compose(messages)
+                    if timer.cancelled_caught:
+                        text = "That took too long, so I stopped. Could you try again?"
+                    await self._send(trigger, text)
+                    nursery.cancel_scope.cancel()
+                self.replies += 1
+                await self._after(messages, text)
+        finally:
+            for _, waiting in batch:
+                if waiting is not None and not waiting.done:
+                    waiting.reply(text if not scope.cancelled_caught else "Stopped.")
+            await self.context.ref.tell(ReplyDone(generation=generation))
+
+    async def _keep_typing(self) -> None:
+        while True:
+            try:
+                await self.deps.transport.typing(self.channel_id)
+            except ClaraError as error:
+                logger.debug("typing indicator failed: %s", error)
+            await trio.sleep(8)
+
+    async def _compose(self, messages: list[MessageReceived]) -> str:
+        trigger = messages[-1]
+        tier, first_text = parse_tier(self._without_mention(trigger.content))
+        if tier is None:
+            default = self.config.default_tier or self.guild.default_tier
+            tier = (
+                Tier(default)
+                if default in ("high", "mid", "low")
+                else Tier(self.deps.llm_settings.default_tier)
+            )
+        request = ChatRequest(
+            messages=await self._build_context(messages, first_text), tier=tier, max_tokens=1500
+        )
+        registry = self.deps.tools_for(trigger) if self.deps.tools_for else ToolRegistry()
+
+        async def progress(event: ToolProgress) -> None:
+            if event.status == "started":
+                await self._say(trigger, f"-# using {event.tool}…", "progress", reply=False)
+
+        try:
+            result = await run_tool_loop(self._complete, request, registry, on_progress=progress)
+        except NoProviderAvailable as error:
+            return explain_unavailable(error, self.deps.llm_settings)
+        except LlmError as error:
+            logger.warning("channel %s: the model failed: %s", self.channel_id, error)
+            return "Something went wrong while I was thinking; please try again."
+        return result.completion.text or "(I have nothing to add.)"
+
+    async def _complete(self, request: ChatRequest) -> Completion:
+        completion: Completion = await self.deps.llm.ask(
+            Complete(request=request, timeout=self.deps.llm_settings.timeout * 2), timeout=None
+        )
+        return completion
+
+    async def _build_context(
+        self, messages: list[MessageReceived], last_text: str
+    ) -> list[ChatMessage]:
+        trigger = messages[-1]
+        zone_name = self.deps.time_zone_of(trigger)
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone, zone_name = ZoneInfo("UTC"), "UTC"
+        now = dt.datetime.now(dt.UTC).astimezone(zone)
+        system = [
+            PERSONA,
+            f"It is {now:%A %Y-%m-%d %H:%M} where {trigger.author.name} is ({zone_name}).",
+        ]
+        database = self.deps.database
+        history = []
+        if database is not None:
+            summary = await database.run(conversation_summary, self.platform, self.channel_id)
+            if summary:
+                system.append(f"Earlier in this conversation: {summary}")
+            history = await database.run(
+                recent_history, self.platform, self.channel_id, self.deps.history_window
+            )
+        memories = await self._memories(messages, last_text)
+        if memories:
+            system.append("What you remember:\n" + "\n".join(f"- {m}" for m in memories))
+        chat = [ChatMessage(role="system", content="\n\n".join(system))]
+        for entry in history:
+            if entry.role == "assistant":
+                chat.append(ChatMessage(role="assistant", content=entry.content))
+            else:
+                chat.append(ChatMessage(role="user", content=f"{entry.name}: {entry.content}"))
+        for message in messages:
+            text = last_text if message is trigger else self._without_mention(message.content)
+            chat.append(ChatMessage(role="user", content=f"{message.author.name}: {text}"))
+        return chat
+
+    async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
+        memory = self.deps.memory
+        if memory is None or not query.strip():
+            return []
+        found: list[str] = []
+        for author_id in dict.fromkeys(m.author.id for m in messages):
+            try:
+                found += await memory.ask(
+                    Recall(user_id=memory_user_id(self.platform, author_id), query=query),
+                    timeout=None,
+                )
+            except ClaraError as error:
+                logger.info("memory search failed: %s", error)
+        return found
+
+    async def _send(self, trigger: MessageReceived, text: str) -> None:
+        for index, chunk in enumerate(split_message(text)):
+            await self.deps.transport.send(
+                self.channel_id,
+                chunk,
+                reply_to=trigger.message_id if index == 0 else None,
+                nonce=nonce_for(trigger.message_id, index),
+            )
+
+    async def _say(
+        self, message: MessageReceived, text: str, kind: str, *, reply: bool = True
+    ) -> None:
+        try:
+            await self.deps.transport.send(
+                self.channel_id,
+                text,
+                reply_to=message.message_id if reply else None,
+                nonce=nonce_for(message.message_id, hash(kind) % 1000 + 1000),
+            )
+        except ClaraError as error:
+            logger.info("channel %s: could not send a %s notice: %s", self.channel_id, kind, error)
+
+    async def _after(self, messages: list[MessageReceived], reply: str) -> None:
+        trigger = messages[-1]
+        database = self.deps.database
+        if database is not None:
+            turns: list[tuple[str, str, str, str | None]] = [
+                (m.author.id, m.author.name, self._without_mention(m.content), m.message_id)
+                for m in messages
+            ]
+            await database.run(
+                lambda session: record_exchange(
+                    session,
+                    platform=self.platform,
+                    channel_id=self.channel_id,
+                    guild_id=trigger.guild_id,
+                    is_dm=trigger.is_dm,
+                    turns=turns,
+                    reply=reply,
+                )
+            )
+        if self.deps.memory is not None:
+            for message in messages:
+                await self.deps.memory.tell(
+                    Remember(
+                        user_id=memory_user_id(self.platform, message.author.id),
+                        messages=[
+                            {"role": "user", "content": self._without_mention(message.content)},
+                            {"role": "assistant", "content": reply},
+                        ],
+                    )
+                )
+        if self.deps.proactive is not None:
+            await self.deps.proactive.tell(
+                UserActive(
+                    user_id=memory_user_id(self.platform, trigger.author.id),
+                    channel_id=self.channel_id,
+                    at=trio.current_time(),
+                )
+            )

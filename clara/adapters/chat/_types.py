@@ -1,0 +1,111 @@
+"""What a chat platform hands Clara, and what Clara needs from one to answer."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+import msgspec
+
+__all__ = [
+    "DISCORD_LIMIT",
+    "Attachment",
+    "Author",
+    "ChatTransport",
+    "MessageReceived",
+    "nonce_for",
+    "split_message",
+]
+
+#: Discord's limit on one message's length.
+DISCORD_LIMIT = 2000
+
+
+class Author(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    roles: tuple[str, ...] = ()
+    is_admin: bool = False
+    """Holds the server's administrator permission (or is the only person, in a DM)."""
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    size: int
+    url: str = ""
+    data: bytes | None = None
+    """Already fetched (the console, tests); otherwise fetched from ``url`` when needed."""
+
+
+class MessageReceived(msgspec.Struct, frozen=True, kw_only=True):
+    """A message someone sent where Clara can see it, as the platform adapter reports it."""
+
+    platform: str
+    message_id: str
+    channel_id: str
+    guild_id: str | None
+    is_dm: bool
+    author: Author
+    content: str
+    mentions_clara: bool = False
+    reply_to_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ChatTransport(Protocol):
+    """How a channel actor speaks: the Discord adapter, the console, a fake in tests."""
+
+    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+        """Post ``text`` (at most ``DISCORD_LIMIT`` characters); the new message's id.
+
+        ``nonce`` is derived from the triggering message: a platform that enforces nonces
+        (Discord) posts a retried send once.
+        """
+        ...
+
+    async def typing(self, channel_id: str) -> None:
+        """Show that Clara is writing (lasts a few seconds on Discord)."""
+        ...
+
+
+def nonce_for(message_id: str, part: int) -> str:
+    """A nonce for part ``part`` of the reply to ``message_id``: the same on every retry.
+
+    Discord takes nonces of at most 25 characters.
+    """
+    digest = hashlib.blake2b(f"{message_id}:{part}".encode(), digest_size=12).hexdigest()
+    return digest[:25]
+
+
+def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` characters, at the gentlest break.
+
+    Prefers a paragraph break, then a line break, then a space; cuts words only when a
+    single word is longer than the limit. Code fences are closed and reopened across pieces.
+    """
+    if len(text) <= limit:
+        return [text] if text else []
+    pieces: list[str] = []
+    rest = text
+    fence_open = False
+    while rest:
+        budget = limit - (4 if fence_open else 0) - 4  # room for reopening / closing a fence
+        if len(rest) <= budget:
+            pieces.append(("```\n" if fence_open else "") + rest)
+            break
+        window = rest[:budget]
+        cut = max(window.rfind("\n\n"), -1)
+        if cut < budget // 2:
+            cut = window.rfind("\n")
+        if cut < budget // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = budget
+        piece, rest = rest[:cut], rest[cut:].lstrip("\n ")
+        body = ("```\n" if fence_open else "") + piece
+        fence_open = (piece.count("```") % 2 == 1) != fence_open
+        if fence_open:
+            body += "\n```"
+        pieces.append(body)
+    return pieces

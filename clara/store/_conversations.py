@@ -1,0 +1,182 @@
+"""Conversations in the store: recording exchanges, reading history, channel settings."""
+
+from __future__ import annotations
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ._records import ChannelConfig, GuildConfig, decode_record
+from .models import (
+    ChannelSettings,
+    ChannelSummary,
+    Conversation,
+    ConversationParticipant,
+    GuildSettings,
+    Message,
+    User,
+)
+
+__all__ = [
+    "HistoryEntry",
+    "channel_config",
+    "conversation_summary",
+    "ensure_user",
+    "guild_config",
+    "recent_history",
+    "record_exchange",
+    "save_channel_config",
+    "save_guild_config",
+]
+
+
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    role: str
+    name: str
+    content: str
+
+
+def ensure_user(session: Session, platform: str, platform_user_id: str, name: str) -> User:
+    user = session.scalars(
+        select(User).where(User.platform == platform, User.platform_user_id == platform_user_id)
+    ).one_or_none()
+    if user is None:
+        user = User(platform=platform, platform_user_id=platform_user_id, display_name=name)
+        session.add(user)
+        session.flush()
+    elif name and user.display_name != name:
+        user.display_name = name
+    return user
+
+
+def _conversation(
+    session: Session, platform: str, channel_id: str, guild_id: str | None, is_dm: bool
+) -> Conversation:
+    conversation = session.scalars(
+        select(Conversation).where(
+            Conversation.platform == platform, Conversation.channel_id == channel_id
+        )
+    ).one_or_none()
+    if conversation is None:
+        conversation = Conversation(
+            platform=platform, channel_id=channel_id, guild_id=guild_id, is_dm=is_dm
+        )
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def record_exchange(
+    session: Session,
+    *,
+    platform: str,
+    channel_id: str,
+    guild_id: str | None,
+    is_dm: bool,
+    turns: list[tuple[str, str, str, str | None]],
+    reply: str,
+) -> None:
+    """Store what people said (``(user id, name, text, message id)`` each) and the reply."""
+    conversation = _conversation(session, platform, channel_id, guild_id, is_dm)
+    seen = {
+        p.user_id
+        for p in session.scalars(
+            select(ConversationParticipant).where(
+                ConversationParticipant.conversation_id == conversation.id
+            )
+        )
+    }
+    for user_id, name, text, message_id in turns:
+        user = ensure_user(session, platform, user_id, name)
+        if user.id not in seen:
+            session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user.id))
+            seen.add(user.id)
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                user_id=user.id,
+                platform_message_id=message_id,
+                role="user",
+                content=text,
+            )
+        )
+    session.add(Message(conversation_id=conversation.id, role="assistant", content=reply))
+
+
+def recent_history(
+    session: Session, platform: str, channel_id: str, limit: int
+) -> list[HistoryEntry]:
+    """The last ``limit`` messages of a conversation, oldest first (one query)."""
+    rows = session.execute(
+        select(Message.role, User.display_name, Message.content)
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .outerjoin(User, Message.user_id == User.id)
+        .where(Conversation.platform == platform, Conversation.channel_id == channel_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        HistoryEntry(role=role, name=name or ("Clara" if role == "assistant" else ""), content=text)
+        for role, name, text in reversed(rows)
+    ]
+
+
+def conversation_summary(session: Session, platform: str, channel_id: str) -> str:
+    summary = session.scalars(
+        select(ChannelSummary.summary)
+        .join(Conversation, ChannelSummary.conversation_id == Conversation.id)
+        .where(Conversation.platform == platform, Conversation.channel_id == channel_id)
+    ).one_or_none()
+    return summary or ""
+
+
+def channel_config(session: Session, platform: str, channel_id: str) -> ChannelConfig:
+    row = session.scalars(
+        select(ChannelSettings).where(
+            ChannelSettings.platform == platform, ChannelSettings.channel_id == channel_id
+        )
+    ).one_or_none()
+    if row is None:
+        return ChannelConfig()
+    decoded = decode_record(ChannelConfig, "channel_settings", row.id, row.settings)
+    return decoded if isinstance(decoded, ChannelConfig) else ChannelConfig()
+
+
+def guild_config(session: Session, platform: str, guild_id: str | None) -> GuildConfig:
+    if guild_id is None:
+        return GuildConfig()
+    row = session.scalars(
+        select(GuildSettings).where(
+            GuildSettings.platform == platform, GuildSettings.guild_id == guild_id
+        )
+    ).one_or_none()
+    if row is None:
+        return GuildConfig()
+    decoded = decode_record(GuildConfig, "guild_settings", row.id, row.settings)
+    return decoded if isinstance(decoded, GuildConfig) else GuildConfig()
+
+
+def save_channel_config(
+    session: Session, platform: str, channel_id: str, config: ChannelConfig
+) -> None:
+    row = session.scalars(
+        select(ChannelSettings).where(
+            ChannelSettings.platform == platform, ChannelSettings.channel_id == channel_id
+        )
+    ).one_or_none()
+    if row is None:
+        row = ChannelSettings(platform=platform, channel_id=channel_id)
+        session.add(row)
+    row.settings = msgspec.to_builtins(config)
+
+
+def save_guild_config(session: Session, platform: str, guild_id: str, config: GuildConfig) -> None:
+    row = session.scalars(
+        select(GuildSettings).where(
+            GuildSettings.platform == platform, GuildSettings.guild_id == guild_id
+        )
+    ).one_or_none()
+    if row is None:
+        row = GuildSettings(platform=platform, guild_id=guild_id)
+        session.add(row)
+    row.settings = msgspec.to_builtins(config)
