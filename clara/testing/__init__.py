@@ -11,6 +11,7 @@ Time: run tests with pytest-trio's ``autojump_clock`` fixture (trio's
 no real time, and ``trio.current_time()`` gives exact virtual times to assert on.
 """
 
+from ._fake_chat import FakeTransport, Sent, incoming
 from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply
 from ._fake_memory import FakeMemory
 from ._kit import ActorTestKit
@@ -22,8 +23,11 @@ __all__ = [
     "Fail",
     "FakeLlmServer",
     "FakeMemory",
+    "FakeTransport",
     "Garbage",
     "Hang",
     "Probe",
     "Reply",
+    "Sent",
+    "incoming",
 ]

@@ -1,0 +1,79 @@
+"""A chat transport that records what Clara says, for channel tests (and the benchmarks)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import trio
+
+from ..adapters.chat import Author, MessageReceived
+
+__all__ = ["FakeTransport", "Sent", "incoming"]
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Sent:
+    channel_id: str
+    text: str
+    reply_to: str | None
+    nonce: str
+    at: float
+
+
+@dataclass
+class FakeTransport:
+    """Records every message sent; ``nonce`` deduplicates like Discord's enforce_nonce."""
+
+    sent: list[Sent] = field(default_factory=list)
+    typing_calls: int = 0
+    _nonces: set[str] = field(default_factory=set)
+    _arrived: trio.Event = field(default_factory=trio.Event)
+
+    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+        if nonce in self._nonces:  # a retry of something already posted
+            return f"dup-{nonce}"
+        self._nonces.add(nonce)
+        self.sent.append(Sent(channel_id, text, reply_to, nonce, trio.current_time()))
+        self._arrived.set()
+        return f"sent-{len(self.sent)}"
+
+    async def typing(self, channel_id: str) -> None:
+        self.typing_calls += 1
+
+    def texts(self, channel_id: str | None = None) -> list[str]:
+        return [s.text for s in self.sent if channel_id is None or s.channel_id == channel_id]
+
+    async def wait_for(self, count: int) -> None:
+        """Wait until ``count`` messages have been sent in all."""
+        while len(self.sent) < count:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+
+
+def incoming(
+    content: str,
+    *,
+    channel_id: str = "c1",
+    author: str = "ada",
+    guild_id: str | None = "g1",
+    mention: bool = False,
+    is_dm: bool = False,
+    roles: tuple[str, ...] = (),
+    admin: bool = False,
+    message_id: str | None = None,
+    platform: str = "discord",
+) -> MessageReceived:
+    """A message as a platform adapter would report it."""
+    return MessageReceived(
+        platform=platform,
+        message_id=message_id or str(next(_ids)),
+        channel_id=channel_id,
+        guild_id=None if is_dm else guild_id,
+        is_dm=is_dm,
+        author=Author(id=author, name=author.capitalize(), roles=roles, is_admin=admin),
+        content=("<@999> " if mention else "") + content,
+        mentions_clara=mention,
+    )
