@@ -1,36 +1,73 @@
 """Start Clara: load the settings, build the supervision tree, run it until a signal.
 
-Wiring only: this is the one place that builds the object graph. Later capabilities
-(store, Discord, LLM, MCP, email, sandbox, proactive engine) hang their supervisors under
-the root here.
+Wiring only: this is the one place that builds the object graph.
+
+    python run.py                 # Discord with DISCORD_BOT_TOKEN, else a console chat
+    python run.py --once "hi"     # answer one message on stdout and exit (for scripts)
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
 import logging
 import sys
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import msgspec
 import trio
 
 import clara
-from clara.actors import ActorSystem, DeadLetters
+from clara.actors import ActorSystem, DeadLetters, Overflow
+from clara.actors.channel import ChannelActor, ChannelDependencies, Converse
+from clara.actors.console import ConsoleChat
 from clara.actors.llm import LlmGatewayActor
-from clara.actors.memory import MemoryActor
+from clara.actors.memory import MemoryActor, searcher
 from clara.actors.status import StatusEndpoint
+from clara.adapters.chat import ChatTransport, MessageReceived
+from clara.adapters.console import CONSOLE_CHANNEL, ConsoleTransport, console_message
 from clara.adapters.http import StatusContext
 from clara.adapters.llm import Gateway, build_providers
-from clara.adapters.memory import Mem0Memory, mem0_config
-from clara.config import ConfigError, Settings, load_settings
+from clara.adapters.memory import Mem0Memory, mem0_config, memory_user_id
+from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
 from clara.logs import configure_logging
-from clara.store import open_store
-from clara.supervisors import ChildSpec, Supervisor, serve_until_signal
+from clara.store import Database, open_store
+from clara.supervisors import (
+    ChildSpec,
+    DynamicSupervisor,
+    Restart,
+    Supervisor,
+    serve_until_signal,
+)
+from clara.tools import BuiltinTools, ToolRegistry
+
+
+class PlainTransport:
+    """``--once``: the reply's text alone on stdout, nothing else."""
+
+    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+        if not text.startswith("-# "):  # progress lines are for chat windows
+            print(text, flush=True)
+        return "once"
+
+    async def typing(self, channel_id: str) -> None:
+        return None
 
 
 def build_tree(
-    settings: Settings, system: ActorSystem, readiness: Readiness, started_at: float
+    settings: Settings,
+    system: ActorSystem,
+    readiness: Readiness,
+    started_at: float,
+    *,
+    database: Database | None = None,
+    transport: ChatTransport | None = None,
+    console: bool = False,
+    on_console_end: Callable[[], None] | None = None,
 ) -> Supervisor:
     """Clara's supervision tree."""
     children: list[ChildSpec] = []
@@ -82,6 +119,64 @@ def build_tree(
                 shutdown=30.0,  # pending writes are written before it stops
             )
         )
+    if transport is not None:
+        memory_ref: list[Any] = []
+
+        def tools_for(message: MessageReceived) -> ToolRegistry:
+            registry = ToolRegistry()
+            search = None
+            if settings.memory.enabled:
+                search = searcher(
+                    the_root().ref("memory"), memory_user_id(message.platform, message.author.id)
+                )
+            registry.register(BuiltinTools(memory_search=search))
+            return registry
+
+        def dependencies() -> ChannelDependencies:
+            if not memory_ref:
+                memory_ref.append(the_root().ref("memory") if settings.memory.enabled else None)
+            return ChannelDependencies(
+                transport=transport,
+                llm=the_root().ref("llm"),
+                discord=settings.discord,
+                llm_settings=settings.llm,
+                database=database,
+                memory=memory_ref[0],
+                tools_for=tools_for,
+            )
+
+        shared: list[ChannelDependencies] = []
+
+        def channel(key: str) -> ChannelActor:
+            if not shared:
+                shared.append(dependencies())
+            platform = "console" if key == CONSOLE_CHANNEL else "discord"
+            return ChannelActor(platform, key, shared[0])
+
+        channels = DynamicSupervisor(
+            channel,
+            max_children=10_000,
+            restart=Restart.TRANSIENT,
+            mailbox_capacity=settings.discord.channel_mailbox + 50,
+            overflow=Overflow.REJECT,
+            passivate_after=3600.0,
+            max_restarts=100,
+            max_seconds=60.0,
+        )
+        children.append(ChildSpec("channels", channels))
+        if console:
+            channels_supervisor = channels
+
+            async def console_channel() -> Any:
+                return await channels_supervisor.get_or_start(CONSOLE_CHANNEL)
+
+            children.append(
+                ChildSpec(
+                    "console",
+                    lambda: ConsoleChat(console_channel, on_console_end or (lambda: None)),
+                    restart=Restart.TEMPORARY,
+                )
+            )
 
     def llm_problem() -> str | None:
         assert root is not None
@@ -102,14 +197,37 @@ def build_tree(
     return root
 
 
-def main() -> int:
+async def _answer_once(root: Supervisor, system: ActorSystem, text: str) -> int:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run, system)
+        channels = root.child("channels")
+        assert isinstance(channels, DynamicSupervisor)
+        channel = await channels.get_or_start(CONSOLE_CHANNEL)
+        reply = await channel.ask(Converse(message=console_message(text)), timeout=None)
+        await root.stop()
+    return 0 if reply else 1
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python run.py", description="Run Clara.")
+    parser.add_argument(
+        "--once", metavar="MESSAGE", help="answer one message on stdout and exit (for scripts)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     started_at = time.time()
+    arguments = _arguments(argv)
     try:
         settings = load_settings()
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.logging.level, settings.logging.format, settings.secrets)
+    once = arguments.once is not None
+    configure_logging(
+        "WARNING" if once else settings.logging.level, settings.logging.format, settings.secrets
+    )
     try:
         store = open_store(settings)  # brings the schema up to date
     except StoreError as error:
@@ -117,9 +235,37 @@ def main() -> int:
         return 1
     system = ActorSystem("clara", DeadLetters(settings.runtime.dead_letters))
     readiness = Readiness()
-    root = build_tree(settings, system, readiness, started_at)
     try:
-        return trio.run(serve_until_signal, root, system)
+        if once:
+            # No status endpoint for a one-shot: it would contend for the port of a running Clara.
+            quiet = msgspec.structs.replace(settings, status=StatusSettings(enabled=False))
+            root = build_tree(
+                quiet,
+                system,
+                readiness,
+                started_at,
+                database=store.database,
+                transport=PlainTransport(),
+            )
+            return trio.run(_answer_once, root, system, arguments.once)
+        if settings.discord.enabled:
+            logging.getLogger("clara").error(
+                "DISCORD_BOT_TOKEN is set, but this build has no Discord adapter yet; "
+                "unset it to chat in the console"
+            )
+            return 2
+        stop = trio.Event()
+        root = build_tree(
+            settings,
+            system,
+            readiness,
+            started_at,
+            database=store.database,
+            transport=ConsoleTransport(),
+            console=True,
+            on_console_end=stop.set,
+        )
+        return trio.run(functools.partial(serve_until_signal, root, system, stop=stop))
     finally:
         store.close()
 

@@ -28,6 +28,7 @@ async def serve_until_signal(
     system: ActorSystem,
     *,
     ready: trio.Event | None = None,
+    stop: trio.Event | None = None,
 ) -> int:
     """Run ``root`` until SIGINT or SIGTERM, then stop the tree in reverse start order.
 
@@ -54,9 +55,19 @@ async def serve_until_signal(
                                 "received %s; stopping the tree", signal.Signals(signum).name
                             )
                             await root.stop()
+                            nursery.cancel_scope.cancel()
                             return
 
                     nursery.start_soon(stop_on_signal)
+                    if stop is not None:
+
+                        async def stop_on_request() -> None:
+                            await stop.wait()
+                            logger.info("stopping the tree on request")
+                            await root.stop()
+                            nursery.cancel_scope.cancel()
+
+                        nursery.start_soon(stop_on_request)
             except* (RestartIntensityExceeded, ChildStartError) as group:
                 failures.extend(group.exceptions)
     for error in failures:

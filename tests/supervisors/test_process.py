@@ -87,6 +87,7 @@ def _run_py(env_extra: dict[str, str]) -> subprocess.Popen[str]:
         [sys.executable, "run.py"],
         cwd=REPO,
         env=env,
+        stdin=subprocess.PIPE,  # the console chat waits on it; it ends when we say so
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

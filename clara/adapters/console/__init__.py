@@ -1,0 +1,5 @@
+"""The console: chat with Clara in a terminal, through the same channel actor as Discord."""
+
+from ._console import CONSOLE_CHANNEL, ConsoleTransport, console_message
+
+__all__ = ["CONSOLE_CHANNEL", "ConsoleTransport", "console_message"]

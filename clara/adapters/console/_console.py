@@ -1,0 +1,43 @@
+"""A terminal as a chat platform: lines in, replies out."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import uuid
+from typing import TextIO
+
+from ..chat import Author, MessageReceived
+
+__all__ = ["CONSOLE_CHANNEL", "ConsoleTransport", "console_message"]
+
+CONSOLE_CHANNEL = "console"
+
+
+class ConsoleTransport:
+    """Prints what Clara says. Typing indicators and notices are shown dimmed."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stdout
+        self._count = itertools.count(1)
+
+    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+        self._out.write(f"clara> {text}\n")
+        self._out.flush()
+        return f"console-{next(self._count)}"
+
+    async def typing(self, channel_id: str) -> None:
+        return None
+
+
+def console_message(text: str, user: str = "you") -> MessageReceived:
+    """A line typed in the console, as a direct message to Clara."""
+    return MessageReceived(
+        platform="console",
+        message_id=f"console-{uuid.uuid4().hex}",  # unique across runs: the store dedups
+        channel_id=CONSOLE_CHANNEL,
+        guild_id=None,
+        is_dm=True,
+        author=Author(id=user, name=user, is_admin=True),
+        content=text,
+    )
