@@ -23,11 +23,13 @@ import clara
 from clara.actors import ActorSystem, DeadLetters, Overflow
 from clara.actors.channel import ChannelActor, ChannelDependencies, Converse
 from clara.actors.console import ConsoleChat
+from clara.actors.discord import DiscordGateway, router
 from clara.actors.llm import LlmGatewayActor
 from clara.actors.memory import MemoryActor, searcher
 from clara.actors.status import StatusEndpoint
 from clara.adapters.chat import ChatTransport, MessageReceived
 from clara.adapters.console import CONSOLE_CHANNEL, ConsoleTransport, console_message
+from clara.adapters.discord import DiscordBridge
 from clara.adapters.http import StatusContext
 from clara.adapters.llm import Gateway, build_providers
 from clara.adapters.memory import Mem0Memory, mem0_config, memory_user_id
@@ -37,6 +39,7 @@ from clara.health import Readiness
 from clara.logs import configure_logging
 from clara.store import Database, open_store
 from clara.supervisors import (
+    Backoff,
     ChildSpec,
     DynamicSupervisor,
     Restart,
@@ -68,6 +71,7 @@ def build_tree(
     transport: ChatTransport | None = None,
     console: bool = False,
     on_console_end: Callable[[], None] | None = None,
+    extra: Sequence[ChildSpec] = (),
 ) -> Supervisor:
     """Clara's supervision tree."""
     children: list[ChildSpec] = []
@@ -178,6 +182,8 @@ def build_tree(
                 )
             )
 
+    children.extend(extra)
+
     def llm_problem() -> str | None:
         assert root is not None
         details = root.ref("llm").statistics().details or {}
@@ -193,6 +199,54 @@ def build_tree(
         children,
         max_restarts=settings.runtime.root_max_restarts,
         max_seconds=settings.runtime.root_max_seconds,
+    )
+    return root
+
+
+def build_discord_tree(
+    settings: Settings,
+    system: ActorSystem,
+    readiness: Readiness,
+    started_at: float,
+    *,
+    database: Database | None,
+    guild_ready_timeout: float = 2.0,
+) -> Supervisor:
+    """Clara's tree with Discord as the chat platform."""
+    assert settings.discord.token is not None
+    holder: list[Supervisor] = []
+    refused: list[int] = [0]
+
+    async def channel_ref(channel_id: str) -> Any:
+        channels = holder[0].child("channels")
+        assert isinstance(channels, DynamicSupervisor)
+        return await channels.get_or_start(channel_id)
+
+    bridge = DiscordBridge(
+        settings.discord.token.reveal(),
+        router(channel_ref, lambda: refused.__setitem__(0, refused[0] + 1)),
+        api_url=settings.discord.api_url,
+        gateway_url=settings.discord.gateway_url,
+        guild_ready_timeout=guild_ready_timeout,
+    )
+    root = build_tree(
+        settings,
+        system,
+        readiness,
+        started_at,
+        database=database,
+        transport=bridge,
+        extra=[
+            ChildSpec(
+                "discord",
+                lambda: DiscordGateway(bridge, channel_ref),
+                backoff=Backoff(min=1.0, max=60.0),
+            )
+        ],
+    )
+    holder.append(root)
+    readiness.register(
+        "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"
     )
     return root
 
@@ -249,11 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return trio.run(_answer_once, root, system, arguments.once)
         if settings.discord.enabled:
-            logging.getLogger("clara").error(
-                "DISCORD_BOT_TOKEN is set, but this build has no Discord adapter yet; "
-                "unset it to chat in the console"
+            root = build_discord_tree(
+                settings, system, readiness, started_at, database=store.database
             )
-            return 2
+            return trio.run(serve_until_signal, root, system)
         stop = trio.Event()
         root = build_tree(
             settings,

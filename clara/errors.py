@@ -11,6 +11,7 @@
     │   ├── ProviderTimeout             no answer before the deadline
     │   ├── MalformedResponse           the answer does not follow the provider's protocol
     │   └── NoProviderAvailable         every provider failed or is cut off by its breaker
+    ├── PlatformError                   a chat platform (Discord) refused or failed
     ├── StoreError                      something about stored data
     │   ├── SecretKeyError              no key, or no configured key opens a stored secret
     │   └── MigrationError              the database schema could not be brought up to date
@@ -47,6 +48,7 @@ __all__ = [
     "MalformedResponse",
     "MigrationError",
     "NoProviderAvailable",
+    "PlatformError",
     "ProviderRateLimited",
     "ProviderRejected",
     "ProviderTimeout",
@@ -107,6 +109,14 @@ class NoProviderAvailable(LlmError):
         detail = "; ".join(f"{name}: {why}" for name, why in reasons.items()) or "none configured"
         super().__init__("llm", f"no provider answered ({detail})")
         self.reasons = reasons
+
+
+class PlatformError(ClaraError):
+    """A chat platform refused or failed; ``platform`` names it."""
+
+    def __init__(self, platform: str, message: str) -> None:
+        super().__init__(f"{platform}: {message}")
+        self.platform = platform
 
 
 class StoreError(ClaraError):

@@ -12,20 +12,24 @@ no real time, and ``trio.current_time()`` gives exact virtual times to assert on
 """
 
 from ._fake_chat import FakeTransport, Sent, incoming
+from ._fake_discord import BOT_ID, FakeDiscord, Posted
 from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply
 from ._fake_memory import FakeMemory
 from ._kit import ActorTestKit
 from ._probe import Probe
 
 __all__ = [
+    "BOT_ID",
     "ActorTestKit",
     "Embed",
     "Fail",
+    "FakeDiscord",
     "FakeLlmServer",
     "FakeMemory",
     "FakeTransport",
     "Garbage",
     "Hang",
+    "Posted",
     "Probe",
     "Reply",
     "Sent",

@@ -1,0 +1,191 @@
+"""discord.py inside Clara's trio run (through trio-asyncio): events in, messages out.
+
+discord.py is asyncio-only, so it runs in the one trio-asyncio loop the root opens. Gateway
+events become ``MessageReceived`` values handed to trio code; sends go through discord.py's
+HTTP client, which keeps to Discord's rate limits (it waits out 429s per route and
+globally). Replies carry a nonce with ``enforce_nonce``, so a retried send is posted once.
+
+The REST and gateway URLs are settings (``CLARA_DISCORD_API_URL``,
+``CLARA_DISCORD_GATEWAY_URL``): a rate-limit proxy, a gateway proxy, or a local fake.
+discord.py keeps them in class attributes, so one process talks to one Discord.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+import trio
+import trio_asyncio
+import yarl
+
+from ...errors import PlatformError
+from ..chat import Attachment, Author, MessageReceived
+
+__all__ = ["DiscordBridge", "to_message"]
+
+logger = logging.getLogger(__name__)
+
+
+def to_message(message: discord.Message, bot_id: int) -> MessageReceived:
+    """A discord.py message as Clara's platform-neutral ``MessageReceived``."""
+    author = message.author
+    roles = tuple(str(role.id) for role in getattr(author, "roles", ()) if not role.is_default())
+    permissions = getattr(author, "guild_permissions", None)
+    is_dm = message.guild is None
+    mentioned = any(user.id == bot_id for user in message.mentions) or (
+        f"<@{bot_id}>" in message.content or f"<@!{bot_id}>" in message.content
+    )
+    reference = message.reference.message_id if message.reference else None
+    return MessageReceived(
+        platform="discord",
+        message_id=str(message.id),
+        channel_id=str(message.channel.id),
+        guild_id=None if is_dm else str(message.guild.id),  # type: ignore[union-attr]
+        is_dm=is_dm,
+        author=Author(
+            id=str(author.id),
+            name=author.display_name,
+            roles=roles,
+            is_admin=is_dm or bool(permissions and permissions.administrator),
+        ),
+        content=message.content,
+        mentions_clara=mentioned,
+        reply_to_id=str(reference) if reference else None,
+        attachments=tuple(
+            Attachment(
+                filename=item.filename,
+                content_type=item.content_type or "application/octet-stream",
+                size=item.size,
+                url=item.url,
+            )
+            for item in message.attachments
+        ),
+    )
+
+
+class DiscordBridge:
+    """One discord.py client; a ``ChatTransport`` for the channel actors.
+
+    Args:
+        token: the bot token.
+        on_message: called (in trio) with every message someone else wrote.
+        api_url: Discord's REST base (``…/api/v10``).
+        gateway_url: the gateway's URL (``wss://gateway.discord.gg``).
+        guild_ready_timeout: how long discord.py waits for guilds before ``on_ready``.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        on_message: Callable[[MessageReceived], Awaitable[None]],
+        *,
+        api_url: str = "https://discord.com/api/v10",
+        gateway_url: str = "wss://gateway.discord.gg",
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        self._token = token
+        self._on_message = on_message
+        self._api_url = api_url.rstrip("/")
+        self._gateway_url = gateway_url
+        self._guild_ready_timeout = guild_ready_timeout
+        self.client: discord.Client | None = None
+        self.ready = False
+        self.received = 0
+        self.sent = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect, report ``started`` once Discord says ready, stay until cancelled."""
+        discord.http.Route.BASE = self._api_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self._gateway_url)
+        ready = trio.Event()
+        intents = discord.Intents.default()
+        intents.message_content = True
+        client = discord.Client(intents=intents, guild_ready_timeout=self._guild_ready_timeout)
+        self.client = client
+
+        async def mark_ready() -> None:
+            self.ready = True
+            ready.set()
+
+        async def deliver(message: MessageReceived) -> None:
+            self.received += 1
+            await self._on_message(message)
+
+        @client.event
+        async def on_ready() -> None:
+            logger.info("discord: connected as %s", client.user)
+            await trio_asyncio.trio_as_aio(mark_ready)()
+
+        @client.event
+        async def on_message(message: discord.Message) -> None:
+            if client.user is None or message.author.id == client.user.id:
+                return
+            await trio_asyncio.trio_as_aio(deliver)(to_message(message, client.user.id))
+
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def connect() -> None:
+                    try:
+                        await trio_asyncio.aio_as_trio(client.start)(self._token)
+                    except discord.LoginFailure as error:
+                        raise PlatformError("discord", f"login refused: {error}") from None
+                    except discord.HTTPException as error:
+                        raise PlatformError("discord", f"cannot log in: {error}") from None
+
+                nursery.start_soon(connect)
+                await ready.wait()
+                task_status.started(self)
+        finally:
+            self.ready = False
+            with trio.CancelScope(shield=True):
+                await trio_asyncio.aio_as_trio(client.close)()
+
+    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+        """Post ``text``; a ``PlatformError`` names what Discord said when it refuses."""
+        if self.client is None:
+            raise PlatformError("discord", "not connected")
+        client = self.client
+
+        async def post() -> str:
+            channel = client.get_partial_messageable(int(channel_id))
+            reference = (
+                discord.MessageReference(
+                    message_id=int(reply_to), channel_id=int(channel_id), fail_if_not_exists=False
+                )
+                if reply_to
+                else None
+            )
+            message = await channel.send(
+                text,
+                nonce=nonce,
+                reference=reference,  # type: ignore[arg-type]
+                mention_author=False,
+                allowed_mentions=discord.AllowedMentions(everyone=False, roles=False),
+            )
+            return str(message.id)
+
+        try:
+            message_id: str = await trio_asyncio.aio_as_trio(post)()
+        except discord.HTTPException as error:
+            raise PlatformError(
+                "discord", f"sending failed ({error.status}): {error.text}"
+            ) from None
+        self.sent += 1
+        return message_id
+
+    async def typing(self, channel_id: str) -> None:
+        if self.client is None:
+            return
+        client = self.client
+
+        async def trigger() -> None:
+            await client.http.send_typing(int(channel_id))
+
+        try:
+            await trio_asyncio.aio_as_trio(trigger)()
+        except discord.HTTPException as error:
+            raise PlatformError("discord", f"typing failed ({error.status})") from None

@@ -1,0 +1,131 @@
+"""Clara on an offline Discord: discord.py against a fake gateway and REST API on loopback.
+
+The tree is run.py's own (channels, gateway, LLM, store), inside the one trio-asyncio loop;
+the model is the fake model server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trio
+import trio_asyncio
+
+import run
+from clara.actors import ActorSystem
+from clara.config import load_settings
+from clara.health import Readiness
+from clara.store import Database, make_engine, upgrade
+from clara.supervisors import DynamicSupervisor, Supervisor
+from clara.testing import FakeDiscord, FakeLlmServer, Reply
+
+TOKEN = "MTAxMDEwMTAxMDEw.GabcDE.fake-token-for-tests-0123456789"
+
+
+@dataclass
+class Online:
+    discord: FakeDiscord
+    model: FakeLlmServer
+    root: Supervisor
+    readiness: Readiness
+
+
+@asynccontextmanager
+async def online(tmp_path: Path, database: Database | None = None) -> AsyncIterator[Online]:
+    discord, model = FakeDiscord(), FakeLlmServer(default=Reply("Hi from Clara."))
+    engine = make_engine(f"sqlite:///{tmp_path / 'clara.db'}")
+    upgrade(engine)
+    database = database or Database(engine)
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        discord_url = await nursery.start(discord.serve)
+        model_url = await nursery.start(model.serve)
+        settings = load_settings(
+            {
+                "CLARA_DATA_DIR": str(tmp_path),
+                "DISCORD_BOT_TOKEN": TOKEN,
+                "CLARA_DISCORD_API_URL": f"{discord_url}/api/v10",
+                "CLARA_DISCORD_GATEWAY_URL": discord_url.replace("http", "ws") + "/gateway",
+                "CLARA_LOCAL_LLM_URL": f"{model_url}/v1",
+                "CLARA_MEMORY_ENABLED": "false",
+                "CLARA_STATUS_ENABLED": "false",
+            }
+        )
+        readiness = Readiness()
+        system = ActorSystem("clara")
+        root = run.build_discord_tree(
+            settings, system, readiness, time.time(), database=database, guild_ready_timeout=0.05
+        )
+        with trio.fail_after(30):
+            await nursery.start(root.run, system)
+            await discord.connected.wait()
+            await discord.add_guild("5", ("100", "200"))
+        yield Online(discord, model, root, readiness)
+        await root.stop()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_a_dm_gets_a_reply(tmp_path: Path) -> None:
+    async with online(tmp_path) as o:
+        assert o.discord.identified_token == TOKEN
+        assert o.readiness.evaluate()["discord"] is None
+        sent = await o.discord.post_message("hello Clara", channel_id="300")
+        with trio.fail_after(15):
+            await o.discord.wait_posted(1)
+        [reply] = o.discord.posted
+        assert (reply.channel_id, reply.content) == ("300", "Hi from Clara.")
+        assert reply.reference == sent["id"]
+        assert reply.nonce and reply.enforce_nonce
+        assert o.discord.typing  # the typing indicator was shown
+
+
+@pytest.mark.trio
+async def test_mention_mode_ignores_a_plain_message_and_answers_a_mention(tmp_path: Path) -> None:
+    async with online(tmp_path) as o:
+        await o.discord.post_message("just chatting", channel_id="100", guild_id="5")
+        asked = await o.discord.post_message(
+            "what time is it?", channel_id="100", guild_id="5", mention=True
+        )
+        with trio.fail_after(15):
+            await o.discord.wait_posted(1)
+        assert len(o.discord.posted) == 1
+        assert o.discord.posted[0].reference == asked["id"]
+        assert len(o.model.chat_requests()) == 1
+
+
+@pytest.mark.trio
+async def test_a_duplicated_message_create_and_the_same_after_a_restart_get_one_reply(
+    tmp_path: Path,
+) -> None:
+    async with online(tmp_path) as o:
+        await o.discord.post_message("hi", channel_id="300", message_id="4242")
+        await o.discord.post_message("hi", channel_id="300", message_id="4242")
+        await o.discord.post_message("barrier", channel_id="300")
+        with trio.fail_after(15):
+            await o.discord.wait_posted(2)
+        channels = o.root.child("channels")
+        assert isinstance(channels, DynamicSupervisor)
+        await channels.terminate_child("300")  # the channel's actor restarts from scratch
+        await o.discord.post_message("hi", channel_id="300", message_id="4242")
+        await o.discord.post_message("barrier two", channel_id="300")
+        with trio.fail_after(15):
+            await o.discord.wait_posted(3)
+        assert [p.content for p in o.discord.posted] == ["Hi from Clara."] * 3
+        assert len(o.model.chat_requests()) == 3  # hi, barrier, barrier two
+
+
+@pytest.mark.trio
+async def test_a_4500_character_answer_arrives_as_3_messages(tmp_path: Path) -> None:
+    async with online(tmp_path) as o:
+        o.model.script(Reply(("lorem ipsum " * 375).strip()))
+        asked = await o.discord.post_message("write a lot", channel_id="300")
+        with trio.fail_after(15):
+            await o.discord.wait_posted(3)
+        assert [len(p.content) <= 2000 for p in o.discord.posted] == [True] * 3
+        assert [p.reference for p in o.discord.posted] == [asked["id"], None, None]
+        assert len({p.nonce for p in o.discord.posted}) == 3
