@@ -9,6 +9,10 @@
 Time: run tests with pytest-trio's ``autojump_clock`` fixture (trio's
 ``MockClock(autojump_threshold=0)``): sleeps, ask timeouts, backoff and passivation then take
 no real time, and ``trio.current_time()`` gives exact virtual times to assert on.
+
+When the code under test waits on real work (a worker thread, a loopback HTTP server), use
+``mock_clock`` with ``autojump_threshold = 0.2``: time then jumps only after 0.2 s of real
+idleness, so deadlines cannot fire while a thread or a socket is still busy.
 """
 
 from ._fake_chat import FakeTransport, Sent, incoming
