@@ -22,12 +22,13 @@ import trio
 import clara
 from clara.actors import ActorSystem, DeadLetters, Overflow
 from clara.actors.channel import ChannelActor, ChannelDependencies, Converse
+from clara.actors.commands import CommandDependencies, Invocation, run_command
 from clara.actors.console import ConsoleChat
 from clara.actors.discord import DiscordGateway, router
 from clara.actors.llm import LlmGatewayActor
 from clara.actors.memory import MemoryActor, searcher
 from clara.actors.status import StatusEndpoint
-from clara.adapters.chat import ChatTransport, MessageReceived
+from clara.adapters.chat import Author, ChatTransport, MessageReceived
 from clara.adapters.console import CONSOLE_CHANNEL, ConsoleTransport, console_message
 from clara.adapters.discord import DiscordBridge
 from clara.adapters.http import StatusContext
@@ -222,12 +223,40 @@ def build_discord_tree(
         assert isinstance(channels, DynamicSupervisor)
         return await channels.get_or_start(channel_id)
 
+    async def command(  # noqa: PLR0917 - the shape CommandHandler is called with
+        group: str,
+        name: str,
+        options: dict[str, Any],
+        channel_id: str,
+        guild_id: str | None,
+        author: Author,
+    ) -> str:
+        root = holder[0]
+        dependencies = CommandDependencies(
+            discord=settings.discord,
+            database=database,
+            memory=root.ref("memory") if settings.memory.enabled else None,
+            channel=channel_ref,
+            started_at=started_at,
+        )
+        invocation = Invocation(
+            platform="discord",
+            channel_id=channel_id,
+            guild_id=guild_id,
+            author=author,
+            group=group,
+            name=name,
+            options=options,
+        )
+        return await run_command(invocation, dependencies)
+
     bridge = DiscordBridge(
         settings.discord.token.reveal(),
         router(channel_ref, lambda: refused.__setitem__(0, refused[0] + 1)),
         api_url=settings.discord.api_url,
         gateway_url=settings.discord.gateway_url,
         guild_ready_timeout=guild_ready_timeout,
+        commands=command,
     )
     root = build_tree(
         settings,

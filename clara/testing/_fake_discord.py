@@ -73,6 +73,9 @@ class FakeDiscord:
     _compress: Any = None
     _nonces: dict[str, dict[str, Any]] = field(default_factory=dict)
     _posted_event: trio.Event = field(default_factory=trio.Event)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    interaction_answers: list[tuple[str, str, int]] = field(default_factory=list)
+    _answered: trio.Event = field(default_factory=trio.Event)
 
     async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         api = "/api/v10"
@@ -83,6 +86,16 @@ class FakeDiscord:
                 Route(f"{api}/gateway/bot", self._gateway_info, methods=["GET"]),
                 Route(f"{api}/channels/{{channel_id}}/messages", self._post, methods=["POST"]),
                 Route(f"{api}/channels/{{channel_id}}/typing", self._typing, methods=["POST"]),
+                Route(
+                    f"{api}/applications/{{application_id}}/commands",
+                    self._register_commands,
+                    methods=["PUT"],
+                ),
+                Route(
+                    f"{api}/interactions/{{interaction_id}}/{{token}}/callback",
+                    self._interaction_callback,
+                    methods=["POST"],
+                ),
                 WebSocketRoute("/gateway", self._gateway),
             ]
         )
@@ -149,6 +162,106 @@ class FakeDiscord:
     async def _typing(self, request: Request) -> Response:
         self.typing.append(request.path_params["channel_id"])
         return Response(status_code=204)
+
+    async def _register_commands(self, request: Request) -> Response:
+        commands = msgspec.json.decode(await request.body())
+        self.commands = [
+            {
+                **command,
+                "id": str(next(self._ids)),
+                "application_id": APPLICATION_ID,
+                "version": "1",
+                "default_member_permissions": command.get("default_member_permissions"),
+                "dm_permission": command.get("dm_permission", True),
+                "nsfw": command.get("nsfw", False),
+            }
+            for command in commands
+        ]
+        return _json(self.commands)
+
+    async def _interaction_callback(self, request: Request) -> Response:
+        body = msgspec.json.decode(await request.body())
+        data = body.get("data") or {}
+        self.interaction_answers.append(
+            (request.path_params["interaction_id"], data.get("content", ""), data.get("flags", 0))
+        )
+        self._answered.set()
+        message = self._message("0", data.get("content", ""), BOT_ID, "Clara", bot=True)
+        return _json(
+            {
+                "interaction": {
+                    "id": request.path_params["interaction_id"],
+                    "type": 2,
+                    "activity_instance_id": None,
+                    "response_message_id": message["id"],
+                    "response_message_loading": False,
+                    "response_message_ephemeral": bool(data.get("flags", 0) & 64),
+                },
+                "resource": {"type": 4, "message": message},
+            }
+        )
+
+    async def slash(
+        self,
+        group: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        channel_id: str = "100",
+        guild_id: str | None = "5",
+        user_id: str = "1",
+        user_name: str = "ada",
+        permissions: str = "0",
+        roles: tuple[str, ...] = (),
+    ) -> str:
+        """Someone runs ``/group name option:value``: INTERACTION_CREATE; the answer's text."""
+        interaction_id = str(next(self._ids))
+        subcommand_options = [
+            {"name": key, "type": 5 if isinstance(value, bool) else 3, "value": value}
+            for key, value in (options or {}).items()
+        ]
+        data: dict[str, Any] = {
+            "id": interaction_id,
+            "application_id": APPLICATION_ID,
+            "type": 2,
+            "token": f"token-{interaction_id}",
+            "version": 1,
+            "channel_id": channel_id,
+            "channel": {"id": channel_id, "type": 0 if guild_id is not None else 1},
+            "app_permissions": "0",
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": 26_214_400,
+            "context": 0 if guild_id is not None else 1,
+            "data": {
+                "id": "1",
+                "name": group,
+                "type": 1,
+                "options": [{"name": name, "type": 1, "options": subcommand_options}],
+            },
+        }
+        user = _user(user_id, user_name)
+        if guild_id is None:
+            data["user"] = user
+        else:
+            data["guild_id"] = guild_id
+            data["guild_locale"] = "en-US"
+            data["member"] = {
+                "user": user,
+                "roles": list(roles),
+                "permissions": permissions,
+                "joined_at": dt.datetime.now(dt.UTC).isoformat(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
+        before = len(self.interaction_answers)
+        await self.dispatch("INTERACTION_CREATE", data)
+        while len(self.interaction_answers) <= before:
+            self._answered = trio.Event()
+            await self._answered.wait()
+        return str(self.interaction_answers[before][1])
 
     async def wait_posted(self, count: int) -> None:
         while len(self.posted) < count:

@@ -129,3 +129,31 @@ async def test_a_4500_character_answer_arrives_as_3_messages(tmp_path: Path) -> 
         assert [len(p.content) <= 2000 for p in o.discord.posted] == [True] * 3
         assert [p.reference for p in o.discord.posted] == [asked["id"], None, None]
         assert len({p.nonce for p in o.discord.posted}) == 3
+
+
+@pytest.mark.trio
+async def test_slash_commands_are_registered_and_admin_ones_refused_to_others(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from clara.store.models import AuditLogEntry  # noqa: PLC0415
+
+    async with online(tmp_path) as o:
+        assert {c["name"] for c in o.discord.commands} == {"clara", "channel", "model", "memory"}
+        with trio.fail_after(15):
+            refused = await o.discord.slash("channel", "mode", {"mode": "active"}, permissions="0")
+            done = await o.discord.slash("channel", "mode", {"mode": "active"}, permissions="8")
+            helped = await o.discord.slash("clara", "help", permissions="0")
+        assert refused == "Only server administrators can change that."
+        assert done == "Reply mode here is now active."
+        assert "/memory clear" in helped
+        assert all(flags & 64 for _, _, flags in o.discord.interaction_answers)  # ephemeral
+        # Active mode now: a plain message in that channel gets a reply.
+        await o.discord.post_message("no mention needed", channel_id="100", guild_id="5")
+        with trio.fail_after(15):
+            await o.discord.wait_posted(1)
+    engine = make_engine(f"sqlite:///{tmp_path / 'clara.db'}")
+    with Database(engine).unit_of_work() as session:
+        outcomes = [(e.action, e.outcome) for e in session.scalars(select(AuditLogEntry))]
+    assert outcomes == [("channel.mode", "refused"), ("channel.mode", "done")]

@@ -20,9 +20,11 @@ import discord
 import trio
 import trio_asyncio
 import yarl
+from discord import app_commands
 
 from ...errors import PlatformError
 from ..chat import Attachment, Author, MessageReceived
+from ._commands import CommandHandler, install_commands
 
 __all__ = ["DiscordBridge", "to_message"]
 
@@ -85,12 +87,14 @@ class DiscordBridge:
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg",
         guild_ready_timeout: float = 2.0,
+        commands: CommandHandler | None = None,
     ) -> None:
         self._token = token
         self._on_message = on_message
         self._api_url = api_url.rstrip("/")
         self._gateway_url = gateway_url
         self._guild_ready_timeout = guild_ready_timeout
+        self._commands = commands
         self.client: discord.Client | None = None
         self.ready = False
         self.received = 0
@@ -105,6 +109,10 @@ class DiscordBridge:
         intents.message_content = True
         client = discord.Client(intents=intents, guild_ready_timeout=self._guild_ready_timeout)
         self.client = client
+        tree: app_commands.CommandTree[Any] | None = None
+        if self._commands is not None:
+            tree = app_commands.CommandTree(client)
+            install_commands(tree, self._commands)
 
         async def mark_ready() -> None:
             self.ready = True
@@ -117,6 +125,11 @@ class DiscordBridge:
         @client.event
         async def on_ready() -> None:
             logger.info("discord: connected as %s", client.user)
+            if tree is not None:
+                try:
+                    await tree.sync()
+                except discord.HTTPException as error:
+                    logger.warning("discord: could not register the slash commands: %s", error)
             await trio_asyncio.trio_as_aio(mark_ready)()
 
         @client.event

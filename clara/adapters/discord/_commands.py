@@ -1,0 +1,92 @@
+"""Clara's slash commands as discord.py application commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+import trio_asyncio
+from discord import app_commands
+
+from ..chat import Author
+
+__all__ = ["CommandHandler", "install_commands"]
+
+logger = logging.getLogger(__name__)
+
+#: (group, name, options, channel id, guild id, author) -> the text to answer with.
+CommandHandler = Callable[[str, str, dict[str, Any], str, str | None, Author], Awaitable[str]]
+
+
+def _author(interaction: discord.Interaction) -> Author:
+    user = interaction.user
+    permissions = interaction.permissions
+    is_dm = interaction.guild_id is None
+    roles = tuple(str(role.id) for role in getattr(user, "roles", ()) if not role.is_default())
+    return Author(
+        id=str(user.id),
+        name=user.display_name,
+        roles=roles,
+        is_admin=is_dm or permissions.administrator or permissions.manage_guild,
+    )
+
+
+def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler) -> None:
+    """Add /clara, /channel, /model and /memory to ``tree``; answers are ephemeral."""
+
+    async def answer(
+        interaction: discord.Interaction, group: str, name: str, options: dict[str, Any]
+    ) -> None:
+        text = await trio_asyncio.trio_as_aio(handler)(
+            group,
+            name,
+            options,
+            str(interaction.channel_id),
+            None if interaction.guild_id is None else str(interaction.guild_id),
+            _author(interaction),
+        )
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    clara_group = app_commands.Group(name="clara", description="About Clara")
+
+    @clara_group.command(name="help", description="What Clara can do, and her commands")
+    async def clara_help(interaction: discord.Interaction) -> None:
+        await answer(interaction, "clara", "help", {})
+
+    @clara_group.command(name="info", description="Clara's version and this channel's settings")
+    async def clara_info(interaction: discord.Interaction) -> None:
+        await answer(interaction, "clara", "info", {})
+
+    channel_group = app_commands.Group(name="channel", description="Clara in this channel")
+
+    @channel_group.command(name="mode", description="Admin: how Clara answers here")
+    @app_commands.describe(mode="mention: when mentioned; active: every message; off")
+    @app_commands.choices(
+        mode=[app_commands.Choice(name=m, value=m) for m in ("mention", "active", "off")]
+    )
+    async def channel_mode(interaction: discord.Interaction, mode: str) -> None:
+        await answer(interaction, "channel", "mode", {"mode": mode})
+
+    model_group = app_commands.Group(name="model", description="Clara's models")
+
+    @model_group.command(name="tier", description="Admin: the default model tier here")
+    @app_commands.choices(
+        tier=[app_commands.Choice(name=t, value=t) for t in ("high", "mid", "low")]
+    )
+    async def model_tier(interaction: discord.Interaction, tier: str) -> None:
+        await answer(interaction, "model", "tier", {"tier": tier})
+
+    memory_group = app_commands.Group(name="memory", description="What Clara remembers of you")
+
+    @memory_group.command(name="search", description="Search what Clara remembers about you")
+    async def memory_search(interaction: discord.Interaction, query: str) -> None:
+        await answer(interaction, "memory", "search", {"query": query})
+
+    @memory_group.command(name="clear", description="Forget everything about you (confirm)")
+    async def memory_clear(interaction: discord.Interaction, confirm: bool = False) -> None:
+        await answer(interaction, "memory", "clear", {"confirm": confirm})
+
+    for group in (clara_group, channel_group, model_group, memory_group):
+        tree.add_command(group)
