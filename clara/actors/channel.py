@@ -23,14 +23,23 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 import msgspec
 import trio
 
-from ..adapters.chat import ChatTransport, MessageReceived, nonce_for, split_message
+from ..adapters.chat import (
+    ChatTransport,
+    MessageReceived,
+    nonce_for,
+    read_attachments,
+    split_message,
+)
 from ..adapters.llm import (
     ChatMessage,
     ChatRequest,
     Completion,
+    ImagePart,
+    TextPart,
     Tier,
     explain_unavailable,
 )
@@ -170,6 +179,7 @@ class ChannelActor(Actor):
         self.config = ChannelConfig()
         self.guild = GuildConfig()
         self._guild_id: str | None = None
+        self._http_client: httpx.AsyncClient | None = None
         self.replies = 0
         self.ignored = 0
         self.duplicates = 0
@@ -464,8 +474,28 @@ class ChannelActor(Actor):
                 chat.append(ChatMessage(role="user", content=f"{entry.name}: {entry.content}"))
         for message in messages:
             text = last_text if message is trigger else self._without_mention(message.content)
-            chat.append(ChatMessage(role="user", content=f"{message.author.name}: {text}"))
+            text = f"{message.author.name}: {text}"
+            if not message.attachments:
+                chat.append(ChatMessage(role="user", content=text))
+                continue
+            read = await read_attachments(message.attachments, self._http())
+            body = "\n\n".join([text, *read.texts, *read.notes])
+            parts: list[TextPart | ImagePart] = [TextPart(body)]
+            parts += [ImagePart(media_type=media, data=data) for media, data in read.images]
+            chat.append(ChatMessage(role="user", content=parts))
         return chat
+
+    def _http(self) -> httpx.AsyncClient:
+        client = self._http_client
+        if client is None:
+            client = self._http_client = httpx.AsyncClient()
+        return client
+
+    async def on_stop(self) -> None:
+        if self._http_client is not None:
+            with trio.CancelScope(shield=True):
+                await self._http_client.aclose()
+            self._http_client = None
 
     async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
         memory = self.deps.memory

@@ -280,3 +280,43 @@ async def test_with_no_model_people_hear_what_to_set(clock: object, tmp_path: Pa
         channel = await w.channel()
         reply = await channel.ask(Converse(message=incoming("hello", mention=True)))
         assert "can't reach a language model" in reply or "OPENROUTER_API_KEY" in reply
+
+
+@pytest.mark.trio
+async def test_attachments_reach_the_model(clock: object, tmp_path: Path) -> None:
+    import io  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415
+
+    from clara.adapters.chat import Attachment  # noqa: PLC0415
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 2000)).save(buffer, format="PNG")
+    async with world(tmp_path) as w:
+        channel = await w.channel()
+        message = msgspec_replace(
+            incoming("what is in these?", mention=True),
+            attachments=(
+                Attachment(
+                    filename="todo.txt", content_type="text/plain", size=9, data=b"buy milk\n"
+                ),
+                Attachment(
+                    filename="shot.png",
+                    content_type="image/png",
+                    size=len(buffer.getvalue()),
+                    data=buffer.getvalue(),
+                ),
+            ),
+        )
+        await channel.ask(Converse(message=message))
+        last = w.server.chat_requests()[-1].body["messages"][-1]["content"]
+        assert last[0]["type"] == "text"
+        assert "Attached file todo.txt:\n```\nbuy milk" in last[0]["text"]
+        assert last[1]["type"] == "image_url"
+        assert last[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+
+
+def msgspec_replace(message: Any, **changes: Any) -> Any:
+    import msgspec  # noqa: PLC0415
+
+    return msgspec.structs.replace(message, **changes)

@@ -1,5 +1,6 @@
 """Chat platforms as Clara sees them: messages in, a transport to answer through."""
 
+from ._attachments import AttachmentLimits, ReadAttachments, read_attachments
 from ._types import (
     DISCORD_LIMIT,
     Attachment,
@@ -13,9 +14,12 @@ from ._types import (
 __all__ = [
     "DISCORD_LIMIT",
     "Attachment",
+    "AttachmentLimits",
     "Author",
     "ChatTransport",
     "MessageReceived",
+    "ReadAttachments",
     "nonce_for",
+    "read_attachments",
     "split_message",
 ]
