@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,8 +54,12 @@ from ..store import (
     conversation_summary,
     guild_config,
     mark_processed,
+    message_text,
     recent_history,
     record_exchange,
+    save_summary,
+    unsummarized,
+    user_time_zone,
 )
 from ..tools import ToolProgress, ToolRegistry, run_tool_loop
 from ._actor import Actor
@@ -152,7 +156,10 @@ class ChannelDependencies:
     memory: ActorRef | None = None
     proactive: ActorRef | None = None
     tools_for: Callable[[MessageReceived], ToolRegistry] | None = None
-    time_zone_of: Callable[[MessageReceived], str] = field(default=lambda message: "UTC")
+    time_zone_of: Callable[[MessageReceived], str] | None = None
+    """Overrides the time zone stored for each person (tests, a fixed deployment)."""
+    summarize_after: int = 40
+    """Messages beyond the history window that make the model fold them into the summary."""
     history_window: int = 20
     notice_interval: float = 30.0
     reply_timeout: float = 180.0
@@ -388,10 +395,10 @@ class ChannelActor(Actor):
                         text = await self._compose(messages)
                     if timer.cancelled_caught:
                         text = "That took too long, so I stopped. Could you try again?"
-                    await self._send(trigger, text)
+                    sent_ids = await self._send(trigger, text)
                     nursery.cancel_scope.cancel()
                 self.replies += 1
-                await self._after(messages, text)
+                await self._after(messages, text, sent_ids[0] if sent_ids else None)
         finally:
             for _, waiting in batch:
                 if waiting is not None and not waiting.done:
@@ -444,7 +451,13 @@ class ChannelActor(Actor):
         self, messages: list[MessageReceived], last_text: str
     ) -> list[ChatMessage]:
         trigger = messages[-1]
-        zone_name = self.deps.time_zone_of(trigger)
+        database = self.deps.database
+        if self.deps.time_zone_of is not None:
+            zone_name = self.deps.time_zone_of(trigger)
+        elif database is not None:
+            zone_name = await database.run(user_time_zone, self.platform, trigger.author.id)
+        else:
+            zone_name = "UTC"
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -454,7 +467,6 @@ class ChannelActor(Actor):
             PERSONA,
             f"It is {now:%A %Y-%m-%d %H:%M} where {trigger.author.name} is ({zone_name}).",
         ]
-        database = self.deps.database
         history = []
         if database is not None:
             summary = await database.run(conversation_summary, self.platform, self.channel_id)
@@ -475,6 +487,12 @@ class ChannelActor(Actor):
         for message in messages:
             text = last_text if message is trigger else self._without_mention(message.content)
             text = f"{message.author.name}: {text}"
+            if message.reply_to_id and database is not None:
+                quoted = await database.run(
+                    message_text, self.platform, self.channel_id, message.reply_to_id
+                )
+                if quoted:
+                    text = f"(replying to: {quoted[:500]})\n{text}"
             if not message.attachments:
                 chat.append(ChatMessage(role="user", content=text))
                 continue
@@ -512,14 +530,56 @@ class ChannelActor(Actor):
                 logger.info("memory search failed: %s", error)
         return found
 
-    async def _send(self, trigger: MessageReceived, text: str) -> None:
-        for index, chunk in enumerate(split_message(text)):
-            await self.deps.transport.send(
-                self.channel_id,
-                chunk,
-                reply_to=trigger.message_id if index == 0 else None,
-                nonce=nonce_for(trigger.message_id, index),
+    async def _summarize(self) -> None:
+        """Fold the messages older than the history window into the stored summary."""
+        database = self.deps.database
+        if database is None:
+            return
+        window = self.deps.history_window
+        summary, older, until = await database.run(
+            unsummarized, self.platform, self.channel_id, window
+        )
+        if until is None or len(older) < self.deps.summarize_after:
+            return
+        transcript = "\n".join(f"{entry.name or entry.role}: {entry.content}" for entry in older)
+        request = ChatRequest(
+            messages=[
+                ChatMessage(
+                    role="system",
+                    content="Summarize this conversation for your own memory in at most 150 "
+                    "words: who said what that matters, facts, decisions, open questions.",
+                ),
+                ChatMessage(
+                    role="user",
+                    content=(f"Summary so far: {summary}\n\n" if summary else "")
+                    + f"Then:\n{transcript}",
+                ),
+            ],
+            tier=Tier.LOW,
+            max_tokens=400,
+        )
+        try:
+            completion = await self._complete(request)
+        except LlmError as error:
+            logger.info("channel %s: no summary this time: %s", self.channel_id, error)
+            return
+        if completion.text.strip():
+            await database.run(
+                save_summary, self.platform, self.channel_id, completion.text.strip(), until
             )
+
+    async def _send(self, trigger: MessageReceived, text: str) -> list[str]:
+        sent = []
+        for index, chunk in enumerate(split_message(text)):
+            sent.append(
+                await self.deps.transport.send(
+                    self.channel_id,
+                    chunk,
+                    reply_to=trigger.message_id if index == 0 else None,
+                    nonce=nonce_for(trigger.message_id, index),
+                )
+            )
+        return sent
 
     async def _say(
         self, message: MessageReceived, text: str, kind: str, *, reply: bool = True
@@ -534,7 +594,9 @@ class ChannelActor(Actor):
         except ClaraError as error:
             logger.info("channel %s: could not send a %s notice: %s", self.channel_id, kind, error)
 
-    async def _after(self, messages: list[MessageReceived], reply: str) -> None:
+    async def _after(
+        self, messages: list[MessageReceived], reply: str, reply_id: str | None = None
+    ) -> None:
         trigger = messages[-1]
         database = self.deps.database
         if database is not None:
@@ -551,8 +613,10 @@ class ChannelActor(Actor):
                     is_dm=trigger.is_dm,
                     turns=turns,
                     reply=reply,
+                    reply_message_id=reply_id,
                 )
             )
+            self.context.start_task(self._summarize, name="summary")
         if self.deps.memory is not None:
             for message in messages:
                 await self.deps.memory.tell(

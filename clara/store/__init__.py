@@ -15,10 +15,14 @@ from ._conversations import (
     conversation_summary,
     ensure_user,
     guild_config,
+    message_text,
     recent_history,
     record_exchange,
     save_channel_config,
     save_guild_config,
+    save_summary,
+    unsummarized,
+    user_time_zone,
 )
 from ._engine import database_url, make_engine
 from ._migrate import current_revision, head_revision, upgrade
@@ -73,6 +77,7 @@ __all__ = [
     "load_oauth_token",
     "make_engine",
     "mark_processed",
+    "message_text",
     "models",
     "open_store",
     "recent_history",
@@ -82,6 +87,9 @@ __all__ = [
     "rotate_secrets",
     "save_channel_config",
     "save_guild_config",
+    "save_summary",
     "store_oauth_token",
+    "unsummarized",
     "upgrade",
+    "user_time_zone",
 ]

@@ -13,6 +13,7 @@ from .models import (
     Conversation,
     ConversationParticipant,
     GuildSettings,
+    InteractionPattern,
     Message,
     User,
 )
@@ -23,10 +24,14 @@ __all__ = [
     "conversation_summary",
     "ensure_user",
     "guild_config",
+    "message_text",
     "recent_history",
     "record_exchange",
     "save_channel_config",
     "save_guild_config",
+    "save_summary",
+    "unsummarized",
+    "user_time_zone",
 ]
 
 
@@ -75,6 +80,7 @@ def record_exchange(
     is_dm: bool,
     turns: list[tuple[str, str, str, str | None]],
     reply: str,
+    reply_message_id: str | None = None,
 ) -> None:
     """Store what people said (``(user id, name, text, message id)`` each) and the reply."""
     conversation = _conversation(session, platform, channel_id, guild_id, is_dm)
@@ -100,7 +106,95 @@ def record_exchange(
                 content=text,
             )
         )
-    session.add(Message(conversation_id=conversation.id, role="assistant", content=reply))
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            role="assistant",
+            content=reply,
+            platform_message_id=reply_message_id,
+        )
+    )
+
+
+def user_time_zone(session: Session, platform: str, platform_user_id: str) -> str:
+    """The person's IANA time zone: their interaction pattern's, else their own, else UTC."""
+    row = session.execute(
+        select(User.time_zone, InteractionPattern.time_zone)
+        .outerjoin(InteractionPattern, InteractionPattern.user_id == User.id)
+        .where(User.platform == platform, User.platform_user_id == platform_user_id)
+    ).one_or_none()
+    if row is None:
+        return "UTC"
+    own, pattern = row
+    return pattern or own or "UTC"
+
+
+def message_text(session: Session, platform: str, channel_id: str, message_id: str) -> str | None:
+    """The stored text of a message by its platform id (for reply chains), or None."""
+    text: str | None = session.scalars(
+        select(Message.content)
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .where(
+            Conversation.platform == platform,
+            Conversation.channel_id == channel_id,
+            Message.platform_message_id == message_id,
+        )
+    ).first()
+    return text
+
+
+def unsummarized(
+    session: Session, platform: str, channel_id: str, keep: int
+) -> tuple[str, list[HistoryEntry], int | None]:
+    """The summary so far, the messages older than the last ``keep`` not in it yet, and the
+    id of the newest of those (None when there is nothing to fold in)."""
+    conversation = session.scalars(
+        select(Conversation).where(
+            Conversation.platform == platform, Conversation.channel_id == channel_id
+        )
+    ).one_or_none()
+    if conversation is None:
+        return "", [], None
+    summary = session.get(ChannelSummary, conversation.id)
+    covered = summary.covers_until_message_id if summary is not None else None
+    recent_ids = session.scalars(
+        select(Message.id)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.id.desc())
+        .limit(keep)
+    ).all()
+    if len(recent_ids) < keep:
+        return summary.summary if summary else "", [], None
+    query = (
+        select(Message.id, Message.role, User.display_name, Message.content)
+        .outerjoin(User, Message.user_id == User.id)
+        .where(Message.conversation_id == conversation.id, Message.id < min(recent_ids))
+        .order_by(Message.id)
+    )
+    if covered is not None:
+        query = query.where(Message.id > covered)
+    rows = session.execute(query).all()
+    entries = [
+        HistoryEntry(role=role, name=name or ("Clara" if role == "assistant" else ""), content=text)
+        for _, role, name, text in rows
+    ]
+    return (summary.summary if summary else ""), entries, (rows[-1][0] if rows else None)
+
+
+def save_summary(
+    session: Session, platform: str, channel_id: str, text: str, until_message_id: int
+) -> None:
+    conversation = session.scalars(
+        select(Conversation).where(
+            Conversation.platform == platform, Conversation.channel_id == channel_id
+        )
+    ).one()
+    summary = session.get(ChannelSummary, conversation.id)
+    if summary is None:
+        summary = ChannelSummary(conversation_id=conversation.id)
+        session.add(summary)
+    summary.summary = text
+    summary.covers_until_message_id = until_message_id
 
 
 def recent_history(

@@ -320,3 +320,74 @@ def msgspec_replace(message: Any, **changes: Any) -> Any:
     import msgspec  # noqa: PLC0415
 
     return msgspec.structs.replace(message, **changes)
+
+
+@pytest.mark.trio
+async def test_the_time_is_given_in_the_persons_own_time_zone(
+    clock: object, tmp_path: Path
+) -> None:
+    from clara.store import ensure_user  # noqa: PLC0415
+
+    async with world(tmp_path) as w:
+        with w.database.unit_of_work() as session:
+            ensure_user(session, "discord", "ada", "Ada").time_zone = "Asia/Tokyo"
+        channel = await w.channel()
+        await channel.ask(Converse(message=incoming("what day is it?", mention=True)))
+        system = w.server.chat_requests()[-1].body["messages"][0]["content"]
+        assert "where Ada is (Asia/Tokyo)" in system
+
+
+@pytest.mark.trio
+async def test_a_reply_to_one_of_clara_s_messages_carries_what_it_answers(
+    clock: object, tmp_path: Path
+) -> None:
+    async with world(tmp_path) as w:
+        w.server.script(Reply("The capital of Peru is Lima."))
+        channel = await w.channel("dm-ada")
+        await channel.ask(
+            Converse(message=incoming("capital of Peru?", channel_id="dm-ada", is_dm=True))
+        )
+        clara_message_id = "sent-1"  # what the fake transport answered for Clara's reply
+        follow_up = msgspec_replace(
+            incoming("and its population?", channel_id="dm-ada", is_dm=True),
+            reply_to_id=clara_message_id,
+        )
+        await channel.ask(Converse(message=follow_up))
+        last = w.server.chat_requests()[-1].body["messages"][-1]["content"]
+        assert last == "(replying to: The capital of Peru is Lima.)\nAda: and its population?"
+
+
+@pytest.mark.trio
+async def test_older_messages_are_folded_into_a_stored_summary(
+    clock: object, tmp_path: Path
+) -> None:
+    from clara.store import conversation_summary  # noqa: PLC0415
+
+    async with world(tmp_path) as w:
+        w.deps.history_window = 4
+        w.deps.summarize_after = 4
+        channel = await w.channel()
+        for n in range(5):
+            await channel.ask(Converse(message=incoming(f"fact number {n}", mention=True)))
+        await trio.sleep(1)  # the summary is made in the background
+        summaries = [
+            r
+            for r in w.server.chat_requests()
+            if "Summarize this conversation" in r.body["messages"][0]["content"]
+        ]
+        assert len(summaries) == 1
+        assert "Ada: fact number 0" in summaries[0].body["messages"][1]["content"]
+        assert summaries[0].body["model"] == "small"  # the low tier
+        with w.database.unit_of_work() as session:
+            assert conversation_summary(session, "discord", "c1") == "Hello from Clara."
+        # The next reply sees the summary in its context.
+        await channel.ask(Converse(message=incoming("and now?", mention=True)))
+        system = [
+            r
+            for r in w.server.chat_requests()
+            if "You are Clara" in r.body["messages"][0]["content"]
+        ][-1]
+        assert (
+            "Earlier in this conversation: Hello from Clara."
+            in (system.body["messages"][0]["content"])
+        )
