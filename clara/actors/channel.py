@@ -50,6 +50,7 @@ from ..store import (
     ChannelConfig,
     Database,
     GuildConfig,
+    HistoryEntry,
     channel_config,
     conversation_summary,
     guild_config,
@@ -187,6 +188,11 @@ class ChannelActor(Actor):
         self.guild = GuildConfig()
         self._guild_id: str | None = None
         self._http_client: httpx.AsyncClient | None = None
+        # What the context needs, kept here: the store is read once, then written through.
+        self._history: deque[HistoryEntry] | None = None
+        self._summary = ""
+        self._zones: dict[str, tuple[str, float]] = {}
+        self._since_summary_check = 0
         self.replies = 0
         self.ignored = 0
         self.duplicates = 0
@@ -202,9 +208,16 @@ class ChannelActor(Actor):
         database = self.deps.database
         if database is None:
             return
-        self.config = await database.run(channel_config, self.platform, self.channel_id)
-        if self._guild_id is not None:
-            self.guild = await database.run(guild_config, self.platform, self._guild_id)
+        platform, channel_id, guild_id = self.platform, self.channel_id, self._guild_id
+
+        def load(session: Any) -> tuple[ChannelConfig, GuildConfig]:
+            return (
+                channel_config(session, platform, channel_id),
+                guild_config(session, platform, guild_id),
+            )
+
+        # One unit of work (one thread hop) for both.
+        self.config, self.guild = await database.run(load)
 
     def describe(self) -> dict[str, Any] | None:
         return {
@@ -452,12 +465,7 @@ class ChannelActor(Actor):
     ) -> list[ChatMessage]:
         trigger = messages[-1]
         database = self.deps.database
-        if self.deps.time_zone_of is not None:
-            zone_name = self.deps.time_zone_of(trigger)
-        elif database is not None:
-            zone_name = await database.run(user_time_zone, self.platform, trigger.author.id)
-        else:
-            zone_name = "UTC"
+        zone_name = await self._time_zone(trigger)
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -467,14 +475,9 @@ class ChannelActor(Actor):
             PERSONA,
             f"It is {now:%A %Y-%m-%d %H:%M} where {trigger.author.name} is ({zone_name}).",
         ]
-        history = []
-        if database is not None:
-            summary = await database.run(conversation_summary, self.platform, self.channel_id)
-            if summary:
-                system.append(f"Earlier in this conversation: {summary}")
-            history = await database.run(
-                recent_history, self.platform, self.channel_id, self.deps.history_window
-            )
+        history = await self._recent()
+        if self._summary:
+            system.append(f"Earlier in this conversation: {self._summary}")
         memories = await self._memories(messages, last_text)
         if memories:
             system.append("What you remember:\n" + "\n".join(f"- {m}" for m in memories))
@@ -502,6 +505,42 @@ class ChannelActor(Actor):
             parts += [ImagePart(media_type=media, data=data) for media, data in read.images]
             chat.append(ChatMessage(role="user", content=parts))
         return chat
+
+    async def _time_zone(self, trigger: MessageReceived) -> str:
+        """The person's time zone: from the store, cached for ten minutes."""
+        if self.deps.time_zone_of is not None:
+            return self.deps.time_zone_of(trigger)
+        database = self.deps.database
+        if database is None:
+            return "UTC"
+        now = trio.current_time()
+        cached = self._zones.get(trigger.author.id)
+        if cached is not None and now - cached[1] < 600:
+            return cached[0]
+        zone = await database.run(user_time_zone, self.platform, trigger.author.id)
+        if len(self._zones) > 500:
+            self._zones.clear()
+        self._zones[trigger.author.id] = (zone, now)
+        return zone
+
+    async def _recent(self) -> list[HistoryEntry]:
+        """The history window: read from the store once, then kept up to date here."""
+        if self._history is None:
+            window = self.deps.history_window
+            self._history = deque(maxlen=window)
+            database = self.deps.database
+            if database is not None:
+                platform, channel_id = self.platform, self.channel_id
+
+                def load(session: Any) -> tuple[list[HistoryEntry], str]:
+                    return (
+                        recent_history(session, platform, channel_id, window),
+                        conversation_summary(session, platform, channel_id),
+                    )
+
+                history, self._summary = await database.run(load)  # one thread hop
+                self._history.extend(history)
+        return list(self._history)
 
     def _http(self) -> httpx.AsyncClient:
         client = self._http_client
@@ -567,6 +606,7 @@ class ChannelActor(Actor):
             await database.run(
                 save_summary, self.platform, self.channel_id, completion.text.strip(), until
             )
+            self._summary = completion.text.strip()
 
     async def _send(self, trigger: MessageReceived, text: str) -> list[str]:
         sent = []
@@ -616,7 +656,21 @@ class ChannelActor(Actor):
                     reply_message_id=reply_id,
                 )
             )
-            self.context.start_task(self._summarize, name="summary")
+        if self._history is not None:
+            for message in messages:
+                self._history.append(
+                    HistoryEntry(
+                        role="user",
+                        name=message.author.name,
+                        content=self._without_mention(message.content),
+                    )
+                )
+            self._history.append(HistoryEntry(role="assistant", name="Clara", content=reply))
+        if database is not None:
+            self._since_summary_check += 1
+            if self._since_summary_check >= max(1, self.deps.summarize_after // 4):
+                self._since_summary_check = 0
+                self.context.start_task(self._summarize, name="summary")
         if self.deps.memory is not None:
             for message in messages:
                 await self.deps.memory.tell(
