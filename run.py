@@ -53,9 +53,19 @@ from clara.tools import BuiltinTools, ToolRegistry
 class PlainTransport:
     """``--once``: the reply's text alone on stdout, nothing else."""
 
-    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
         if not text.startswith("-# "):  # progress lines are for chat windows
             print(text, flush=True)
+        for name, data in files:
+            print(f"[attached {name}, {len(data):,} bytes]", flush=True)
         return "once"
 
     async def typing(self, channel_id: str) -> None:

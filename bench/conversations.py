@@ -69,7 +69,15 @@ class TimingTransport:
         self.notices = 0
         self._waiters: dict[str, trio.Event] = {}
 
-    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Any = (),
+    ) -> str:
         if text == "ok" and reply_to is not None:
             self.sent_at[reply_to] = time.perf_counter()
             waiter = self._waiters.pop(reply_to, None)

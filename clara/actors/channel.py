@@ -193,6 +193,7 @@ class ChannelActor(Actor):
         self._summary = ""
         self._zones: dict[str, tuple[str, float]] = {}
         self._since_summary_check = 0
+        self._summarizing = False  # one summary at a time, or two would fold the same messages
         self.replies = 0
         self.ignored = 0
         self.duplicates = 0
@@ -404,11 +405,12 @@ class ChannelActor(Actor):
             with scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._keep_typing)
+                    files: list[tuple[str, bytes]] = []
                     with trio.move_on_after(self.deps.reply_timeout) as timer:
-                        text = await self._compose(messages)
+                        text, files = await self._compose(messages)
                     if timer.cancelled_caught:
                         text = "That took too long, so I stopped. Could you try again?"
-                    sent_ids = await self._send(trigger, text)
+                    sent_ids = await self._send(trigger, text, files)
                     nursery.cancel_scope.cancel()
                 self.replies += 1
                 await self._after(messages, text, sent_ids[0] if sent_ids else None)
@@ -426,7 +428,9 @@ class ChannelActor(Actor):
                 logger.debug("typing indicator failed: %s", error)
             await trio.sleep(8)
 
-    async def _compose(self, messages: list[MessageReceived]) -> str:
+    async def _compose(
+        self, messages: list[MessageReceived]
+    ) -> tuple[str, list[tuple[str, bytes]]]:
         trigger = messages[-1]
         tier, first_text = parse_tier(self._without_mention(trigger.content))
         if tier is None:
@@ -448,11 +452,12 @@ class ChannelActor(Actor):
         try:
             result = await run_tool_loop(self._complete, request, registry, on_progress=progress)
         except NoProviderAvailable as error:
-            return explain_unavailable(error, self.deps.llm_settings)
+            return explain_unavailable(error, self.deps.llm_settings), []
         except LlmError as error:
             logger.warning("channel %s: the model failed: %s", self.channel_id, error)
-            return "Something went wrong while I was thinking; please try again."
-        return result.completion.text or "(I have nothing to add.)"
+            return "Something went wrong while I was thinking; please try again.", []
+        files = [(f.name, f.data) for f in result.files][:10]  # Discord takes 10 a message
+        return result.completion.text or "(I have nothing to add.)", files
 
     async def _complete(self, request: ChatRequest) -> Completion:
         completion: Completion = await self.deps.llm.ask(
@@ -571,6 +576,12 @@ class ChannelActor(Actor):
 
     async def _summarize(self) -> None:
         """Fold the messages older than the history window into the stored summary."""
+        try:
+            await self._fold_older_messages()
+        finally:
+            self._summarizing = False
+
+    async def _fold_older_messages(self) -> None:
         database = self.deps.database
         if database is None:
             return
@@ -608,15 +619,21 @@ class ChannelActor(Actor):
             )
             self._summary = completion.text.strip()
 
-    async def _send(self, trigger: MessageReceived, text: str) -> list[str]:
+    async def _send(
+        self, trigger: MessageReceived, text: str, files: list[tuple[str, bytes]] | None = None
+    ) -> list[str]:
+        """Post the reply in chunks; files the tools made go with the last one."""
         sent = []
-        for index, chunk in enumerate(split_message(text)):
+        chunks = split_message(text) or [""]
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
             sent.append(
                 await self.deps.transport.send(
                     self.channel_id,
                     chunk,
                     reply_to=trigger.message_id if index == 0 else None,
                     nonce=nonce_for(trigger.message_id, index),
+                    files=(files or []) if last else (),
                 )
             )
         return sent
@@ -668,8 +685,10 @@ class ChannelActor(Actor):
             self._history.append(HistoryEntry(role="assistant", name="Clara", content=reply))
         if database is not None:
             self._since_summary_check += 1
-            if self._since_summary_check >= max(1, self.deps.summarize_after // 4):
+            due = self._since_summary_check >= max(1, self.deps.summarize_after // 4)
+            if due and not self._summarizing:
                 self._since_summary_check = 0
+                self._summarizing = True
                 self.context.start_task(self._summarize, name="summary")
         if self.deps.memory is not None:
             for message in messages:

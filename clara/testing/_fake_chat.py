@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -21,6 +22,7 @@ class Sent:
     reply_to: str | None
     nonce: str
     at: float
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -32,11 +34,19 @@ class FakeTransport:
     _nonces: set[str] = field(default_factory=set)
     _arrived: trio.Event = field(default_factory=trio.Event)
 
-    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
         if nonce in self._nonces:  # a retry of something already posted
             return f"dup-{nonce}"
         self._nonces.add(nonce)
-        self.sent.append(Sent(channel_id, text, reply_to, nonce, trio.current_time()))
+        self.sent.append(Sent(channel_id, text, reply_to, nonce, trio.current_time(), tuple(files)))
         self._arrived.set()
         return f"sent-{len(self.sent)}"
 

@@ -59,6 +59,7 @@ class Posted:
     nonce: str | None
     enforce_nonce: bool
     reference: str | None
+    files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -139,7 +140,15 @@ class FakeDiscord:
 
     async def _post(self, request: Request) -> Response:
         channel_id = request.path_params["channel_id"]
-        body = msgspec.json.decode(await request.body())
+        files: list[tuple[str, bytes]] = []
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form()
+            body = msgspec.json.decode(str(form["payload_json"]))
+            for key, value in form.multi_items():
+                if key.startswith("files[") and not isinstance(value, str):
+                    files.append((value.filename or "", await value.read()))
+        else:
+            body = msgspec.json.decode(await request.body())
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce") and nonce in self._nonces:
             return _json(self._nonces[nonce])  # Discord returns the message already posted
@@ -151,6 +160,7 @@ class FakeDiscord:
                 nonce=nonce,
                 enforce_nonce=bool(body.get("enforce_nonce")),
                 reference=str(reference) if reference else None,
+                files=files,
             )
         )
         message = self._message(channel_id, body.get("content") or "", BOT_ID, "Clara", bot=True)

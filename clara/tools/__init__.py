@@ -3,11 +3,13 @@ registry that names them ``provider__tool``, and the tool loop."""
 
 from ._builtin import BuiltinTools
 from ._loop import LoopResult, ToolProgress, run_tool_loop
-from ._registry import ToolProvider, ToolRegistry, ToolResult
+from ._registry import ToolFile, ToolOutput, ToolProvider, ToolRegistry, ToolResult
 
 __all__ = [
     "BuiltinTools",
     "LoopResult",
+    "ToolFile",
+    "ToolOutput",
     "ToolProgress",
     "ToolProvider",
     "ToolRegistry",

@@ -9,7 +9,7 @@ import msgspec
 import trio
 
 from ..adapters.llm import ChatMessage, ChatRequest, Completion
-from ._registry import ToolRegistry
+from ._registry import ToolFile, ToolRegistry
 
 __all__ = ["LoopResult", "ToolProgress", "run_tool_loop"]
 
@@ -36,6 +36,8 @@ class LoopResult(msgspec.Struct, frozen=True, kw_only=True):
     """Tool results cut to ``max_result_chars``."""
     messages: list[ChatMessage]
     """The whole exchange, tool calls and results included."""
+    files: list[ToolFile] = msgspec.field(default_factory=list)
+    """Files the tools made, to send with the reply."""
 
 
 def _truncate(text: str, limit: int) -> tuple[str, bool]:
@@ -67,6 +69,7 @@ async def run_tool_loop(
     messages = list(request.messages)
     tools = registry.specs()
     rounds = calls = truncated = 0
+    files: list[ToolFile] = []
     while True:
         rounds += 1
         last_round = rounds > max_rounds
@@ -90,6 +93,7 @@ async def run_tool_loop(
                 tool_calls=calls,
                 truncated=truncated,
                 messages=[*messages, ChatMessage(role="assistant", content=completion.text)],
+                files=files,
             )
         messages.append(
             ChatMessage(role="assistant", content=completion.text, tool_calls=completion.tool_calls)
@@ -104,7 +108,14 @@ async def run_tool_loop(
                 )
             started = trio.current_time()
             result = await registry.call(call.name, call.arguments, tool_timeout)
+            files.extend(result.files)
             text, cut = _truncate(result.text, max_result_chars)
+            if result.files:
+                text += (
+                    "\n[files attached to your reply: "
+                    + ", ".join(f.name for f in result.files)
+                    + "]"
+                )
             truncated += cut
             if on_progress is not None:
                 await on_progress(

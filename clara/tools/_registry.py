@@ -11,10 +11,24 @@ import trio
 
 from ..adapters.llm import ToolSpec
 
-__all__ = ["ToolProvider", "ToolRegistry", "ToolResult"]
+__all__ = ["ToolFile", "ToolOutput", "ToolProvider", "ToolRegistry", "ToolResult"]
 
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_NAME = 64  # OpenAI's limit on function names; Anthropic's is the same
+
+
+class ToolFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a tool made (a chart, a script's output); sent with the reply."""
+
+    name: str
+    data: bytes
+
+
+class ToolOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """What a tool may return instead of plain text: text for the model, files for people."""
+
+    text: str
+    files: list[ToolFile] = msgspec.field(default_factory=list)
 
 
 class ToolProvider(Protocol):
@@ -25,14 +39,15 @@ class ToolProvider(Protocol):
 
     def specs(self) -> list[ToolSpec]: ...
 
-    async def call(self, tool: str, arguments: dict[str, Any]) -> str:
-        """Run ``tool``; its text result. Raise to report a failure to the model."""
+    async def call(self, tool: str, arguments: dict[str, Any]) -> str | ToolOutput:
+        """Run ``tool``; its text result (and files). Raise to report a failure to the model."""
         ...
 
 
 class ToolResult(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     error: bool = False
+    files: list[ToolFile] = msgspec.field(default_factory=list)
 
 
 def _clean(name: str) -> str:
@@ -92,7 +107,10 @@ class ToolRegistry:
         provider, spec = entry
         with trio.move_on_after(timeout if math.isfinite(timeout) else math.inf) as scope:
             try:
-                return ToolResult(text=await provider.call(spec.name, arguments))
+                output = await provider.call(spec.name, arguments)
+                if isinstance(output, ToolOutput):
+                    return ToolResult(text=output.text, files=output.files)
+                return ToolResult(text=output)
             except Exception as error:  # a tool's failure is information for the model
                 return ToolResult(text=f"error: {type(error).__name__}: {error}", error=True)
         assert scope.cancelled_caught

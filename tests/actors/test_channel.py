@@ -391,3 +391,35 @@ async def test_older_messages_are_folded_into_a_stored_summary(
             "Earlier in this conversation: Hello from Clara."
             in (system.body["messages"][0]["content"])
         )
+
+
+@pytest.mark.trio
+async def test_files_a_tool_made_are_attached_to_the_reply(clock: object, tmp_path: Path) -> None:
+    from clara.adapters.llm import ToolSpec  # noqa: PLC0415
+    from clara.tools import ToolFile, ToolOutput, ToolRegistry  # noqa: PLC0415
+
+    class Charts:
+        name = "charts"
+
+        def specs(self) -> list[ToolSpec]:
+            return [ToolSpec(name="plot", description="draws a chart")]
+
+        async def call(self, tool: str, arguments: dict[str, Any]) -> ToolOutput:
+            return ToolOutput(text="drew it", files=[ToolFile(name="chart.png", data=b"PNG...")])
+
+    def tools(message: Any) -> ToolRegistry:
+        registry = ToolRegistry()
+        registry.register(Charts())
+        return registry
+
+    async with world(tmp_path) as w:
+        w.deps.tools_for = tools
+        w.server.script(Reply(tool_calls=(("charts__plot", {}),)), Reply("Here is your chart."))
+        channel = await w.channel()
+        await channel.ask(Converse(message=incoming("plot it", mention=True)))
+        replies = [s for s in w.transport.sent if s.text == "Here is your chart."]
+        assert replies[0].files == (("chart.png", b"PNG..."),)
+        tool_turn = [
+            m for m in w.server.chat_requests()[-1].body["messages"] if m["role"] == "tool"
+        ]
+        assert tool_turn[0]["content"] == "drew it\n[files attached to your reply: chart.png]"

@@ -157,3 +157,17 @@ async def test_slash_commands_are_registered_and_admin_ones_refused_to_others(
     with Database(engine).unit_of_work() as session:
         outcomes = [(e.action, e.outcome) for e in session.scalars(select(AuditLogEntry))]
     assert outcomes == [("channel.mode", "refused"), ("channel.mode", "done")]
+
+
+@pytest.mark.trio
+async def test_files_are_posted_as_attachments(tmp_path: Path) -> None:
+    async with online(tmp_path) as o:
+        await o.discord.add_guild("6", ("600",))
+        bridge_send = o.root.ref("discord")  # the gateway actor holds the bridge
+        actor = bridge_send._cell.actor
+        await actor.bridge.send(  # type: ignore[union-attr]
+            "600", "a chart", reply_to=None, nonce="n-1", files=[("chart.png", b"\x89PNG-data")]
+        )
+        [posted] = o.discord.posted
+        assert posted.content == "a chart"
+        assert posted.files == [("chart.png", b"\x89PNG-data")]

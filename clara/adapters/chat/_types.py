@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Protocol
 
 import msgspec
@@ -56,8 +57,17 @@ class MessageReceived(msgspec.Struct, frozen=True, kw_only=True):
 class ChatTransport(Protocol):
     """How a channel actor speaks: the Discord adapter, the console, a fake in tests."""
 
-    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
-        """Post ``text`` (at most ``DISCORD_LIMIT`` characters); the new message's id.
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
+        """Post ``text`` (at most ``DISCORD_LIMIT`` characters), with ``files`` (name, bytes)
+        attached; the new message's id.
 
         ``nonce`` is derived from the triggering message: a platform that enforces nonces
         (Discord) posts a retried send once.

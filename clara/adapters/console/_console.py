@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 import uuid
+from collections.abc import Sequence
 from typing import TextIO
 
 from ..chat import Author, MessageReceived
@@ -21,8 +22,18 @@ class ConsoleTransport:
         self._out = out or sys.stdout
         self._count = itertools.count(1)
 
-    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
         self._out.write(f"clara> {text}\n")
+        for name, data in files:
+            self._out.write(f"clara> [attached {name}, {len(data):,} bytes]\n")
         self._out.flush()
         return f"console-{next(self._count)}"
 

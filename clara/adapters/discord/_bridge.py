@@ -12,8 +12,9 @@ discord.py keeps them in class attributes, so one process talks to one Discord.
 
 from __future__ import annotations
 
+import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
@@ -157,7 +158,15 @@ class DiscordBridge:
             with trio.CancelScope(shield=True):
                 await trio_asyncio.aio_as_trio(client.close)()
 
-    async def send(self, channel_id: str, text: str, *, reply_to: str | None, nonce: str) -> str:
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
         """Post ``text``; a ``PlatformError`` names what Discord said when it refuses."""
         if self.client is None:
             raise PlatformError("discord", "not connected")
@@ -174,6 +183,7 @@ class DiscordBridge:
             )
             message = await channel.send(
                 text,
+                files=[discord.File(io.BytesIO(data), filename=name) for name, data in files],
                 nonce=nonce,
                 reference=reference,  # type: ignore[arg-type]
                 mention_author=False,
