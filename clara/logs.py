@@ -107,6 +107,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+CHATTY_LIBRARIES = ("httpx", "httpcore", "openai", "anthropic", "urllib3")
+"""Loggers held at WARNING unless the level is DEBUG."""
+
+
 def configure_logging(
     level: str,
     fmt: str = "text",
@@ -128,6 +132,13 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries that log every request or retry at INFO (httpx: each URL; openai: each
+    # retry, which Clara's own gateway and memory actor already report once, in words)
+    # speak at WARNING unless the operator asked for DEBUG.
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+        )
     # hypercorn's error log would add its own handler; ours is enough.
     logging.getLogger("clara.adapters.http.server").propagate = True
     return handler

@@ -94,3 +94,19 @@ def test_short_values_are_not_treated_as_secrets() -> None:
 def test_ordinary_text_is_left_alone() -> None:
     message = "actor /clara/channels/1234 crashed handling MessageReceived: ValueError: boom"
     assert SecretFilter([CONFIGURED]).mask(message) == message
+
+
+def test_chatty_libraries_speak_at_warning_unless_debug(captured: io.StringIO) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1/v1/chat")
+    logging.getLogger("openai._base_client").info("Retrying request in 0.4 seconds")
+    logging.getLogger("clara.x").info("ours")
+    logging.getLogger("httpx").warning("a warning still shows")
+    assert stream.getvalue().count("\n") == 2
+    assert "ours" in stream.getvalue() and "a warning still shows" in stream.getvalue()
+
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream=stream)
+    logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1/v1/chat")
+    assert "HTTP Request" in stream.getvalue()
