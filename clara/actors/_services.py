@@ -67,22 +67,21 @@ class ContextServices:
         # Created on the first run_blocking: kept across restarts, one per actor.
         self._limiter: trio.CapacityLimiter | None = None
 
-    @property
-    def incarnation(self) -> int:
-        """Counts the incarnations started in this cell (timers and tasks belong to one)."""
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        # What the cell this mixin is part of provides (``ActorCell``); declared for the
+        # type checker only, so a missing one fails loudly as an AttributeError.
 
-    def enqueue_nowait(self, message: Any) -> None:
-        raise NotImplementedError
+        @property
+        def incarnation(self) -> int:
+            """Counts the incarnations started in this cell (timers and tasks belong to one)."""
 
-    def accepting(self) -> bool:
-        raise NotImplementedError
+        def enqueue_nowait(self, message: Any) -> None: ...
 
-    def _drop(self, message: Any, reason: DeadLetterReason) -> None:
-        raise NotImplementedError
+        def accepting(self) -> bool: ...
 
-    async def _fail_from_task(self, error: Exception) -> None:
-        raise NotImplementedError
+        def _drop(self, message: Any, reason: DeadLetterReason) -> None: ...
+
+        async def _fail_from_task(self, error: Exception) -> None: ...
 
     def _new_task_scope(self, what: str) -> tuple[trio.Nursery, trio.CancelScope]:
         """The host nursery and a cancel scope registered with this incarnation's tasks."""

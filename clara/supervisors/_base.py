@@ -10,6 +10,7 @@ exit and one pending timer per child, plus one stop).
 
 from __future__ import annotations
 
+import abc
 import heapq
 import itertools
 import logging
@@ -46,7 +47,7 @@ _RESTART_DUE = "restart_due"
 _STOP = "stop"
 
 
-class SupervisorBase:
+class SupervisorBase(abc.ABC):
     """The machinery shared by ``Supervisor`` and ``DynamicSupervisor``.
 
     Args:
@@ -95,20 +96,21 @@ class SupervisorBase:
 
     # -- what subclasses provide ------------------------------------------------------------
 
+    @abc.abstractmethod
     def _records(self) -> Sequence[Child]:
         """The children, in start order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _find(self, key: Any) -> Child | None:
-        raise NotImplementedError
+        """The child with ``key``, if there is one."""
 
-    async def _start_initial(self) -> None:
+    async def _start_initial(self) -> None:  # noqa: B027 (a hook: none by default)
         """Start the children that exist before the supervisor runs."""
 
     def _restart_group(self, record: Child) -> list[Child]:
         return [record]
 
-    def _retire(self, record: Child) -> None:
+    def _retire(self, record: Child) -> None:  # noqa: B027 (a hook: nothing by default)
         """Forget a child that ended for good (temporary, transient after a normal exit)."""
 
     def _make_actor(self, record: Child) -> Any:
@@ -263,7 +265,7 @@ class SupervisorBase:
         record.next_start_at = None
         self._retire(record)
 
-    def reactivate(self, cell: ActorCell) -> None:
+    def reactivate(self, cell: ActorCell) -> None:  # noqa: B027 (a hook: dynamic only)
         """Only dynamic supervisors passivate; see DynamicSupervisor."""
 
     # -- the supervisor's own life ----------------------------------------------------------------
