@@ -15,16 +15,13 @@ The flow of one message (DESIGN.md, "The flow of one Discord message"):
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-import msgspec
 import trio
 
 from ..adapters.chat import (
@@ -58,14 +55,16 @@ from ..store import (
     message_text,
     recent_history,
     record_exchange,
-    save_summary,
-    unsummarized,
     user_time_zone,
 )
 from ..tools import ToolProgress, ToolRegistry, run_tool_loop
 from ._actor import Actor
 from ._ask import DeferredReply
 from ._ref import ActorRef
+from .channel_context import history_messages, system_prompt
+from .channel_messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
+from .channel_rate import UserRates
+from .channel_summary import fold_older_messages
 from .llm import Complete
 from .memory import Recall, Remember
 
@@ -80,69 +79,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TIER_PREFIXES = {
-    "!high": Tier.HIGH,
-    "!h": Tier.HIGH,
-    "!best": Tier.HIGH,
-    "!mid": Tier.MID,
-    "!m": Tier.MID,
-    "!normal": Tier.MID,
-    "!low": Tier.LOW,
-    "!l": Tier.LOW,
-    "!fast": Tier.LOW,
-}
-
-PERSONA = (
-    "You are Clara, a warm and thoughtful companion in a Discord community. You remember "
-    "people, you are honest about what you do not know, and you keep replies as short as "
-    "the question allows."
-)
-
-
-class Converse(msgspec.Struct, frozen=True, kw_only=True):
-    """Ask: handle ``message`` like any other, and answer with the reply's text once sent.
-
-    For the console's ``--once`` and for tests; the platform adapters ``tell`` plain
-    ``MessageReceived`` messages.
-    """
-
-    message: MessageReceived
-
-
-class ReplyDone(msgspec.Struct, frozen=True, kw_only=True):
-    """From the reply task to its actor: the reply it was running is over."""
-
-    generation: int
-
-
-class SettingsChanged(msgspec.Struct, frozen=True):
-    """Tell: reload this channel's and its server's settings from the store."""
-
-
-class UserActive(msgspec.Struct, frozen=True, kw_only=True):
-    """Told to the proactive engine after each exchange."""
-
-    user_id: str
-    channel_id: str
-    at: float
-
-
-def parse_tier(text: str) -> tuple[Tier | None, str]:
-    """A leading ``!high`` / ``!mid`` / ``!low`` (or alias), and the text without it."""
-    stripped = text.lstrip()
-    word, _, rest = stripped.partition(" ")
-    tier = TIER_PREFIXES.get(word.lower())
-    if tier is None:
-        return None, text
-    return tier, rest.lstrip()
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-    noticed_at: float = -1e9
 
 
 @dataclass
@@ -182,7 +118,7 @@ class ChannelActor(Actor):
         self.pending: deque[tuple[MessageReceived, DeferredReply | None]] = deque()
         self.running: trio.CancelScope | None = None
         self.generation = 0
-        self.buckets: dict[str, _Bucket] = {}
+        self.rates = UserRates()
         self.noticed: dict[str, float] = {}
         self.config = ChannelConfig()
         self.guild = GuildConfig()
@@ -318,20 +254,13 @@ class ChannelActor(Actor):
         return normalized in {phrase.lower() for phrase in self.deps.discord.stop_phrases}
 
     def _within_rate(self, message: MessageReceived) -> bool:
-        rate = self.deps.discord.user_rate_per_minute
-        now = trio.current_time()
-        bucket = self.buckets.get(message.author.id)
-        if bucket is None:
-            if len(self.buckets) > 1000:  # forget the quiet ones; they would be full anyway
-                self.buckets = {k: b for k, b in self.buckets.items() if b.tokens < rate}
-            bucket = self.buckets[message.author.id] = _Bucket(tokens=float(rate), updated=now)
-        bucket.tokens = min(float(rate), bucket.tokens + (now - bucket.updated) * rate / 60.0)
-        bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return True
-        if now - bucket.noticed_at >= self.deps.notice_interval:
-            bucket.noticed_at = now
+        verdict = self.rates.take(
+            message.author.id,
+            trio.current_time(),
+            per_minute=self.deps.discord.user_rate_per_minute,
+            notice_interval=self.deps.notice_interval,
+        )
+        if verdict == "notice":
             self.context.start_task(
                 self._say,
                 message,
@@ -340,7 +269,7 @@ class ChannelActor(Actor):
                 "rate",
                 name="notice",
             )
-        return False
+        return verdict == "ok"
 
     async def _enqueue(self, message: MessageReceived, reply: DeferredReply | None) -> None:
         if len(self.pending) >= self.deps.discord.channel_mailbox:
@@ -471,27 +400,15 @@ class ChannelActor(Actor):
         trigger = messages[-1]
         database = self.deps.database
         zone_name = await self._time_zone(trigger)
-        try:
-            zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone, zone_name = ZoneInfo("UTC"), "UTC"
-        now = dt.datetime.now(dt.UTC).astimezone(zone)
-        system = [
-            PERSONA,
-            f"It is {now:%A %Y-%m-%d %H:%M} where {trigger.author.name} is ({zone_name}).",
-        ]
         history = await self._recent()
-        if self._summary:
-            system.append(f"Earlier in this conversation: {self._summary}")
         memories = await self._memories(messages, last_text)
-        if memories:
-            system.append("What you remember:\n" + "\n".join(f"- {m}" for m in memories))
-        chat = [ChatMessage(role="system", content="\n\n".join(system))]
-        for entry in history:
-            if entry.role == "assistant":
-                chat.append(ChatMessage(role="assistant", content=entry.content))
-            else:
-                chat.append(ChatMessage(role="user", content=f"{entry.name}: {entry.content}"))
+        chat = [
+            ChatMessage(
+                role="system",
+                content=system_prompt(trigger.author.name, zone_name, self._summary, memories),
+            ),
+            *history_messages(history),
+        ]
         for message in messages:
             text = last_text if message is trigger else self._without_mention(message.content)
             text = f"{message.author.name}: {text}"
@@ -582,42 +499,18 @@ class ChannelActor(Actor):
             self._summarizing = False
 
     async def _fold_older_messages(self) -> None:
-        database = self.deps.database
-        if database is None:
+        if self.deps.database is None:
             return
-        window = self.deps.history_window
-        summary, older, until = await database.run(
-            unsummarized, self.platform, self.channel_id, window
+        summary = await fold_older_messages(
+            self.deps.database,
+            self.platform,
+            self.channel_id,
+            window=self.deps.history_window,
+            at_least=self.deps.summarize_after,
+            complete=self._complete,
         )
-        if until is None or len(older) < self.deps.summarize_after:
-            return
-        transcript = "\n".join(f"{entry.name or entry.role}: {entry.content}" for entry in older)
-        request = ChatRequest(
-            messages=[
-                ChatMessage(
-                    role="system",
-                    content="Summarize this conversation for your own memory in at most 150 "
-                    "words: who said what that matters, facts, decisions, open questions.",
-                ),
-                ChatMessage(
-                    role="user",
-                    content=(f"Summary so far: {summary}\n\n" if summary else "")
-                    + f"Then:\n{transcript}",
-                ),
-            ],
-            tier=Tier.LOW,
-            max_tokens=400,
-        )
-        try:
-            completion = await self._complete(request)
-        except LlmError as error:
-            logger.info("channel %s: no summary this time: %s", self.channel_id, error)
-            return
-        if completion.text.strip():
-            await database.run(
-                save_summary, self.platform, self.channel_id, completion.text.strip(), until
-            )
-            self._summary = completion.text.strip()
+        if summary is not None:
+            self._summary = summary
 
     async def _send(
         self, trigger: MessageReceived, text: str, files: list[tuple[str, bytes]] | None = None
