@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +252,27 @@ def _git_commit() -> str | None:
     if done.returncode != 0:
         return None
     return done.stdout.strip() or None
+
+
+def write_results(
+    name: str, quick: bool, figures: dict[str, Any], markdown: Callable[[dict[str, Any]], str]
+) -> dict[str, Any]:
+    """Write ``bench/results/<name>[-quick].json`` and ``.md``, print the Markdown.
+
+    The document is ``figures`` plus the mode, the time and the machine; returned too.
+    """
+    mode = "quick" if quick else "full"
+    doc: dict[str, Any] = {
+        "mode": mode,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(),
+        **figures,
+    }
+    results = REPO_ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    stem = name if mode == "full" else f"{name}-quick"
+    (results / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    text = markdown(doc)
+    (results / f"{stem}.md").write_text(text)
+    print(text)
+    return doc

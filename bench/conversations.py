@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import random
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 import trio
 import trio.lowlevel
 
-from bench._harness import latency_summary_us, machine_info, rss_bytes
+from bench._harness import latency_summary_us, rss_bytes, write_results
 from clara.actors import Actor, Overflow
 from clara.actors.channel import ChannelActor, ChannelDependencies
 from clara.actors.llm import Complete
@@ -39,8 +38,6 @@ from clara.store import Database, make_engine, upgrade
 from clara.supervisors import ChildSpec, DynamicSupervisor
 from clara.testing import ActorTestKit, incoming
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 LLM_LATENCY = 0.05
 TARGET_OVERHEAD_P99_MS = 5.0
 TARGET_FLOOD_P99_INCREASE = 0.10
@@ -279,18 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = trio.run(_run, 100, 3, 2000, 20, (0.5, 1.5))
     else:
         figures = trio.run(_run, 1000, 10, 10_000, 100, (5.0, 15.0))
-    mode = "quick" if arguments.quick else "full"
-    doc = {
-        "mode": mode,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine_info(),
-        "figures": figures,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    stem = "conversations" if mode == "full" else "conversations-quick"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(_markdown(doc))
-    print(_markdown(doc))
+    write_results("conversations", arguments.quick, {"figures": figures}, _markdown)
     return 0
 
 

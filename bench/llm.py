@@ -18,11 +18,9 @@ Writes bench/results/llm.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +28,13 @@ import httpx
 import msgspec
 import trio
 
-from bench._harness import latency_summary_us, machine_info, now_ns
+from bench._harness import latency_summary_us, now_ns, write_results
 from clara.actors.llm import Complete, LlmGatewayActor
 from clara.actors.memory import MemoryActor, Remember
 from clara.adapters.llm import ChatMessage, ChatRequest, Gateway, OpenAICompatible, Tier
 from clara.testing import ActorTestKit, FakeLlmServer, FakeMemory
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 TARGET_OVERHEAD_US = 1000.0
 TARGET_BATCH_FACTOR = 5.0
 
@@ -203,19 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
     overhead["requests"] = n
     batching = [trio.run(_batching, 20, 100), trio.run(_batching, 100, 100)]
-    mode = "quick" if arguments.quick else "full"
-    doc = {
-        "mode": mode,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine_info(),
-        "overhead": overhead,
-        "batching": batching,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    stem = "llm" if mode == "full" else "llm-quick"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(_markdown(doc))
-    print(_markdown(doc))
+    write_results("llm", arguments.quick, {"overhead": overhead, "batching": batching}, _markdown)
     return 0
 
 

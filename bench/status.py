@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import trio
 
-from bench._harness import latency_summary_us, machine_info, now_ns, percentile
+from bench._harness import latency_summary_us, now_ns, percentile, write_results
 from clara.actors import Actor, ActorSystem
 from clara.actors.status import GetStatusUrl, StatusEndpoint
 from clara.adapters.http import StatusContext
@@ -33,7 +33,6 @@ from clara.health import Readiness
 from clara.supervisors import ChildSpec, DynamicSupervisor, Supervisor
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 TARGET_STATUS_MS = 50.0
 TARGET_METRICS_MS = 50.0
 TARGET_P99_INCREASE = 0.10
@@ -214,18 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         arguments.actors, arguments.seconds, arguments.requests = 1000, 1.0, 10
     logging.disable(logging.CRITICAL)
     figures = trio.run(_measure, arguments.actors, arguments.seconds, arguments.requests)
-    mode = "quick" if arguments.quick else "full"
-    doc = {
-        "mode": mode,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine_info(),
-        "figures": figures,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    stem = "status" if mode == "full" else "status-quick"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(_markdown(doc))
-    print(_markdown(doc))
+    write_results("status", arguments.quick, {"figures": figures}, _markdown)
     return 0
 
 
