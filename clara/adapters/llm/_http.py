@@ -85,19 +85,14 @@ async def post_json(
         ProviderTimeout, ProviderUnavailable, ProviderRateLimited, ProviderRejected,
         MalformedResponse: as the names say; the message never holds the request's headers.
     """
-    try:
-        response = await client.post(
-            url, headers=headers, content=msgspec.json.encode(body), timeout=timeout
-        )
-    except httpx.TimeoutException:
-        raise ProviderTimeout(
-            provider, f"no answer from {_host(url)} within {timeout:g}s"
-        ) from None
-    except httpx.HTTPError as error:
-        raise ProviderUnavailable(
-            provider, f"cannot reach {_host(url)}: {type(error).__name__}"
-        ) from None
-    _check(provider, response)
+    response = await _send(
+        client,
+        provider,
+        client.build_request(
+            "POST", url, headers=headers, content=msgspec.json.encode(body), timeout=timeout
+        ),
+        timeout,
+    )
     try:
         answer = _decoder.decode(response.content)
     except msgspec.DecodeError:
@@ -116,8 +111,17 @@ async def probe(
 
     Raises the same errors as ``post_json``.
     """
+    request = client.build_request("GET", url, headers=headers, timeout=timeout)
+    await _send(client, provider, request, timeout)
+
+
+async def _send(
+    client: httpx.AsyncClient, provider: str, request: httpx.Request, timeout: float
+) -> httpx.Response:
+    """Send ``request``; transport failures and non-2xx answers become provider errors."""
+    url = str(request.url)
     try:
-        response = await client.get(url, headers=headers, timeout=timeout)
+        response = await client.send(request)
     except httpx.TimeoutException:
         raise ProviderTimeout(
             provider, f"no answer from {_host(url)} within {timeout:g}s"
@@ -127,6 +131,7 @@ async def probe(
             provider, f"cannot reach {_host(url)}: {type(error).__name__}"
         ) from None
     _check(provider, response)
+    return response
 
 
 async def stream_sse(
