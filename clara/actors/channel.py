@@ -27,6 +27,7 @@ import trio
 from ..adapters.chat import (
     ChatTransport,
     MessageReceived,
+    fit_files,
     nonce_for,
     read_attachments,
     split_message,
@@ -385,8 +386,11 @@ class ChannelActor(Actor):
         except LlmError as error:
             logger.warning("channel %s: the model failed: %s", self.channel_id, error)
             return "Something went wrong while I was thinking; please try again.", []
-        files = [(f.name, f.data) for f in result.files][:10]  # Discord takes 10 a message
-        return result.completion.text or "(I have nothing to add.)", files
+        files, left_out = fit_files((f.name, f.data) for f in result.files)
+        text = result.completion.text or "(I have nothing to add.)"
+        if left_out:
+            text += "\n\n" + "\n".join(f"({note})" for note in left_out)
+        return text, files
 
     async def _complete(self, request: ChatRequest) -> Completion:
         completion: Completion = await self.deps.llm.ask(

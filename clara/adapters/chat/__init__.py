@@ -1,6 +1,7 @@
 """Chat platforms as Clara sees them: messages in, a transport to answer through."""
 
 from ._attachments import AttachmentLimits, ReadAttachments, read_attachments
+from ._outgoing_files import fit_files
 from ._types import (
     DISCORD_LIMIT,
     Attachment,
@@ -19,6 +20,7 @@ __all__ = [
     "ChatTransport",
     "MessageReceived",
     "ReadAttachments",
+    "fit_files",
     "nonce_for",
     "read_attachments",
     "split_message",
