@@ -26,6 +26,7 @@ from clara.actors.commands import CommandDependencies, Invocation, run_command
 from clara.actors.console import ConsoleChat
 from clara.actors.discord import DiscordGateway, router
 from clara.actors.llm import LlmGatewayActor
+from clara.actors.mcp_tree import McpSystem, build_mcp
 from clara.actors.memory import MemoryActor, searcher
 from clara.actors.status import StatusEndpoint
 from clara.adapters.chat import Author, ChatTransport, MessageReceived
@@ -38,7 +39,7 @@ from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
 from clara.logs import configure_logging
-from clara.store import Database, open_store
+from clara.store import Database, SecretBox, open_store
 from clara.supervisors import (
     Backoff,
     ChildSpec,
@@ -79,10 +80,12 @@ def build_tree(
     started_at: float,
     *,
     database: Database | None = None,
+    secrets: SecretBox | None = None,
     transport: ChatTransport | None = None,
     console: bool = False,
     on_console_end: Callable[[], None] | None = None,
     extra: Sequence[ChildSpec] = (),
+    mcp: McpSystem | None = None,
 ) -> Supervisor:
     """Clara's supervision tree."""
     children: list[ChildSpec] = []
@@ -92,9 +95,16 @@ def build_tree(
         assert root is not None
         return root
 
+    if mcp is None and settings.mcp.enabled:
+        mcp = build_mcp(settings, database=database, secrets=secrets)
     if settings.status.enabled:
         context = StatusContext(
-            the_root, system, readiness, version=clara.__version__, started_at=started_at
+            the_root,
+            system,
+            readiness,
+            version=clara.__version__,
+            started_at=started_at,
+            oauth_callback=mcp.oauth_callback if mcp is not None else None,
         )
         children.append(
             ChildSpec(
@@ -134,6 +144,8 @@ def build_tree(
                 shutdown=30.0,  # pending writes are written before it stops
             )
         )
+    if mcp is not None:
+        children.append(mcp.spec)
     if transport is not None:
         memory_ref: list[Any] = []
 
@@ -145,6 +157,9 @@ def build_tree(
                     the_root().ref("memory"), memory_user_id(message.platform, message.author.id)
                 )
             registry.register(BuiltinTools(memory_search=search))
+            if mcp is not None:
+                for provider in mcp.tools_for(message.author, message.platform):
+                    registry.register(provider)
             return registry
 
         def dependencies() -> ChannelDependencies:
@@ -221,11 +236,13 @@ def build_discord_tree(
     started_at: float,
     *,
     database: Database | None,
+    secrets: SecretBox | None = None,
     guild_ready_timeout: float = 2.0,
 ) -> Supervisor:
     """Clara's tree with Discord as the chat platform."""
     assert settings.discord.token is not None
     holder: list[Supervisor] = []
+    mcp = build_mcp(settings, database=database, secrets=secrets) if settings.mcp.enabled else None
     refused: list[int] = [0]
 
     async def channel_ref(channel_id: str) -> Any:
@@ -248,6 +265,7 @@ def build_discord_tree(
             memory=root.ref("memory") if settings.memory.enabled else None,
             channel=channel_ref,
             started_at=started_at,
+            mcp=mcp.admin if mcp is not None else None,
         )
         invocation = Invocation(
             platform="discord",
@@ -274,7 +292,9 @@ def build_discord_tree(
         readiness,
         started_at,
         database=database,
+        secrets=secrets,
         transport=bridge,
+        mcp=mcp,
         extra=[
             ChildSpec(
                 "discord",
@@ -338,12 +358,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 readiness,
                 started_at,
                 database=store.database,
+                secrets=store.secrets,
                 transport=PlainTransport(),
             )
             return trio.run(_answer_once, root, system, arguments.once)
         if settings.discord.enabled:
             root = build_discord_tree(
-                settings, system, readiness, started_at, database=store.database
+                settings,
+                system,
+                readiness,
+                started_at,
+                database=store.database,
+                secrets=store.secrets,
             )
             return trio.run(serve_until_signal, root, system)
         stop = trio.Event()
@@ -353,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             readiness,
             started_at,
             database=store.database,
+            secrets=store.secrets,
             transport=ConsoleTransport(),
             console=True,
             on_console_end=stop.set,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import outcome
@@ -101,11 +102,14 @@ class DeferredReply:
     incarnation ends first, the asker gets ``ActorDeadError``.
     """
 
-    __slots__ = ("_ask", "_pending")
+    __slots__ = ("_ask", "_on_settled", "_pending")
 
-    def __init__(self, ask: Ask, pending: set[Ask]) -> None:
+    def __init__(
+        self, ask: Ask, pending: set[Ask], on_settled: Callable[[], None] | None = None
+    ) -> None:
         self._ask = ask
         self._pending = pending
+        self._on_settled = on_settled
         pending.add(ask)
 
     @property
@@ -115,7 +119,13 @@ class DeferredReply:
     def reply(self, value: Any) -> None:
         self._pending.discard(self._ask)
         self._ask.reply(value)
+        self._settled()
 
     def fail(self, error: BaseException) -> None:
         self._pending.discard(self._ask)
         self._ask.fail(error)
+        self._settled()
+
+    def _settled(self) -> None:
+        if not self._pending and self._on_settled is not None:
+            self._on_settled()

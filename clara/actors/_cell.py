@@ -189,7 +189,12 @@ class ActorCell(ContextServices):
         pending = self._deferred
         if pending is None:
             pending = self._deferred = set()
-        return DeferredReply(ask, pending)
+        return DeferredReply(ask, pending, self._deferred_settled)
+
+    def _deferred_settled(self) -> None:
+        """The last deferred reply was given: the actor may be idle now."""
+        if self.idle_hook is not None and self.is_idle():
+            self.idle_hook(self)
 
     def _fail_deferred(self) -> None:
         pending = self._deferred
@@ -375,7 +380,7 @@ class ActorCell(ContextServices):
         elif self._state is _RUNNING:
             if queue:  # a message arrived while we yielded at the very end
                 self._schedule()
-            elif self.idle_hook is not None:
+            elif self.idle_hook is not None and not self._deferred:
                 self.idle_hook(self)
 
     async def _crash(self, message: Any, error: BaseException) -> None:
@@ -556,7 +561,17 @@ class ActorCell(ContextServices):
     # -- passivation --------------------------------------------------------------------------
 
     def is_idle(self) -> bool:
-        return self._state is _RUNNING and not self._scheduled and not len(self.mailbox)
+        """Running with nothing to do: no message queued or being handled, no reply owed.
+
+        An ask answered later (``defer()``) keeps the actor busy until the answer is given,
+        so a DynamicSupervisor never passivates an actor in the middle of serving one.
+        """
+        return (
+            self._state is _RUNNING
+            and not self._scheduled
+            and not len(self.mailbox)
+            and not self._deferred
+        )
 
     # -- introspection ------------------------------------------------------------------------
 

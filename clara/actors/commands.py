@@ -32,6 +32,7 @@ from ..store import (
 )
 from ._ref import ActorRef
 from .channel import SettingsChanged
+from .mcp_admin import OPERATIONS, McpAdmin
 from .memory import Forget, Recall
 
 __all__ = ["COMMANDS", "CommandDependencies", "Invocation", "run_command"]
@@ -45,6 +46,7 @@ COMMANDS = {
     ("model", "tier"): "admin: the default model tier here: high, mid or low",
     ("memory", "search"): "what Clara remembers about you that matches a query",
     ("memory", "clear"): "forget everything Clara remembers about you (asks to confirm)",
+    **{("mcp", operation): text for operation, text in OPERATIONS.items()},
 }
 
 _MODES = ("mention", "active", "off")
@@ -71,6 +73,7 @@ class CommandDependencies:
     memory: ActorRef | None
     channel: Callable[[str], Awaitable[ActorRef]] | None = None
     started_at: float = 0.0
+    mcp: McpAdmin | None = None
 
 
 def _is_admin(invocation: Invocation, settings: DiscordSettings) -> bool:
@@ -104,6 +107,13 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
         return f"I don't know /{invocation.group} {invocation.name}. Try /clara help."
     if key in (("channel", "mode"), ("model", "tier")):
         return await _admin(invocation, deps)
+    if invocation.group == "mcp":
+        if deps.mcp is None:
+            return "MCP servers are turned off (CLARA_MCP_ENABLED)."
+        options = {key: value for key, value in invocation.options.items() if value}
+        return await deps.mcp.run(
+            invocation.name, options, invocation.author, platform=invocation.platform
+        )
     if key == ("clara", "help"):
         lines = [f"/{group} {name}: {text}" for (group, name), text in COMMANDS.items()]
         return (

@@ -144,3 +144,8 @@ def _check(settings: Settings) -> None:
                     "CLARA_MCP_ALLOWED_SOURCES must list sources from "
                     f"{', '.join(sorted(allowed))}; got {source!r}"
                 )
+        if "image" in settings.mcp.allowed_sources and not settings.mcp.container_engine:
+            raise ConfigError(
+                "CLARA_MCP_ALLOWED_SOURCES allows image, so CLARA_MCP_CONTAINER_ENGINE (podman "
+                "or docker) is required; it is not set"
+            )

@@ -191,6 +191,19 @@ class McpSettings(msgspec.Struct, frozen=True, kw_only=True):
     call_timeout: float = 60.0
     install_timeout: float = 120.0
     allowed_sources: tuple[str, ...] = ("npm", "github")
+    allow: tuple[str, ...] = ()
+    """fnmatch patterns over canonical sources (``npm:@modelcontextprotocol/*``); empty: any."""
+    path_roots: tuple[str, ...] = ()
+    """Folders local-path servers may live in; empty: ``DATA_DIR/mcp/local``."""
+    container_engine: str = ""
+    """``podman`` or ``docker`` (a command): needed for image sources."""
+    npm_registry: str = ""
+    ping_seconds: float = 30.0
+    ping_timeout: float = 10.0
+    ops_per_minute: int = 10
+    oauth_redirect_url: str = ""
+    """Where the authorization server sends people back; empty: the status endpoint's
+    ``/oauth/callback``."""
 
 
 class EmailSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -671,6 +684,71 @@ VARIABLES: tuple[Var, ...] = (
         text_list,
         "install sources allowed: npm, github, image, path, url",
         "npm,github",
+    ),
+    Var(
+        "CLARA_MCP_ALLOW",
+        "mcp",
+        "allow",
+        text_list,
+        "allow-list of sources, fnmatch patterns over npm:NAME, github:OWNER/REPO, image:REF, "
+        "path:/DIR, https://URL (empty: any source of an allowed kind)",
+        "",
+    ),
+    Var(
+        "CLARA_MCP_PATH_ROOTS",
+        "mcp",
+        "path_roots",
+        text_list,
+        "folders local-path MCP servers may be installed from (empty: DATA_DIR/mcp/local)",
+        "",
+    ),
+    Var(
+        "CLARA_MCP_CONTAINER_ENGINE",
+        "mcp",
+        "container_engine",
+        text,
+        "container engine command for image sources: podman or docker (empty: none)",
+        "",
+    ),
+    Var(
+        "CLARA_MCP_NPM_REGISTRY",
+        "mcp",
+        "npm_registry",
+        url("https", "http"),
+        "npm registry installs use (empty: npm's configured one)",
+        "",
+    ),
+    Var(
+        "CLARA_MCP_PING_SECONDS",
+        "mcp",
+        "ping_seconds",
+        _SECONDS,
+        "how often a connected MCP server is pinged",
+        "30",
+    ),
+    Var(
+        "CLARA_MCP_PING_TIMEOUT",
+        "mcp",
+        "ping_timeout",
+        _SECONDS,
+        "seconds a ping may take before the server counts as hung and is restarted",
+        "10",
+    ),
+    Var(
+        "CLARA_MCP_OPS_PER_MINUTE",
+        "mcp",
+        "ops_per_minute",
+        integer(1),
+        "MCP management operations one person may run per minute",
+        "10",
+    ),
+    Var(
+        "CLARA_MCP_OAUTH_REDIRECT_URL",
+        "mcp",
+        "oauth_redirect_url",
+        url("https", "http"),
+        "OAuth redirect for remote MCP servers (empty: the status endpoint's /oauth/callback)",
+        "",
     ),
     # email
     Var("CLARA_EMAIL_ENABLED", "email", "enabled", boolean, "watching email accounts", "true"),

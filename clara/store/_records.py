@@ -19,6 +19,7 @@ __all__ = [
     "ChannelConfig",
     "GuildConfig",
     "McpServerConfig",
+    "McpToolRecord",
     "RecordProblem",
     "decode_record",
     "decode_records",
@@ -60,17 +61,33 @@ class GuildConfig(msgspec.Struct, frozen=True, kw_only=True):
     admin_roles: list[str] = msgspec.field(default_factory=list)
 
 
+class McpToolRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool as a server last listed it (so its tools are known before it runs)."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class McpServerConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """How to run one MCP server."""
+    """How to run one MCP server, who may manage it, and the tools it last listed."""
 
     transport: str = "stdio"
     command: str = ""
     args: list[str] = msgspec.field(default_factory=list)
     env: dict[str, str] = msgspec.field(default_factory=dict)
+    cwd: str | None = None
     url: str | None = None
     call_timeout: float = 60.0
     allowed_users: list[str] = msgspec.field(default_factory=list)
     allowed_roles: list[str] = msgspec.field(default_factory=list)
+    tools: list[McpToolRecord] = msgspec.field(default_factory=list)
+    install_dir: str | None = None
+    """The folder an installation made (removed on uninstall)."""
+    oauth: bool = False
+    """A remote server that needs OAuth: connections carry its (refreshed) access token."""
+    oauth_client_id: str = ""
+    installed_by: str = ""
 
 
 def decode_record(kind: type[T], table: str, record_id: int, data: Any) -> T | RecordProblem:

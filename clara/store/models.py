@@ -243,6 +243,11 @@ class OAuthToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     scope: Mapped[str] = mapped_column(String(500), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    client_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """The OAuth client Clara registered (or was given) at the server's authorization server."""
+    client_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    token_endpoint: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    """Where the tokens are refreshed."""
 
 
 class EmailAccount(Base):
@@ -357,5 +362,6 @@ class AuditLogEntry(Base):
 ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (OAuthToken, "access_token_encrypted"),
     (OAuthToken, "refresh_token_encrypted"),
+    (OAuthToken, "client_secret_encrypted"),
     (EmailAccount, "password_encrypted"),
 )

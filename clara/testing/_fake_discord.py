@@ -97,6 +97,11 @@ class FakeDiscord:
                     self._interaction_callback,
                     methods=["POST"],
                 ),
+                Route(
+                    f"{api}/webhooks/{{application_id}}/{{token}}",
+                    self._followup,
+                    methods=["POST"],
+                ),
                 WebSocketRoute("/gateway", self._gateway),
             ]
         )
@@ -189,13 +194,28 @@ class FakeDiscord:
         ]
         return _json(self.commands)
 
+    async def _followup(self, request: Request) -> Response:
+        """A deferred interaction's answer (``interaction.followup.send``)."""
+        data = msgspec.json.decode(await request.body())
+        token = request.path_params["token"]
+        self.interaction_answers.append(
+            (token.removeprefix("token-"), data.get("content", ""), data.get("flags", 0))
+        )
+        self._answered.set()
+        return _json(self._message("0", data.get("content", ""), BOT_ID, "Clara", bot=True))
+
     async def _interaction_callback(self, request: Request) -> Response:
         body = msgspec.json.decode(await request.body())
         data = body.get("data") or {}
-        self.interaction_answers.append(
-            (request.path_params["interaction_id"], data.get("content", ""), data.get("flags", 0))
-        )
-        self._answered.set()
+        if body.get("type") != 5:  # 5: deferred, the answer comes as a follow-up
+            self.interaction_answers.append(
+                (
+                    request.path_params["interaction_id"],
+                    data.get("content", ""),
+                    data.get("flags", 0),
+                )
+            )
+            self._answered.set()
         message = self._message("0", data.get("content", ""), BOT_ID, "Clara", bot=True)
         return _json(
             {

@@ -140,7 +140,13 @@ async def test_slash_commands_are_registered_and_admin_ones_refused_to_others(
     from clara.store.models import AuditLogEntry  # noqa: PLC0415
 
     async with online(tmp_path) as o:
-        assert {c["name"] for c in o.discord.commands} == {"clara", "channel", "model", "memory"}
+        assert {c["name"] for c in o.discord.commands} == {
+            "clara",
+            "channel",
+            "model",
+            "memory",
+            "mcp",
+        }
         with trio.fail_after(15):
             refused = await o.discord.slash("channel", "mode", {"mode": "active"}, permissions="0")
             done = await o.discord.slash("channel", "mode", {"mode": "active"}, permissions="8")

@@ -138,7 +138,7 @@ def test_run_py_upgrades_the_database_on_start(tmp_path: Path) -> None:
     rest, _ = process.communicate(timeout=30)
     output = "".join(seen) + rest
     assert process.returncode == 0, output
-    assert "database upgraded from empty to 0001" in output
+    assert "database upgraded from empty to 0002" in output
     assert (tmp_path / "clara.db").is_file()
     assert (tmp_path / "encryption.key").is_file()
     assert "generated a key into" in output
@@ -159,7 +159,8 @@ async def test_the_tree_of_run_py_reports_when_no_model_answers(
         {
             "CLARA_DATA_DIR": str(tmp_path),
             "CLARA_STATUS_PORT": "0",
-            "CLARA_LOCAL_LLM_URL": "http://127.0.0.1:9/v1",
+            "CLARA_MEMORY_ENABLED": "false",
+            "CLARA_MCP_ENABLED": "false",
             "CLARA_MEMORY_ENABLED": "false",
         }
     )

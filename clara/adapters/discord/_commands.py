@@ -34,11 +34,14 @@ def _author(interaction: discord.Interaction) -> Author:
 
 
 def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler) -> None:
-    """Add /clara, /channel, /model and /memory to ``tree``; answers are ephemeral."""
+    """Add /clara, /channel, /model, /memory and /mcp to ``tree``; answers are ephemeral."""
 
     async def answer(
         interaction: discord.Interaction, group: str, name: str, options: dict[str, Any]
     ) -> None:
+        slow = group == "mcp"  # installs take longer than Discord's 3 s to answer
+        if slow:
+            await interaction.response.defer(ephemeral=True, thinking=True)
         text = await trio_asyncio.trio_as_aio(handler)(
             group,
             name,
@@ -47,7 +50,10 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
             None if interaction.guild_id is None else str(interaction.guild_id),
             _author(interaction),
         )
-        await interaction.response.send_message(text[:2000], ephemeral=True)
+        if slow:
+            await interaction.followup.send(text[:2000], ephemeral=True)
+        else:
+            await interaction.response.send_message(text[:2000], ephemeral=True)
 
     clara_group = app_commands.Group(name="clara", description="About Clara")
 
@@ -88,5 +94,37 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     async def memory_clear(interaction: discord.Interaction, confirm: bool = False) -> None:
         await answer(interaction, "memory", "clear", {"confirm": confirm})
 
-    for group in (clara_group, channel_group, model_group, memory_group):
+    mcp_group = app_commands.Group(name="mcp", description="Clara's tools from MCP servers")
+
+    @mcp_group.command(name="list", description="The MCP servers Clara has")
+    async def mcp_list(interaction: discord.Interaction) -> None:
+        await answer(interaction, "mcp", "list", {})
+
+    @mcp_group.command(name="status", description="How MCP servers are doing")
+    async def mcp_status(interaction: discord.Interaction, name: str = "") -> None:
+        await answer(interaction, "mcp", "status", {"name": name})
+
+    @mcp_group.command(name="tools", description="The tools of one MCP server")
+    async def mcp_tools(interaction: discord.Interaction, name: str) -> None:
+        await answer(interaction, "mcp", "tools", {"name": name})
+
+    @mcp_group.command(name="install", description="Admin: install an MCP server")
+    @app_commands.describe(
+        source="npm:PACKAGE[@VERSION], github:OWNER/REPO[#REF], image:REF, path:/DIR or https URL",
+        name="the server's name (default: from the source)",
+    )
+    async def mcp_install(interaction: discord.Interaction, source: str, name: str = "") -> None:
+        await answer(interaction, "mcp", "install", {"source": source, "name": name})
+
+    def simple(operation: str, text: str) -> None:
+        @mcp_group.command(name=operation, description=text)
+        async def command(interaction: discord.Interaction, name: str) -> None:
+            await answer(interaction, "mcp", operation, {"name": name})
+
+    simple("uninstall", "Admin: remove an MCP server, its tokens and files")
+    simple("enable", "Admin: offer an MCP server's tools again")
+    simple("disable", "Admin: stop an MCP server and stop offering its tools")
+    simple("restart", "Admin: restart an MCP server")
+
+    for group in (clara_group, channel_group, model_group, memory_group, mcp_group):
         tree.add_command(group)

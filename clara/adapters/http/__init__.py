@@ -4,7 +4,7 @@ Served by hypercorn's trio worker inside Clara's own trio run; the ``StatusEndpo
 (``clara.actors.status``) owns the server as a supervised child of the root.
 """
 
-from ._app import BearerTokenGuard, StatusContext, make_status_app
+from ._app import OAUTH_CALLBACK_PATH, BearerTokenGuard, StatusContext, make_status_app
 from ._document import StatusDocument, StatusQuery, build_status
 from ._metrics import CONTENT_TYPE, TreeMetrics
 from ._query import BadQuery, parse_status_query
@@ -12,6 +12,7 @@ from ._server import serve_http
 
 __all__ = [
     "CONTENT_TYPE",
+    "OAUTH_CALLBACK_PATH",
     "BadQuery",
     "BearerTokenGuard",
     "StatusContext",

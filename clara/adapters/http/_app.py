@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import html
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -25,7 +26,9 @@ from ._page import PAGE
 from ._query import BadQuery, parse_status_query
 from ._schema import SCHEMA_PATH
 
-__all__ = ["StatusContext", "make_status_app"]
+__all__ = ["OAUTH_CALLBACK_PATH", "StatusContext", "make_status_app"]
+
+OAUTH_CALLBACK_PATH = "/oauth/callback"
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ class StatusContext:
         readiness: the readiness checks of the process.
         version: Clara's version.
         started_at: the process start, ``time.time()``.
+        oauth_callback: finishes an OAuth flow: ``(state, code, error)`` → the text to show
+            the person whose browser was sent back (served at ``/oauth/callback``).
     """
 
     def __init__(
@@ -51,7 +56,9 @@ class StatusContext:
         *,
         version: str,
         started_at: float,
+        oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
     ) -> None:
+        self.oauth_callback = oauth_callback
         self.root = root
         self.system = system
         self.readiness = readiness
@@ -121,6 +128,27 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
+    async def oauth_callback(request: Request) -> Response:
+        handler = context.oauth_callback
+        params = request.query_params
+        state = params.get("state", "")
+        if handler is None:
+            text, code = "Nothing here waits for an authorization.", 404
+        elif not state or len(state) > 200:
+            text, code = "The link has no valid state parameter.", 400
+        else:
+            error = params.get("error", "")
+            description = params.get("error_description", "")
+            text = await handler(
+                state, params.get("code", "")[:2000], f"{error} {description}".strip()[:300]
+            )
+            code = 200
+        body = (
+            "<!doctype html><meta charset=utf-8><title>Clara</title>"
+            f"<p style='font:16px system-ui;margin:3em'>{html.escape(text)}</p>"
+        )
+        return HTMLResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return _json({"error": f"no such page: {request.url.path}"}, 404)
 
@@ -135,12 +163,14 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route(OAUTH_CALLBACK_PATH, oauth_callback, methods=["GET"]),
         ],
         exception_handlers={404: not_found, 405: not_allowed},
     )
     if token is None:
         return app
-    return BearerTokenGuard(app, token)
+    # The authorization server sends a browser there: its unguessable state is the credential.
+    return BearerTokenGuard(app, token, open_paths=(OAUTH_CALLBACK_PATH,))
 
 
 class BearerTokenGuard:
@@ -149,12 +179,13 @@ class BearerTokenGuard:
     Compares in constant time; never logs or echoes what was sent.
     """
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, *, open_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self._token = token.encode()
+        self._open = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._allowed(scope):
+        if scope["type"] != "http" or scope.get("path") in self._open or self._allowed(scope):
             await self.app(scope, receive, send)
             return
         response = _json(

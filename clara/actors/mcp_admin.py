@@ -1,0 +1,257 @@
+"""Managing MCP servers: ``/mcp list|status|tools|install|uninstall|enable|disable|restart``.
+
+One function, ``McpAdmin.run``, behind both the slash commands and the model's ``mcp__*``
+tools, so both go through the same checks:
+
+- reading (list, status, tools) is open to everyone; changing anything needs a server
+  administrator (Discord's administrator or manage-server permission, or the configured
+  admin role) and, for a server with an allow-list of users or roles, a place on it;
+- each person may run ``ops_per_minute`` operations a minute;
+- every operation, done or refused, is written to the audit log: who, what, when, outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ..adapters.chat import Author
+from ..adapters.llm import ToolSpec
+from ..config import DiscordSettings, McpSettings
+from ..errors import ClaraError
+from ..store import Database, audit
+from ..supervisors import DynamicSupervisor
+from ._ref import ActorRef
+from .channel_rate import UserRates
+from .mcp import CatalogEntry, McpCatalog
+from .mcp_catalog import Install, InstallOutcome, RestartServer, SetEnabled, Uninstall
+
+__all__ = ["OPERATIONS", "McpAdmin", "McpAdminTools"]
+
+logger = logging.getLogger(__name__)
+
+OPERATIONS: dict[str, str] = {
+    "list": "the MCP servers Clara has, and whether each is on",
+    "status": "how one server (or every server) is doing",
+    "tools": "the tools of one server",
+    "install": "admin: install a server from npm, GitHub, an image, a local path or a URL",
+    "uninstall": "admin: remove a server, its tokens and its files",
+    "enable": "admin: offer a server's tools again",
+    "disable": "admin: stop a server and stop offering its tools",
+    "restart": "admin: stop a server now; it starts again on next use",
+}
+_CHANGES = frozenset({"install", "uninstall", "enable", "disable", "restart"})
+
+
+@dataclass
+class McpAdmin:
+    """The operations, their checks, their audit."""
+
+    catalog: McpCatalog
+    catalog_ref: Callable[[], ActorRef]
+    servers: Callable[[], DynamicSupervisor]
+    mcp: McpSettings
+    discord: DiscordSettings
+    database: Database | None = None
+    rates: UserRates = field(default_factory=UserRates)
+
+    def _is_admin(self, author: Author) -> bool:
+        role = self.discord.admin_role
+        return author.is_admin or (bool(role) and role in author.roles)
+
+    def _on_allow_list(self, entry: CatalogEntry, author: Author) -> bool:
+        users, roles = entry.config.allowed_users, entry.config.allowed_roles
+        if not users and not roles:
+            return True
+        return author.id in users or any(role in roles for role in author.roles)
+
+    async def _audit(
+        self, who: str, operation: str, target: str, outcome: str, details: dict[str, Any]
+    ) -> None:
+        if self.database is None:
+            return
+        await self.database.run(
+            lambda session: audit(
+                session,
+                actor=who,
+                action=f"mcp.{operation}",
+                target=target,
+                outcome=outcome,
+                details=details,
+            )
+        )
+
+    async def run(
+        self, operation: str, options: dict[str, Any], author: Author, *, platform: str = "discord"
+    ) -> str:
+        """Run one operation for ``author``; the text to show them."""
+        who = f"{platform}:{author.id}"
+        name = str(options.get("name") or "").strip()
+        source = str(options.get("source") or "").strip()
+        details = {key: str(value)[:300] for key, value in options.items() if value}
+        if operation not in OPERATIONS:
+            return f"There is no /mcp {operation}; try one of: {', '.join(OPERATIONS)}."
+        verdict = self.rates.take(
+            who, trio.current_time(), per_minute=self.mcp.ops_per_minute, notice_interval=0.0
+        )
+        if verdict != "ok":
+            await self._audit(
+                who, operation, name or source, "refused", {**details, "reason": "rate limit"}
+            )
+            return (
+                f"Too many MCP operations: {self.mcp.ops_per_minute} a minute at most. "
+                "Try again in a moment."
+            )
+        if operation in _CHANGES:
+            refusal = self._refusal(operation, name, author)
+            if refusal is not None:
+                await self._audit(
+                    who, operation, name or source, "refused", {**details, "reason": refusal}
+                )
+                return refusal
+        try:
+            answer = await self._do(operation, name, source, who)
+        except ClaraError as error:
+            await self._audit(
+                who, operation, name or source, "failed", {**details, "error": str(error)[:300]}
+            )
+            return f"/mcp {operation} failed: {error}"
+        await self._audit(who, operation, name or source, "done", details)
+        return answer
+
+    def _refusal(self, operation: str, name: str, author: Author) -> str | None:
+        if not self._is_admin(author):
+            role = f" or the {self.discord.admin_role} role" if self.discord.admin_role else ""
+            return f"Only server administrators{role} can {operation} MCP servers."
+        entry = self.catalog.entries.get(name)
+        if operation != "install" and entry is not None and not self._on_allow_list(entry, author):
+            return f"You are not on {name}'s list of people who may manage it."
+        return None
+
+    async def _do(self, operation: str, name: str, source: str, who: str) -> str:
+        if operation == "list":
+            return self._list()
+        if operation == "status":
+            return self._status(name)
+        if operation == "tools":
+            return self._tools(name)
+        if operation == "install":
+            if not source:
+                return (
+                    "Give a source: npm:PACKAGE, github:OWNER/REPO, image:REF, path:/DIR "
+                    "or an https URL."
+                )
+            outcome: InstallOutcome = await self.catalog_ref().ask(
+                Install(source=source, name=name, by=who), timeout=None
+            )
+            if outcome.authorize_url:
+                return (
+                    f"{outcome.name} needs you to sign in first. "
+                    f"Open this link within 30 minutes:\n{outcome.authorize_url}"
+                )
+            tools = ", ".join(outcome.tools)
+            return f"Installed {outcome.name} with {len(outcome.tools)} tools: {tools}."
+        if not name:
+            return f"Name the server: /mcp {operation} name:…"
+        message: Any = {
+            "uninstall": Uninstall(name),
+            "enable": SetEnabled(name, True),
+            "disable": SetEnabled(name, False),
+            "restart": RestartServer(name),
+        }[operation]
+        text: str = await self.catalog_ref().ask(message, timeout=None)
+        return text
+
+    def _list(self) -> str:
+        entries = sorted(self.catalog.entries.values(), key=lambda entry: entry.name)
+        if not entries:
+            return "No MCP servers are installed. An administrator can add one with /mcp install."
+        running = set(self.servers().keys())
+        lines = [
+            f"- {entry.name} ({entry.source}): {'on' if entry.enabled else 'off'}, "
+            f"{len(entry.config.tools)} tools{', running' if entry.name in running else ''}"
+            for entry in entries
+        ]
+        return "MCP servers:\n" + "\n".join(lines)
+
+    def _status(self, name: str) -> str:
+        names = [name] if name else sorted(self.catalog.entries)
+        if not names:
+            return "No MCP servers are installed."
+        lines = []
+        for each in names:
+            entry = self.catalog.entries.get(each)
+            if entry is None:
+                return f"There is no MCP server named {each!r}."
+            ref = self.servers().get(each)
+            if ref is None:
+                state = "not running (starts on first use)" if entry.enabled else "disabled"
+                lines.append(f"- {each}: {state}")
+                continue
+            stats = ref.statistics()
+            details = stats.details or {}
+            line = f"- {each}: {stats.state.value}, {details.get('calls', 0)} calls"
+            line += f", {details.get('failures', 0)} failed, {stats.restarts} restarts"
+            if stats.last_failure is not None:
+                line += f"; last failure: {stats.last_failure.message[:200]}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def _tools(self, name: str) -> str:
+        if not name:
+            return "Name the server: /mcp tools name:…"
+        entry = self.catalog.entries.get(name)
+        if entry is None:
+            return f"There is no MCP server named {name!r}."
+        if not entry.config.tools:
+            return f"{name} lists no tools."
+        return f"Tools of {name}:\n" + "\n".join(
+            f"- {tool.name}: {tool.description[:150]}" for tool in entry.config.tools
+        )
+
+
+_NAME_PARAMETER = {"type": "string", "description": "the server's name"}
+
+
+class McpAdminTools:
+    """The operations as tools for the model, on behalf of the person being answered."""
+
+    name = "mcp"
+
+    def __init__(self, admin: McpAdmin, author: Author, platform: str) -> None:
+        self._admin = admin
+        self._author = author
+        self._platform = platform
+
+    def specs(self) -> list[ToolSpec]:
+        specs = []
+        for operation, text in OPERATIONS.items():
+            properties: dict[str, Any] = {}
+            required: list[str] = []
+            if operation in ("status", "tools", "uninstall", "enable", "disable", "restart"):
+                properties["name"] = _NAME_PARAMETER
+                if operation != "status":
+                    required.append("name")
+            if operation == "install":
+                properties["source"] = {
+                    "type": "string",
+                    "description": "npm:PACKAGE[@VERSION], github:OWNER/REPO[#REF], image:REF, "
+                    "path:/ABSOLUTE/PATH or an https URL",
+                }
+                properties["name"] = {"type": "string", "description": "optional server name"}
+                required.append("source")
+            specs.append(
+                ToolSpec(
+                    name=operation,
+                    description=f"MCP servers: {text}. Changes need the person to be an admin.",
+                    parameters={"type": "object", "properties": properties, "required": required},
+                )
+            )
+        return specs
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> str:
+        return await self._admin.run(tool, arguments, self._author, platform=self._platform)
