@@ -415,6 +415,11 @@ class ActorCell(ContextServices):
         else:
             self.terminate(ActorState.FAILED if error is not None else ActorState.STOPPED)
 
+    async def end_incarnation(self, timeout: float) -> None:
+        """End the incarnation without ending the cell (passivation): its background tasks
+        are cancelled, its deferred replies failed, and its on_stop run (``timeout`` s)."""
+        await self._run_on_stop(timeout)
+
     async def _run_on_stop(self, timeout: float) -> None:
         """End the incarnation's background tasks and deferred replies, then run its on_stop."""
         self._cancel_tasks()

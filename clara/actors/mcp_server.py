@@ -28,7 +28,6 @@ __all__ = [
     "CallTool",
     "ListTools",
     "McpServerActor",
-    "PingServer",
     "ToolTimeout",
     "ToolsListed",
 ]
@@ -51,10 +50,6 @@ class CallTool(msgspec.Struct, frozen=True, kw_only=True):
 
 class ListTools(msgspec.Struct, frozen=True):
     """Ask: connect if needed; answered with the server's tools (``list[ToolSpec]``)."""
-
-
-class PingServer(msgspec.Struct, frozen=True):
-    """Timer: check the server still answers."""
 
 
 class ToolsListed(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,7 +96,7 @@ class McpServerActor(Actor):
         self.connection: McpConnection | None = None
         self._connecting: trio.Event | None = None
         self._connect_error: BaseException | None = None
-        self._pinging = False
+        self.pings = 0
         self.calls = 0
         self.failures = 0
         self.timeouts = 0
@@ -110,11 +105,6 @@ class McpServerActor(Actor):
     # -- messages ---------------------------------------------------------------------------
 
     async def on_receive(self, message: Any) -> Any:
-        if isinstance(message, PingServer):
-            if self.connection is not None and not self._pinging:
-                self._pinging = True
-                self.context.start_task(self._ping, name="ping")
-            return None
         if isinstance(message, CallTool | ListTools):
             reply = self.context.defer()
             token = object()
@@ -191,7 +181,9 @@ class McpServerActor(Actor):
                     what = f"{type(error).__name__}: {error}" if str(error) else repr(error)
                     raise ServerGone(connection.explain(f"could not connect: {what}")) from error
                 self.connected_at = trio.current_time()
-                self.context.send_every(self.ping_interval, PingServer())
+                # Pings run beside the mailbox, not through it: only calls count as use, so
+                # a pinged server still goes idle and is stopped.
+                self.context.start_task(self._pinger, connection, name="pinger")
                 self._tools_changed(connection.tools)
                 logger.info(
                     "mcp %s connected: %s %s, %d tools%s",
@@ -210,19 +202,17 @@ class McpServerActor(Actor):
         if self._on_tools is not None:
             self._on_tools(ToolsListed(server=self.endpoint.name, tools=list(tools)))
 
-    async def _ping(self) -> None:
-        connection = self.connection
-        try:
-            if connection is None:
-                return
+    async def _pinger(self, connection: McpConnection) -> None:
+        """Every ``ping_interval``: a ping; no answer within ``ping_timeout`` is a crash."""
+        while True:
+            await trio.sleep(self.ping_interval)
             with trio.move_on_after(self.ping_timeout) as scope:
                 await connection.ping()
             if scope.cancelled_caught:
                 raise ServerGone(
                     connection.explain(f"hung: no answer to a ping within {self.ping_timeout:g}s")
                 )
-        finally:
-            self._pinging = False
+            self.pings += 1
 
     # -- introspection ----------------------------------------------------------------------
 
@@ -234,6 +224,7 @@ class McpServerActor(Actor):
             "calls": self.calls,
             "failures": self.failures,
             "timeouts": self.timeouts,
+            "pings": self.pings,
             "in_flight": self._limiter.borrowed_tokens,
         }
         if connection is not None:

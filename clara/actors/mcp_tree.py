@@ -111,7 +111,7 @@ def build_mcp(
         return McpServerActor(
             endpoint_of(entry, connect_timeout=mcp.install_timeout),
             reaper=reaper,
-            call_timeout=entry.config.call_timeout,
+            call_timeout=min(entry.config.call_timeout, mcp.call_timeout),
             ping_interval=mcp.ping_seconds,
             ping_timeout=mcp.ping_timeout,
             on_tools=tools_listed,

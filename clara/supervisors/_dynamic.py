@@ -388,7 +388,9 @@ class DynamicSupervisor(SupervisorBase):
             with trio.move_on_after(timeout if math.isfinite(timeout) else math.inf):
                 if actor is not None:
                     snapshot = await actor.on_passivate()
-                    await actor.on_stop()
+            # Its tasks and services end with it (an MCP server's process, say).
+            await cell.end_incarnation(timeout)
+            with trio.move_on_after(timeout if math.isfinite(timeout) else math.inf):
                 await self.snapshots.save(key, snapshot)
             self.passivations += 1
             logger.debug("passivated %s", cell.path)

@@ -222,3 +222,39 @@ async def test_a_passivated_child_stopped_through_its_ref_starts_afresh(
         assert new != old
         assert new.state is ActorState.RUNNING
         await root.stop()
+
+
+class Background(Actor):
+    """Starts a background task on its first message; records when the task is cancelled."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+
+    async def on_receive(self, message: Any) -> Any:
+        self.context.start_task(self._forever)
+        return "started"
+
+    async def _forever(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            self.events.append(("cancelled", trio.current_time()))
+
+    async def on_stop(self) -> None:
+        self.events.append(("stop", trio.current_time()))
+
+
+@pytest.mark.trio
+async def test_passivation_ends_the_background_tasks_of_the_incarnation(
+    autojump_clock: object,
+) -> None:
+    events: list[Any] = []
+    dynamic = DynamicSupervisor(lambda key: Background(events), passivate_after=60)
+    async with trio.open_nursery() as nursery:
+        root = await running(dynamic, nursery)
+        ref = await dynamic.get_or_start("a")
+        assert await ref.ask(Ping()) == "started"
+        await trio.sleep(61)
+        assert ref.statistics().state is ActorState.PASSIVATED
+        assert sorted(name for name, _ in events) == ["cancelled", "stop"]
+        await root.stop()

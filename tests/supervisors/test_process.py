@@ -159,9 +159,9 @@ async def test_the_tree_of_run_py_reports_when_no_model_answers(
         {
             "CLARA_DATA_DIR": str(tmp_path),
             "CLARA_STATUS_PORT": "0",
+            "CLARA_LOCAL_LLM_URL": "http://127.0.0.1:9/v1",
             "CLARA_MEMORY_ENABLED": "false",
             "CLARA_MCP_ENABLED": "false",
-            "CLARA_MEMORY_ENABLED": "false",
         }
     )
     system = ActorSystem("clara")

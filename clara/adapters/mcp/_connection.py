@@ -223,6 +223,11 @@ class McpConnection:
             os.close(fd)
         raise ServerGone(self.explain(f"process {pid} exited"))
 
+    def _lost(self) -> str:
+        if self.pid is not None and not _running(self.pid):
+            return f"process {self.pid} exited (connection lost)"
+        return "connection lost"
+
     def explain(self, what: str) -> str:
         tail = " | ".join(line for line in list(self.stderr)[-3:] if line)
         return f"{self.endpoint.name}: {what}" + (f" (stderr: {tail[-300:]})" if tail else "")
@@ -320,7 +325,7 @@ class McpConnection:
             result = await session.call_tool(tool, arguments)
         except MCPError as error:
             if _connection_lost(error):
-                raise ServerGone(self.explain(f"connection lost: {error}")) from error
+                raise ServerGone(self.explain(self._lost())) from error
             raise ToolCallFailed(f"{tool}: {error}") from error
         if not isinstance(result, types.CallToolResult):
             raise ToolCallFailed(f"{tool}: the server answered with a {type(result).__name__}")
@@ -337,6 +342,15 @@ class McpConnection:
 
 
 _CLIENT = types.Implementation(name="clara", version="1")
+
+
+def _running(pid: int) -> bool:
+    """False once the process has exited (gone, or a zombie not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
