@@ -280,7 +280,9 @@ class McpCatalogActor(Actor):
 
     async def _install(self, message: Install) -> InstallOutcome:
         settings = self.deps.settings
-        source = parse_source(message.source, path_roots=self.deps.path_roots)
+        source = parse_source(
+            message.source, path_roots=self.deps.path_roots, kinds=settings.allowed_sources
+        )
         check_allowed(source, settings.allowed_sources, settings.allow)
         name = message.name or source.suggested_name
         problem = valid_server_name(name)

@@ -36,7 +36,9 @@ class Online:
 
 
 @asynccontextmanager
-async def online(tmp_path: Path, database: Database | None = None) -> AsyncIterator[Online]:
+async def online(
+    tmp_path: Path, database: Database | None = None, env: dict[str, str] | None = None
+) -> AsyncIterator[Online]:
     discord, model = FakeDiscord(), FakeLlmServer(default=Reply("Hi from Clara."))
     engine = make_engine(f"sqlite:///{tmp_path / 'clara.db'}")
     upgrade(engine)
@@ -53,6 +55,7 @@ async def online(tmp_path: Path, database: Database | None = None) -> AsyncItera
                 "CLARA_LOCAL_LLM_URL": f"{model_url}/v1",
                 "CLARA_MEMORY_ENABLED": "false",
                 "CLARA_STATUS_ENABLED": "false",
+                **(env or {}),
             }
         )
         readiness = Readiness()
@@ -177,3 +180,45 @@ async def test_files_are_posted_as_attachments(tmp_path: Path) -> None:
         [posted] = o.discord.posted
         assert posted.content == "a chart"
         assert posted.files == [("chart.png", b"\x89PNG-data")]
+
+
+@pytest.mark.trio
+async def test_mcp_servers_are_managed_with_slash_commands_and_used_in_a_conversation(
+    tmp_path: Path,
+) -> None:
+    """/mcp install (admins only, audited) → the model calls the server's tool → the reply."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from clara.store.models import AuditLogEntry, McpServer  # noqa: PLC0415
+    from tests.mcp.conftest import TOOLS_SERVER  # noqa: PLC0415
+
+    env = {
+        "CLARA_MCP_ALLOWED_SOURCES": "npm,path",
+        "CLARA_MCP_PATH_ROOTS": str(TOOLS_SERVER.parent),
+    }
+    async with online(tmp_path, env=env) as o:
+        source = {"source": f"path:{TOOLS_SERVER}", "name": "calc"}
+        with trio.fail_after(60):
+            refused = await o.discord.slash("mcp", "install", source, permissions="0")
+            installed = await o.discord.slash("mcp", "install", source, permissions="8")
+            listed = await o.discord.slash("mcp", "list", permissions="0")
+        assert refused == "Only server administrators can install MCP servers."
+        assert installed.startswith("Installed calc with 7 tools: echo, add,")
+        assert "- calc (path:" in listed and ": on, 7 tools" in listed
+        o.model.script(Reply(tool_calls=(("calc__add", {"a": 20, "b": 22}),)), Reply("It's 42."))
+        await o.discord.post_message("what is 20+22?", channel_id="300")
+        with trio.fail_after(30):
+            await o.discord.wait_posted(2)  # the progress line, then the answer
+        assert o.discord.posted[-1].content == "It's 42."
+        tool_turn = o.model.chat_requests()[-1].body["messages"]
+        assert any(m["role"] == "tool" and m["content"] == "42" for m in tool_turn)
+    engine = make_engine(f"sqlite:///{tmp_path / 'clara.db'}")
+    with Database(engine).unit_of_work() as session:
+        outcomes = [(e.action, e.outcome, e.actor) for e in session.scalars(select(AuditLogEntry))]
+        names = list(session.scalars(select(McpServer.name)))
+    assert outcomes == [
+        ("mcp.install", "refused", "discord:1"),
+        ("mcp.install", "done", "discord:1"),
+        ("mcp.list", "done", "discord:1"),
+    ]
+    assert names == ["calc"]

@@ -162,6 +162,10 @@ def _image(spec: str) -> InstallSource:
             "lowercase name components)"
         )
     domain, path = match.group(1), match.group(2)
+    is_host = domain is not None and ("." in domain or ":" in domain or domain == "localhost")
+    if domain is not None and not is_host and not re.fullmatch(_PATH_COMPONENT, domain):
+        # Without '.', ':' or "localhost" the first part is a name component, not a registry.
+        raise SourceError(f"{spec!r} is not an image reference: name components are lowercase")
     if len(f"{domain}/{path}" if domain else path) > _MAX_IMAGE_NAME:
         raise SourceError(f"image name is longer than {_MAX_IMAGE_NAME} characters")
     return InstallSource(kind="image", canonical=f"image:{spec}", image=spec)
@@ -215,8 +219,13 @@ def _url(spec: str) -> InstallSource:
     return InstallSource(kind="url", canonical=spec, url=spec)
 
 
-def parse_source(text: str, *, path_roots: Sequence[str] = ()) -> InstallSource:
-    """Check ``text`` against the grammars; the source, or ``SourceError`` naming the problem."""
+def parse_source(
+    text: str, *, path_roots: Sequence[str] = (), kinds: Sequence[str] | None = None
+) -> InstallSource:
+    """Check ``text`` against the grammars; the source, or ``SourceError`` naming the problem.
+
+    With ``kinds``, a source of another kind is refused before its own checks run.
+    """
     if not isinstance(text, str) or not text:
         raise SourceError("the source is empty")
     limit = _MAX_URL if text.startswith(("https://", "http://")) else MAX_SOURCE
@@ -229,36 +238,53 @@ def parse_source(text: str, *, path_roots: Sequence[str] = ()) -> InstallSource:
             "are refused"
         )
     lowered = text.lower()
-    if lowered.startswith(("file:", "git@", "git+", "git:", "ssh:", "ssh+")) or "://" in (
-        lowered.split(":", 1)[1] if lowered.startswith(("npm:", "github:", "image:")) else ""
-    ):
+    if lowered.startswith(("file:", "git@", "git+", "git:", "ssh:", "ssh+")):
         raise SourceError(
             f"{text!r}: file:, git@, git+ and ssh sources are refused; use npm:, github:, "
             "image:, path: or an https URL"
         )
-    if lowered.startswith(("https://", "http://")):
-        return _url(text)
+    if lowered.startswith(("npm:", "github:", "image:")) and "://" in lowered:
+        raise SourceError(
+            f"{text!r}: a URL inside an npm:, github: or image: source is refused (the "
+            "registry is Clara's setting, never the source's)"
+        )
+    kind, rest = _kind_of(text)
+    if kinds is not None and kind not in kinds:
+        raise SourceError(
+            f"{kind} sources are not allowed here (CLARA_MCP_ALLOWED_SOURCES="
+            f"{','.join(kinds) or 'none'})"
+        )
+    if kind == "url":
+        return _url(rest)
+    if kind == "path":
+        return _path(rest, path_roots)
+    if kind == "image":
+        return _image(rest)
+    if kind == "github":
+        return _github(rest)
+    return _npm(rest)
+
+
+def _kind_of(text: str) -> tuple[str, str]:
+    """The kind a source is written as, and the rest of it."""
+    if text.lower().startswith(("https://", "http://")):
+        return "url", text
     if "://" in text:
         raise SourceError(f"URL scheme of {text!r} is refused: use https")
-    if text.startswith("npm:"):
-        return _npm(text[4:])
-    if text.startswith("github:"):
-        return _github(text[7:])
-    if text.startswith("image:"):
-        return _image(text[6:])
-    if text.startswith("path:"):
-        return _path(text[5:], path_roots)
+    for prefix in ("npm", "github", "image", "path"):
+        if text.startswith(f"{prefix}:"):
+            return prefix, text[len(prefix) + 1 :]
     if text.startswith("/"):
-        return _path(text, path_roots)
-    if text.startswith(".") or text.startswith("~"):
+        return "path", text
+    if text.startswith((".", "~")):
         raise SourceError(f"path {text!r} must be absolute")
     if ":" in text:
         raise SourceError(
             f"{text!r}: unknown source prefix; use npm:, github:, image:, path: or an https URL"
         )
     if text.startswith("@") or "/" not in text:
-        return _npm(text)
-    return _github(text)
+        return "npm", text
+    return "github", text
 
 
 def check_allowed(source: InstallSource, kinds: Sequence[str], patterns: Sequence[str]) -> None:
