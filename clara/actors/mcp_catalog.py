@@ -196,17 +196,26 @@ class McpCatalogActor(Actor):
             reply = self.context.defer()
             self.context.start_task(self._install_task, message, reply, name="install")
             return None
+        if isinstance(message, OAuthCallback | Uninstall | SetEnabled | RestartServer):
+            # A refused operation is an answer, not a crash: the asker gets the error.
+            reply = self.context.defer()
+            try:
+                reply.reply(await self._operate(message))
+            except ClaraError as error:
+                reply.fail(error)
+            return None
+        raise TypeError(f"McpCatalogActor does not handle {type(message).__name__}")
+
+    async def _operate(self, message: Any) -> str:
         if isinstance(message, OAuthCallback):
             return await self._callback(message)
         if isinstance(message, Uninstall):
             return await self._uninstall(message.name)
         if isinstance(message, SetEnabled):
             return await self._set_enabled(message.name, message.enabled)
-        if isinstance(message, RestartServer):
-            entry = self._entry(message.name)
-            await self._stop_server(entry.name)
-            return f"{entry.name} restarts on its next use."
-        raise TypeError(f"McpCatalogActor does not handle {type(message).__name__}")
+        entry = self._entry(message.name)
+        await self._stop_server(entry.name)
+        return f"{entry.name} restarts on its next use."
 
     def _entry(self, name: str) -> CatalogEntry:
         entry = self.entries.get(name)

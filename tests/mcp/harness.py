@@ -21,7 +21,7 @@ from clara.actors.mcp_tree import McpSystem, build_mcp
 from clara.adapters.chat import Author
 from clara.adapters.mcp import McpEndpoint, test_start
 from clara.config import load_settings
-from clara.store import Database, McpServerConfig, SecretBox
+from clara.store import Database, McpServerConfig, SecretBox, save_mcp_server
 from clara.supervisors import Backoff, Supervisor
 from clara.tools import ToolRegistry
 
@@ -109,6 +109,17 @@ async def mcp_running(
         backoff=backoff or Backoff(min=0.2, max=1.0, jitter=0.0, reset_after=60.0),
     )
     mcp.catalog.publish({entry.name: entry for entry in entries})
+    if database is not None:  # the catalog loads from the store: put them there
+        for entry in entries:
+            await database.run(
+                lambda session, entry=entry: save_mcp_server(
+                    session,
+                    name=entry.name,
+                    source=entry.source,
+                    config=entry.config,
+                    enabled=entry.enabled,
+                )
+            )
     root = Supervisor([mcp.spec])
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run, ActorSystem("clara"))

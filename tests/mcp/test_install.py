@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from clara.actors.mcp_catalog import Install, Uninstall
-from clara.adapters.mcp import InstallError, Installer, parse_source
+from clara.adapters.mcp import Installer, InstallError, parse_source
 from clara.store import Database, load_mcp_servers, make_engine, upgrade
 from tests.helpers import require
 from tests.mcp.conftest import TOOLS_SERVER
@@ -123,6 +123,7 @@ async def test_install_refuses_sources_the_settings_do_not_allow(tmp_path: Path)
             await ref.ask(Install(source="npm:left-pad", name="mcp", by="t"), timeout=None)
         with pytest.raises(Exception, match="no MCP server named 'nope'"):
             await ref.ask(Uninstall("nope"), timeout=None)
+        assert ref.statistics().restarts == 0  # a refused operation is an answer, not a crash
 
 
 async def test_stored_servers_are_loaded_at_start_and_survive_a_restart(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import httpx2
@@ -221,13 +222,28 @@ class NeedsAuthorization(InstallError):
         self.www_authenticate = www_authenticate
 
 
-def _unauthorized(error: BaseException) -> httpx2.HTTPStatusError | None:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, httpx2.HTTPStatusError) and seen.response.status_code == 401:
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+class _Challenges(httpx2.Auth):
+    """Remembers a 401's ``WWW-Authenticate`` (the SDK reports only that the request failed)."""
+
+    def __init__(self, inner: httpx2.Auth | None) -> None:
+        self.inner = inner
+        self.challenge: str | None = None
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        flow = self.inner.async_auth_flow(request) if self.inner is not None else None
+        outgoing = await flow.__anext__() if flow is not None else request
+        while True:
+            response = yield outgoing
+            if response.status_code == 401:
+                self.challenge = response.headers.get("www-authenticate", "")
+            if flow is None:
+                return
+            try:
+                outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return
 
 
 async def test_start(
@@ -243,7 +259,8 @@ async def test_start(
         NeedsAuthorization: a remote server answered 401 (and there was no usable token).
         InstallError: it did not start, or not within ``timeout`` seconds.
     """
-    connection = McpConnection(endpoint, reaper=reaper, auth=auth)
+    challenges = _Challenges(auth) if endpoint.transport != "stdio" else None
+    connection = McpConnection(endpoint, reaper=reaper, auth=challenges)
     try:
         with trio.fail_after(timeout):
             async with trio.open_nursery() as nursery:
@@ -256,11 +273,10 @@ async def test_start(
         ) from None
     except Exception as error:
         leaf = _first_leaf(error)
-        unauthorized = _unauthorized(leaf)
-        if unauthorized is not None:
+        if challenges is not None and challenges.challenge is not None:
             raise NeedsAuthorization(
                 f"{endpoint.name}: the server needs authorization (HTTP 401)",
-                unauthorized.response.headers.get("www-authenticate"),
+                challenges.challenge or None,
             ) from None
         text = f"{type(leaf).__name__}: {leaf}" if str(leaf) else repr(leaf)
         raise InstallError(connection.explain(f"test start failed: {text}")) from error

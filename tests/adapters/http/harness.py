@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -35,6 +35,7 @@ async def serving(
     *,
     token: str | None = None,
     backoff: Backoff | None = None,
+    oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
 ) -> AsyncIterator[Served]:
     system = ActorSystem("clara")
     readiness = Readiness()
@@ -44,7 +45,14 @@ async def serving(
         assert root is not None
         return root
 
-    context = StatusContext(the_root, system, readiness, version="9.9.9", started_at=time.time())
+    context = StatusContext(
+        the_root,
+        system,
+        readiness,
+        version="9.9.9",
+        started_at=time.time(),
+        oauth_callback=oauth_callback,
+    )
     settings = StatusSettings(
         host="127.0.0.1", port=0, token=Secret(token) if token is not None else None
     )

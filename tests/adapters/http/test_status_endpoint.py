@@ -330,3 +330,26 @@ async def test_a_taken_port_fails_the_start_with_the_reason() -> None:
     ):
         await root.run(system)
     listener.close()
+
+
+@pytest.mark.trio
+async def test_the_oauth_callback_is_served_without_the_token_and_escaped() -> None:
+    """The authorization server sends a browser back here: its state is the credential."""
+    seen: list[tuple[str, str, str]] = []
+
+    async def callback(state: str, code: str, error: str) -> str:
+        seen.append((state, code, error))
+        return "Clara is connected to <remote>."
+
+    async with serving(token=TOKEN, oauth_callback=callback) as served:
+        answer = await served.client.get("/oauth/callback", params={"state": "s1", "code": "c1"})
+        assert answer.status_code == 200
+        assert "Clara is connected to &lt;remote&gt;." in answer.text
+        refused = await served.client.get(
+            "/oauth/callback", params={"state": "s2", "error": "access_denied"}
+        )
+        assert refused.status_code == 200
+        missing = await served.client.get("/oauth/callback", params={"code": "c"})
+        assert missing.status_code == 400 and "no valid state" in missing.text
+        assert (await served.client.get("/status")).status_code == 401  # the rest still guarded
+    assert seen == [("s1", "c1", ""), ("s2", "", "access_denied")]
