@@ -173,6 +173,8 @@ def build_tree(
                 database=database,
                 memory=memory_ref[0],
                 tools_for=tools_for,
+                # An MCP server's own limit applies first; its error is clearer than ours.
+                tool_timeout=max(30.0, settings.mcp.call_timeout + 1.0),
             )
 
         shared: list[ChannelDependencies] = []

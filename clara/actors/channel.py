@@ -94,6 +94,8 @@ class ChannelDependencies:
     memory: ActorRef | None = None
     proactive: ActorRef | None = None
     tools_for: Callable[[MessageReceived], ToolRegistry] | None = None
+    tool_timeout: float = 30.0
+    """Seconds one tool call may take within a reply."""
     time_zone_of: Callable[[MessageReceived], str] | None = None
     """Overrides the time zone stored for each person (tests, a fixed deployment)."""
     summarize_after: int = 40
@@ -380,7 +382,13 @@ class ChannelActor(Actor):
                 await self._say(trigger, f"-# using {event.tool}…", "progress", reply=False)
 
         try:
-            result = await run_tool_loop(self._complete, request, registry, on_progress=progress)
+            result = await run_tool_loop(
+                self._complete,
+                request,
+                registry,
+                on_progress=progress,
+                tool_timeout=self.deps.tool_timeout,
+            )
         except NoProviderAvailable as error:
             return explain_unavailable(error, self.deps.llm_settings), []
         except LlmError as error:

@@ -1,7 +1,7 @@
 """McpServerActor: one per MCP server in use; owns its connection (and so its process).
 
-It connects on first use, serves many tool calls at once (each ask is deferred and answered
-by a task), pings the server while connected, and crashes when the server dies or stops
+It connects on first use (and at once after a crash restart), serves many tool calls at
+once (each ask is deferred and answered by a task), pings the server while connected, and crashes when the server dies or stops
 answering pings, so its supervisor restarts it with backoff. A call that takes longer than
 its timeout is answered with a ``ToolTimeout`` (the server may just be slow: the ping
 decides whether it is hung). Idle ones are passivated by their DynamicSupervisor, which
@@ -101,6 +101,18 @@ class McpServerActor(Actor):
         self.failures = 0
         self.timeouts = 0
         self.connected_at: float | None = None
+
+    async def on_start(self) -> None:
+        if self.context.restarts:
+            # Restarted after a crash: the server was in use, so it is likely to be used
+            # again soon. Connect now rather than on the next call, which then finds it ready.
+            self.context.start_task(self._warm, name="reconnect")
+
+    async def _warm(self) -> None:
+        try:
+            await self._connected()
+        except ServerGone as error:  # stay lazy: the next call tries (and crashes) again
+            logger.info("mcp %s: reconnecting after a crash failed: %s", self.endpoint.name, error)
 
     # -- messages ---------------------------------------------------------------------------
 

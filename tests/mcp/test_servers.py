@@ -69,6 +69,8 @@ async def test_kill_9_mid_conversation_then_the_next_call_succeeds_after_the_bac
         down = await registry.call("tools__echo", {"text": "anyone?"}, timeout=10)
         assert down.error and "is down" in down.text and "restarts in" in down.text
         await wait_until(lambda: running.state("tools") == "running", "restarted after backoff")
+        # After a crash it reconnects at once, before anyone calls.
+        await wait_until(lambda: running.details("tools")["connected"], "reconnected eagerly")
         again = await registry.call("tools__pid", {}, timeout=10)
         assert not again.error and int(again.text) != pid
         stats = running.mcp.servers().get("tools").statistics()  # type: ignore[union-attr]
