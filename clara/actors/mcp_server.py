@@ -1,8 +1,9 @@
 """McpServerActor: one per MCP server in use; owns its connection (and so its process).
 
 It connects on first use (and at once after a crash restart), serves many tool calls at
-once (each ask is deferred and answered by a task), pings the server while connected, and crashes when the server dies or stops
-answering pings, so its supervisor restarts it with backoff. A call that takes longer than
+once (each ask is deferred and answered by a task), pings the server while connected, and
+crashes when the server dies or stops answering pings, so its supervisor restarts it with
+backoff. A call that takes longer than
 its timeout is answered with a ``ToolTimeout`` (the server may just be slow: the ping
 decides whether it is hung). Idle ones are passivated by their DynamicSupervisor, which
 closes the connection and ends the process; the next call starts it again.
