@@ -17,7 +17,6 @@ from ._render import effective_configuration, settings_table
 from ._settings import (
     AREAS,
     LLM_PROVIDERS,
-    VARIABLES,
     DatabaseSettings,
     DiscordSettings,
     EmailSettings,
@@ -31,9 +30,9 @@ from ._settings import (
     SandboxSettings,
     Settings,
     StatusSettings,
-    Var,
 )
 from ._values import Secret, is_loopback, mask, masked_dsn
+from ._variables import VARIABLES, Var
 
 __all__ = [
     "AREAS",

@@ -12,8 +12,9 @@ import msgspec
 from dotenv import dotenv_values
 
 from ..errors import ConfigError
-from ._settings import AREAS, LLM_PROVIDERS, VARIABLES, Settings
+from ._settings import AREAS, LLM_PROVIDERS, Settings
 from ._values import is_loopback
+from ._variables import VARIABLES
 
 __all__ = ["ENV_FILE_VARIABLE", "load_settings", "read_environment", "sources"]
 

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._settings import VARIABLES, Settings
+from ._settings import Settings
 from ._values import Secret, masked_dsn
+from ._variables import VARIABLES
 
 __all__ = ["effective_configuration", "settings_table"]
 
