@@ -62,12 +62,12 @@ from ..tools import ToolProgress, ToolRegistry, run_tool_loop
 from ._actor import Actor
 from ._ask import DeferredReply
 from ._ref import ActorRef
-from .channel_context import history_messages, system_prompt
+from .channel_context import history_messages, recall_about, system_prompt
 from .channel_messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .channel_rate import UserRates
 from .channel_summary import fold_older_messages
 from .llm import Complete
-from .memory import Recall, Remember
+from .memory import Remember
 
 __all__ = [
     "ChannelActor",
@@ -94,8 +94,7 @@ class ChannelDependencies:
     memory: ActorRef | None = None
     proactive: ActorRef | None = None
     tools_for: Callable[[MessageReceived], ToolRegistry] | None = None
-    tool_timeout: float = 30.0
-    """Seconds one tool call may take within a reply."""
+    tool_timeout: float = 30.0  # seconds one tool call may take within a reply
     time_zone_of: Callable[[MessageReceived], str] | None = None
     """Overrides the time zone stored for each person (tests, a fixed deployment)."""
     summarize_after: int = 40
@@ -489,40 +488,25 @@ class ChannelActor(Actor):
             self._http_client = None
 
     async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
-        memory = self.deps.memory
-        if memory is None or not query.strip():
+        if self.deps.memory is None:
             return []
-        found: list[str] = []
-        for author_id in dict.fromkeys(m.author.id for m in messages):
-            try:
-                found += await memory.ask(
-                    Recall(user_id=memory_user_id(self.platform, author_id), query=query),
-                    timeout=None,
-                )
-            except ClaraError as error:
-                logger.info("memory search failed: %s", error)
-        return found
+        return await recall_about(self.deps.memory, self.platform, messages, query)
 
     async def _summarize(self) -> None:
         """Fold the messages older than the history window into the stored summary."""
         try:
-            await self._fold_older_messages()
+            if self.deps.database is not None:
+                summary = await fold_older_messages(
+                    self.deps.database,
+                    self.platform,
+                    self.channel_id,
+                    window=self.deps.history_window,
+                    at_least=self.deps.summarize_after,
+                    complete=self._complete,
+                )
+                self._summary = summary if summary is not None else self._summary
         finally:
             self._summarizing = False
-
-    async def _fold_older_messages(self) -> None:
-        if self.deps.database is None:
-            return
-        summary = await fold_older_messages(
-            self.deps.database,
-            self.platform,
-            self.channel_id,
-            window=self.deps.history_window,
-            at_least=self.deps.summarize_after,
-            complete=self._complete,
-        )
-        if summary is not None:
-            self._summary = summary
 
     async def _send(
         self, trigger: MessageReceived, text: str, files: list[tuple[str, bytes]] | None = None

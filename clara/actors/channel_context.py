@@ -4,11 +4,19 @@ person is, the rolling summary, memories, then the recent history."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..adapters.chat import MessageReceived
 from ..adapters.llm import ChatMessage
+from ..adapters.memory import memory_user_id
+from ..errors import ClaraError
 from ..store import HistoryEntry
+from ._ref import ActorRef
+from .memory import Recall
+
+logger = logging.getLogger(__name__)
 
 PERSONA = (
     "You are Clara, a warm and thoughtful companion in a Discord community. You remember "
@@ -47,3 +55,20 @@ def history_messages(history: Iterable[HistoryEntry]) -> list[ChatMessage]:
         else ChatMessage(role="user", content=f"{entry.name}: {entry.content}")
         for entry in history
     ]
+
+
+async def recall_about(
+    memory: ActorRef, platform: str, messages: list[MessageReceived], query: str
+) -> list[str]:
+    """What memory holds about each author of ``messages`` that matches ``query``."""
+    if not query.strip():
+        return []
+    found: list[str] = []
+    for author_id in dict.fromkeys(m.author.id for m in messages):
+        try:
+            found += await memory.ask(
+                Recall(user_id=memory_user_id(platform, author_id), query=query), timeout=None
+            )
+        except ClaraError as error:
+            logger.info("memory search failed: %s", error)
+    return found
