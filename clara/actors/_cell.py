@@ -20,7 +20,7 @@ import trio
 
 from ..errors import ActorDeadError, MailboxFull
 from ._actor import Actor
-from ._ask import Ask, DeferredReply
+from ._ask import Ask
 from ._dead_letters import DeadLetterReason
 from ._mailbox import Mailbox, Overflow
 from ._services import ContextServices
@@ -83,7 +83,6 @@ class ActorCell(ContextServices):
         "_backoff",
         "_current_ask",
         "_dead_lettered",
-        "_deferred",
         "_failed",
         "_fast_tells",
         "_host",
@@ -137,7 +136,6 @@ class ActorCell(ContextServices):
         self._dead_lettered = 0
         self._current_ask: Ask | None = None
         # Asks whose reply an actor deferred and has not given yet (failed if it ends).
-        self._deferred: set[Ask] | None = None
         self._last_stats: ActorStatistics | None = None
         self._restarts = 0
         self._fast_tells = 0
@@ -178,30 +176,6 @@ class ActorCell(ContextServices):
     def actor(self) -> Actor | None:
         """The current incarnation (None before the first start)."""
         return self._actor
-
-    def defer(self) -> DeferredReply:
-        ask = self._current_ask
-        if ask is None:
-            raise RuntimeError(
-                f"{self.path}: defer() is for the ask being handled; this message is a tell"
-            )
-        ask.deferred = True
-        pending = self._deferred
-        if pending is None:
-            pending = self._deferred = set()
-        return DeferredReply(ask, pending, self._deferred_settled)
-
-    def _deferred_settled(self) -> None:
-        """The last deferred reply was given: the actor may be idle now."""
-        if self.idle_hook is not None and self.is_idle():
-            self.idle_hook(self)
-
-    def _fail_deferred(self) -> None:
-        pending = self._deferred
-        if pending:
-            for ask in list(pending):
-                ask.fail(ActorDeadError(self.path, "the actor ended before replying"))
-            pending.clear()
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -566,11 +540,8 @@ class ActorCell(ContextServices):
     # -- passivation --------------------------------------------------------------------------
 
     def is_idle(self) -> bool:
-        """Running with nothing to do: no message queued or being handled, no reply owed.
-
-        An ask answered later (``defer()``) keeps the actor busy until the answer is given,
-        so a DynamicSupervisor never passivates an actor in the middle of serving one.
-        """
+        """Running with nothing queued or being handled, and no deferred reply still owed
+        (so a DynamicSupervisor never passivates an actor in the middle of serving one)."""
         return (
             self._state is _RUNNING
             and not self._scheduled

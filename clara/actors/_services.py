@@ -1,4 +1,5 @@
-"""What an incarnation may ask of the runtime beyond messages: tasks, timers, threads, asyncio.
+"""What an incarnation may ask of the runtime beyond messages: deferred replies, tasks, timers,
+threads, asyncio.
 
 ``ContextServices`` is a mixin of ``ActorCell`` (kept apart so the cell module stays about
 mailboxes and life cycle). Everything here belongs to one incarnation: it ends with it.
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import trio
 
 from ..errors import ActorDeadError, AsyncioUnavailable, MailboxFull
+from ._ask import DeferredReply
 from ._dead_letters import DeadLetterReason
 from ._mailbox import Overflow
 from ._statistics import ActorState
@@ -21,6 +23,7 @@ from ._timers import Timer
 
 if TYPE_CHECKING:
     from ._actor import Actor
+    from ._ask import Ask
     from ._mailbox import Mailbox
     from ._system import ActorSystem
 
@@ -51,7 +54,7 @@ class _StartedFlag:
 class ContextServices:
     """Background tasks, services, timers, worker threads and the asyncio bridge."""
 
-    __slots__ = ("_limiter", "_tasks")
+    __slots__ = ("_deferred", "_limiter", "_tasks")
 
     # Provided by ActorCell.
     path: str
@@ -61,8 +64,12 @@ class ContextServices:
     _state: ActorState
     _incarnation: int
     _actor: Actor | None
+    _current_ask: Ask | None
+    idle_hook: Callable[[Any], None] | None
 
     def _init_services(self) -> None:
+        # Asks answered later (defer()), made on the first one: most actors never defer.
+        self._deferred: set[Ask] | None = None
         self._tasks: set[trio.CancelScope] | None = None
         # Created on the first run_blocking: kept across restarts, one per actor.
         self._limiter: trio.CapacityLimiter | None = None
@@ -76,12 +83,41 @@ class ContextServices:
             """Counts the incarnations started in this cell (timers and tasks belong to one)."""
 
         def enqueue_nowait(self, message: Any) -> None: ...
+        def is_idle(self) -> bool: ...
 
         def accepting(self) -> bool: ...
 
         def _drop(self, message: Any, reason: DeadLetterReason) -> None: ...
 
         async def _fail_from_task(self, error: Exception) -> None: ...
+
+    # -- deferred replies ---------------------------------------------------------------
+
+    def defer(self) -> DeferredReply:
+        ask = self._current_ask
+        if ask is None:
+            raise RuntimeError(
+                f"{self.path}: defer() is for the ask being handled; this message is a tell"
+            )
+        ask.deferred = True
+        pending = self._deferred
+        if pending is None:
+            pending = self._deferred = set()
+        return DeferredReply(ask, pending, self._deferred_settled)
+
+    def _deferred_settled(self) -> None:
+        """The last deferred reply was given: the actor may be idle now."""
+        if self.idle_hook is not None and self.is_idle():
+            self.idle_hook(self)
+
+    def _fail_deferred(self) -> None:
+        pending = self._deferred
+        if pending:
+            for ask in list(pending):
+                ask.fail(ActorDeadError(self.path, "the actor ended before replying"))
+            pending.clear()
+
+    # -- tasks and services -------------------------------------------------------------
 
     def _new_task_scope(self, what: str) -> tuple[trio.Nursery, trio.CancelScope]:
         """The host nursery and a cancel scope registered with this incarnation's tasks."""
