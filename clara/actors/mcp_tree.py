@@ -158,7 +158,7 @@ def build_mcp(
     supervisor = Supervisor(
         [
             # First, so it stops last: the servers close gracefully before the reaper goes.
-            ChildSpec("reaper", lambda: _ReaperOwner(close_reaper)),
+            ChildSpec("reaper", lambda: ReaperOwner(close_reaper)),
             ChildSpec("catalog", lambda: McpCatalogActor(deps), mailbox_capacity=1000),
             ChildSpec("servers", server_supervisor),
         ],
@@ -183,7 +183,7 @@ def build_mcp(
     )
 
 
-class _ReaperOwner(Actor):
+class ReaperOwner(Actor):
     """Owns the reaper process's life: closes it (and the OAuth HTTP client) at stop."""
 
     def __init__(self, close: Callable[[], Any]) -> None:
