@@ -120,7 +120,11 @@ async def test_mem0_end_to_end_offline_against_the_fake_server(
             )
             server.script(Reply('{"memory": [{"text": "Ada drinks green tea every morning"}]}'))
             await ref.tell(Remember(user_id="discord:1", messages=said("I love green tea")))
-            await trio.sleep(1.5)
+            # mem0 works in a thread (its first use imports and builds a lot, in real time):
+            # wait for the three requests rather than for a virtual time.
+            with trio.fail_after(3600):
+                while len(server.requests) < 3:
+                    await trio.sleep(0.1)
             paths = [(r.path, r.body.get("response_format")) for r in server.requests]
             # add = one embedding, one extraction (JSON mode), one batch embedding
             assert paths == [
