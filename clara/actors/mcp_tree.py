@@ -123,6 +123,7 @@ def build_mcp(
         data_dir / "mcp" / "servers",
         timeout=mcp.install_timeout,
         container_engine=mcp.container_engine,
+        container_network=mcp.container_network,
         npm_registry=mcp.npm_registry,
     )
     deps = CatalogDependencies(

@@ -173,6 +173,7 @@ class McpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Folders local-path servers may live in; empty: ``DATA_DIR/mcp/local``."""
     container_engine: str = ""
     """``podman`` or ``docker`` (a command): needed for image sources."""
+    container_network: str = "none"
     npm_registry: str = ""
     ping_seconds: float = 30.0
     ping_timeout: float = 10.0

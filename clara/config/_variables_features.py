@@ -143,6 +143,15 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "",
     ),
     Var(
+        "CLARA_MCP_CONTAINER_NETWORK",
+        "mcp",
+        "container_network",
+        text,
+        "network of image-source servers' containers: none (default), or an engine network "
+        "such as bridge for servers that must reach out",
+        "none",
+    ),
+    Var(
         "CLARA_MCP_NPM_REGISTRY",
         "mcp",
         "npm_registry",

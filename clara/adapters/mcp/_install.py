@@ -49,6 +49,7 @@ class Installer:
         root: where installations go (one folder per server).
         timeout: seconds an installation may take.
         container_engine: ``podman`` or ``docker`` for image sources ("" refuses them).
+        container_network: the network those containers join (``none``: no network).
         npm_registry: the registry npm installs from ("" : npm's configured one).
     """
 
@@ -58,6 +59,7 @@ class Installer:
         *,
         timeout: float = 120.0,
         container_engine: str = "",
+        container_network: str = "none",
         npm_registry: str = "",
         npm: str = "npm",
         node: str = "node",
@@ -65,6 +67,7 @@ class Installer:
         self.root = root
         self.timeout = timeout
         self.container_engine = container_engine
+        self.container_network = container_network
         self.npm_registry = npm_registry
         self.npm = npm
         self.node = node
@@ -199,8 +202,8 @@ class Installer:
                 "-i",
                 "--rm",
                 "--init",
-                "--name",
-                f"clara-mcp-{name}-{os.getpid()}",
+                "--network",
+                self.container_network,
                 "--cap-drop",
                 "ALL",
                 "--security-opt",
