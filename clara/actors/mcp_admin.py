@@ -13,6 +13,7 @@ tools, so both go through the same checks:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,7 +115,7 @@ class McpAdmin:
                 )
                 return refusal
         try:
-            answer = await self._do(operation, name, source, who)
+            answer = await self._do(operation, name, source, who, options)
         except ClaraError as error:
             await self._audit(
                 who, operation, name or source, "failed", {**details, "error": str(error)[:300]}
@@ -132,7 +133,9 @@ class McpAdmin:
             return f"You are not on {name}'s list of people who may manage it."
         return None
 
-    async def _do(self, operation: str, name: str, source: str, who: str) -> str:
+    async def _do(
+        self, operation: str, name: str, source: str, who: str, options: dict[str, Any]
+    ) -> str:
         if operation == "list":
             return self._list()
         if operation == "status":
@@ -145,8 +148,10 @@ class McpAdmin:
                     "Give a source: npm:PACKAGE, github:OWNER/REPO, image:REF, path:/DIR "
                     "or an https URL."
                 )
+            users, roles = managers(str(options.get("managers") or ""))
             outcome: InstallOutcome = await self.catalog_ref().ask(
-                Install(source=source, name=name, by=who), timeout=None
+                Install(source=source, name=name, by=who, users=users, roles=roles),
+                timeout=None,
             )
             if outcome.authorize_url:
                 return (
@@ -190,11 +195,12 @@ class McpAdmin:
             ref = self.servers().get(each)
             if ref is None:
                 state = "not running (starts on first use)" if entry.enabled else "disabled"
-                lines.append(f"- {each}: {state}")
+                lines.append(f"- {each}: {state}{_managed_by(entry)}")
                 continue
             stats = ref.statistics()
             details = stats.details or {}
             line = f"- {each}: {stats.state.value}, {details.get('calls', 0)} calls"
+            line += _managed_by(entry)
             line += f", {details.get('failures', 0)} failed, {stats.restarts} restarts"
             if stats.last_failure is not None:
                 line += f"; last failure: {stats.last_failure.message[:200]}"
@@ -214,7 +220,29 @@ class McpAdmin:
         )
 
 
+_MENTION = re.compile(r"<@(&?)!?(\d{1,20})>|(\d{1,20})")
+
+
+def managers(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The user ids and role ids in ``text``: Discord mentions (``<@123>``, ``<@&456>``, as
+    Discord sends a string option with mentions in it) or bare user ids."""
+    users: list[str] = []
+    roles: list[str] = []
+    for match in _MENTION.finditer(text):
+        role, mentioned, bare = match.groups()
+        (roles if role else users).append(mentioned or bare)
+    return tuple(dict.fromkeys(users)), tuple(dict.fromkeys(roles))
+
+
 _NAME_PARAMETER = {"type": "string", "description": "the server's name"}
+
+
+def _managed_by(entry: CatalogEntry) -> str:
+    users, roles = entry.config.allowed_users, entry.config.allowed_roles
+    if not users and not roles:
+        return ""
+    who = [f"<@{user}>" for user in users] + [f"<@&{role}>" for role in roles]
+    return f" (managed by {' '.join(who)})"
 
 
 class McpAdminTools:
@@ -243,6 +271,11 @@ class McpAdminTools:
                     "path:/ABSOLUTE/PATH or an https URL",
                 }
                 properties["name"] = {"type": "string", "description": "optional server name"}
+                properties["managers"] = {
+                    "type": "string",
+                    "description": "optional: the only people (<@id>) and roles (<@&id>) who "
+                    "may manage it, besides being administrators",
+                }
                 required.append("source")
             specs.append(
                 ToolSpec(

@@ -83,6 +83,9 @@ class Install(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     name: str = ""
     by: str = ""
+    users: tuple[str, ...] = ()
+    """Who may manage it (besides being an administrator); empty: every administrator."""
+    roles: tuple[str, ...] = ()
 
 
 class InstallOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,7 +143,11 @@ class _Pending:
     flow: OAuthFlow
     endpoint: McpEndpoint
     source: str
-    by: str
+    install: Install
+
+    @property
+    def by(self) -> str:
+        return self.install.by
 
 
 class McpCatalogActor(Actor):
@@ -308,16 +315,14 @@ class McpCatalogActor(Actor):
                 try:
                     tools = await test_start(endpoint, timeout=remaining, reaper=self.deps.reaper)
                 except NeedsAuthorization as needs:
-                    return await self._start_flow(
-                        name, endpoint, source.canonical, message.by, needs
-                    )
+                    return await self._start_flow(name, endpoint, source.canonical, message, needs)
                 await self._save(
                     self._new_entry(
                         name,
                         source=source.canonical,
                         endpoint=endpoint,
                         tools=tools,
-                        by=message.by,
+                        install=message,
                         folder=folder,
                     )
                 )
@@ -336,7 +341,7 @@ class McpCatalogActor(Actor):
         source: str,
         endpoint: McpEndpoint,
         tools: list[ToolSpec],
-        by: str,
+        install: Install,
         folder: str | None,
         oauth: bool = False,
         client_id: str = "",
@@ -351,7 +356,9 @@ class McpCatalogActor(Actor):
             call_timeout=self.deps.settings.call_timeout,
             tools=tool_records(tools),
             install_dir=folder,
-            installed_by=by,
+            installed_by=install.by,
+            allowed_users=list(install.users),
+            allowed_roles=list(install.roles),
             oauth=oauth,
             oauth_client_id=client_id,
         )
@@ -360,8 +367,14 @@ class McpCatalogActor(Actor):
     # -- OAuth ------------------------------------------------------------------------------
 
     async def _start_flow(
-        self, name: str, endpoint: McpEndpoint, source: str, by: str, needs: NeedsAuthorization
+        self,
+        name: str,
+        endpoint: McpEndpoint,
+        source: str,
+        install: Install,
+        needs: NeedsAuthorization,
     ) -> InstallOutcome:
+        by = install.by
         if self.deps.database is None or self.deps.secrets is None:
             raise McpOperationError(f"{name} needs OAuth, which needs the store to keep tokens")
         if not self.deps.redirect_url:
@@ -378,7 +391,9 @@ class McpCatalogActor(Actor):
         await oauth.discover(flow, needs.www_authenticate)
         await oauth.register(flow)
         link = flow.authorization_url()
-        self.pending[flow.key] = _Pending(flow=flow, endpoint=endpoint, source=source, by=by)
+        self.pending[flow.key] = _Pending(
+            flow=flow, endpoint=endpoint, source=source, install=install
+        )
         self._busy.add(name)  # held until the flow ends
         self.context.send_after(FLOW_TIMEOUT, AbandonFlow(flow.key))
         logger.info("mcp %s: waiting for authorization (flow started by %s)", name, by)
@@ -464,7 +479,7 @@ class McpCatalogActor(Actor):
             source=pending.source,
             endpoint=pending.endpoint,
             tools=tools,
-            by=pending.by,
+            install=pending.install,
             folder=None,
             oauth=True,
             client_id=credentials.client_id,

@@ -154,3 +154,31 @@ async def test_a_stored_record_from_an_older_clara_loads_with_defaults(tmp_path:
         assert (old.command, old.tools, old.oauth, old.cwd) == ("node", [], False, None)
         stats = running.mcp.catalog_ref().statistics()
         assert (stats.details or {})["unreadable_records"] == 1
+
+
+async def test_managers_are_read_from_discord_mentions() -> None:
+    from clara.actors.mcp_admin import managers  # noqa: PLC0415
+
+    assert managers("<@123> <@!456> <@&789>, 1011") == (("123", "456", "1011"), ("789",))
+    assert managers("") == ((), ())
+
+
+async def test_install_can_name_who_may_manage_the_server(tmp_path: Path) -> None:
+    from tests.mcp.conftest import TOOLS_SERVER  # noqa: PLC0415
+
+    env = {"CLARA_MCP_ALLOWED_SOURCES": "path", "CLARA_MCP_PATH_ROOTS": str(TOOLS_SERVER.parent)}
+    async with mcp_running(tmp_path, env=env) as running:
+        admin = running.mcp.admin
+        options = {"source": f"path:{TOOLS_SERVER}", "name": "calc", "managers": "<@1> <@&42>"}
+        assert (await admin.run("install", options, ADMIN)).startswith("Installed calc")
+        config = running.mcp.catalog.entries["calc"].config
+        assert (config.allowed_users, config.allowed_roles) == (["1"], ["42"])
+        assert (await admin.run("status", {"name": "calc"}, PERSON)).endswith(
+            "(managed by <@1> <@&42>)"
+        )
+        other = Author(id="8", name="eve", is_admin=True)
+        assert (await admin.run("restart", {"name": "calc"}, other)).startswith("You are not on")
+        role_holder = Author(id="9", name="ops", roles=("42",), is_admin=True)
+        assert await admin.run("restart", {"name": "calc"}, role_holder) == (
+            "calc restarts on its next use."
+        )

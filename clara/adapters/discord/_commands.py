@@ -112,9 +112,13 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     @app_commands.describe(
         source="npm:PACKAGE[@VERSION], github:OWNER/REPO[#REF], image:REF, path:/DIR or https URL",
         name="the server's name (default: from the source)",
+        managers="only these people and roles may manage it (besides being admins)",
     )
-    async def mcp_install(interaction: discord.Interaction, source: str, name: str = "") -> None:
-        await answer(interaction, "mcp", "install", {"source": source, "name": name})
+    async def mcp_install(
+        interaction: discord.Interaction, source: str, name: str = "", managers: str = ""
+    ) -> None:
+        options = {"source": source, "name": name, "managers": managers}
+        await answer(interaction, "mcp", "install", options)
 
     def simple(operation: str, text: str) -> None:
         @mcp_group.command(name=operation, description=text)

@@ -223,9 +223,18 @@ class McpConnection:
             os.close(fd)
         raise ServerGone(self.explain(f"process {pid} exited"))
 
-    def _lost(self) -> str:
-        if self.pid is not None and not _running(self.pid):
-            return f"process {self.pid} exited (connection lost)"
+    async def _lost(self) -> str:
+        pid = self.pid
+        if pid is not None:
+            # The pipe closes a moment before the process is seen to exit: wait that moment.
+            with contextlib.suppress(OSError), trio.move_on_after(0.1):
+                fd = os.pidfd_open(pid)
+                try:
+                    await trio.lowlevel.wait_readable(fd)
+                finally:
+                    os.close(fd)
+            if not _running(pid):
+                return f"process {pid} exited (connection lost)"
         return "connection lost"
 
     def explain(self, what: str) -> str:
@@ -325,7 +334,7 @@ class McpConnection:
             result = await session.call_tool(tool, arguments)
         except MCPError as error:
             if _connection_lost(error):
-                raise ServerGone(self.explain(self._lost())) from error
+                raise ServerGone(self.explain(await self._lost())) from error
             raise ToolCallFailed(f"{tool}: {error}") from error
         if not isinstance(result, types.CallToolResult):
             raise ToolCallFailed(f"{tool}: the server answered with a {type(result).__name__}")

@@ -9,10 +9,12 @@ is better installed as an image). A failed installation removes what it made.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -114,7 +116,14 @@ class Installer:
         with trio.move_on_after(self.timeout) as scope:
             try:
                 result = await trio.run_process(
-                    command, capture_stdout=True, capture_stderr=True, check=False
+                    command,
+                    capture_stdout=True,
+                    capture_stderr=True,
+                    check=False,
+                    # Its own process group, all of it killed at the time limit: npm runs
+                    # node, git and more, and none of them may outlive the attempt.
+                    start_new_session=True,
+                    deliver_cancel=_kill_group,
                 )
             except OSError as error:
                 raise InstallError(f"{what}: cannot run {command[0]}: {error}") from error
@@ -215,6 +224,11 @@ class Installer:
                 source.image,
             ),
         )
+
+
+async def _kill_group(process: trio.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class NeedsAuthorization(InstallError):
