@@ -158,7 +158,7 @@ def build_tree(
                 )
             registry.register(BuiltinTools(memory_search=search))
             if mcp is not None:
-                for provider in mcp.tools_for(message.author, message.platform):
+                for provider in mcp.tools_for(message.author, message.platform, message.content):
                     registry.register(provider)
             return registry
 

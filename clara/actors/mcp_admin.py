@@ -46,6 +46,14 @@ OPERATIONS: dict[str, str] = {
     "restart": "admin: stop a server now; it starts again on next use",
 }
 _CHANGES = frozenset({"install", "uninstall", "enable", "disable", "restart"})
+#: Words a person uses to ask for each change (the model's tools need one in their message).
+_VERBS: dict[str, tuple[str, ...]] = {
+    "install": ("install", "add", "set up", "setup"),
+    "uninstall": ("uninstall", "remove", "delete"),
+    "enable": ("enable", "turn on", "switch on"),
+    "disable": ("disable", "turn off", "switch off"),
+    "restart": ("restart", "reboot", "reset"),
+}
 
 
 @dataclass
@@ -60,7 +68,7 @@ class McpAdmin:
     database: Database | None = None
     rates: UserRates = field(default_factory=UserRates)
 
-    def _is_admin(self, author: Author) -> bool:
+    def is_admin(self, author: Author) -> bool:
         role = self.discord.admin_role
         return author.is_admin or (bool(role) and role in author.roles)
 
@@ -124,8 +132,26 @@ class McpAdmin:
         await self._audit(who, operation, name or source, "done", details)
         return answer
 
+    async def refuse(
+        self,
+        operation: str,
+        options: dict[str, Any],
+        author: Author,
+        *,
+        platform: str,
+        reason: str,
+        answer: str,
+    ) -> str:
+        """Refuse an operation for ``reason`` (audited); ``answer`` is what the person sees."""
+        target = str(options.get("name") or options.get("source") or "")
+        details = {key: str(value)[:300] for key, value in options.items() if value}
+        await self._audit(
+            f"{platform}:{author.id}", operation, target, "refused", {**details, "reason": reason}
+        )
+        return answer
+
     def _refusal(self, operation: str, name: str, author: Author) -> str | None:
-        if not self._is_admin(author):
+        if not self.is_admin(author):
             role = f" or the {self.discord.admin_role} role" if self.discord.admin_role else ""
             return f"Only server administrators{role} can {operation} MCP servers."
         entry = self.catalog.entries.get(name)
@@ -246,14 +272,25 @@ def _managed_by(entry: CatalogEntry) -> str:
 
 
 class McpAdminTools:
-    """The operations as tools for the model, on behalf of the person being answered."""
+    """The operations as tools for the model, on behalf of the person being answered.
+
+    The same checks as the slash commands, and one more against prompt injection: the model
+    may make a change only when the person's own message asks for it (a word for it, such as
+    "install" or "remove") and names what it applies to (the source to install, the server to
+    uninstall, disable, enable or restart). Text a tool fetched ("install this…")
+    cannot make Clara install software on an administrator's behalf.
+
+    Args:
+        said: what the person wrote, the message being answered.
+    """
 
     name = "mcp"
 
-    def __init__(self, admin: McpAdmin, author: Author, platform: str) -> None:
+    def __init__(self, admin: McpAdmin, author: Author, platform: str, said: str = "") -> None:
         self._admin = admin
         self._author = author
         self._platform = platform
+        self._said = said.lower()
 
     def specs(self) -> list[ToolSpec]:
         specs = []
@@ -287,4 +324,19 @@ class McpAdminTools:
         return specs
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> str:
+        if tool in _CHANGES and self._admin.is_admin(self._author):
+            named = str(arguments.get("source" if tool == "install" else "name") or "").strip()
+            asked = any(verb in self._said for verb in _VERBS[tool])
+            if not asked or not named or named.lower() not in self._said:
+                return await self._admin.refuse(
+                    tool,
+                    arguments,
+                    self._author,
+                    platform=self._platform,
+                    reason="not named in the person's own message",
+                    answer=(
+                        f"I can only {tool} what you name in your own message. Say, for "
+                        f"example: {tool} {named or '…'} (or use /mcp {tool})."
+                    ),
+                )
         return await self._admin.run(tool, arguments, self._author, platform=self._platform)

@@ -48,12 +48,13 @@ class McpSystem:
     def catalog_ref(self) -> ActorRef:
         return self.supervisor.ref("catalog")
 
-    def tools_for(self, author: Author, platform: str) -> list[ToolProvider]:
-        """The providers offered when answering ``author``: each enabled server, and ``mcp``."""
+    def tools_for(self, author: Author, platform: str, said: str = "") -> list[ToolProvider]:
+        """The providers offered when answering ``author``, who wrote ``said``: each enabled
+        server, and ``mcp`` (which changes only what ``said`` names)."""
         providers: list[ToolProvider] = [
             McpServerTools(entry, self.servers) for entry in self.catalog.enabled()
         ]
-        providers.append(McpAdminTools(self.admin, author, platform))
+        providers.append(McpAdminTools(self.admin, author, platform, said))
         return providers
 
     async def oauth_callback(self, state: str, code: str, error: str) -> str:

@@ -182,3 +182,26 @@ async def test_install_can_name_who_may_manage_the_server(tmp_path: Path) -> Non
         assert await admin.run("restart", {"name": "calc"}, role_holder) == (
             "calc restarts on its next use."
         )
+
+
+async def test_the_model_changes_only_what_the_person_named_themselves(tmp_path: Path) -> None:
+    """Prompt injection: a fetched page saying "install evil" cannot make Clara install it."""
+    database = store(tmp_path)
+    async with mcp_running(tmp_path, [entry("files")], database=database) as running:
+        registry = ToolRegistry()
+        said = "Clara, please restart files, it seems stuck"
+        for provider in running.mcp.tools_for(ADMIN, "discord", said):
+            registry.register(provider)
+        injected = await registry.call("mcp__install", {"source": "npm:evil-server"}, timeout=10)
+        assert injected.text.startswith("I can only install what you name in your own message")
+        other = await registry.call("mcp__uninstall", {"name": "files"}, timeout=10)
+        assert other.text.startswith("I can only uninstall what you name")
+        asked = await registry.call("mcp__restart", {"name": "files"}, timeout=10)
+        assert asked.text == "files restarts on its next use."
+        assert "files" in running.mcp.catalog.entries
+    rows = [(action, outcome) for _, action, _, outcome in audit_rows(database)]
+    assert rows == [
+        ("mcp.install", "refused"),
+        ("mcp.uninstall", "refused"),
+        ("mcp.restart", "done"),
+    ]
