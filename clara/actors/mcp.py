@@ -64,6 +64,8 @@ __all__ = [
     "ToolUnavailable",
     "endpoint_of",
     "valid_server_name",
+    "with_env",
+    "with_env_names",
 ]
 
 logger = logging.getLogger(__name__)
@@ -125,6 +127,23 @@ def endpoint_of(entry: CatalogEntry, *, connect_timeout: float = 60.0) -> McpEnd
         url=config.url,
         connect_timeout=connect_timeout,
     )
+
+
+def with_env(endpoint: McpEndpoint, env: dict[str, str]) -> McpEndpoint:
+    """``endpoint`` with ``env`` (secret values: never stored in the configuration)."""
+    if not env:
+        return endpoint
+    return msgspec.structs.replace(endpoint, env={**endpoint.env, **env})
+
+
+def with_env_names(endpoint: McpEndpoint, env: dict[str, str]) -> McpEndpoint:
+    """For a server run by a container engine, ``-e NAME`` for each variable: the container
+    gets the value from the engine's own environment, so it never appears on a command line."""
+    if not env:
+        return endpoint
+    *options, image = endpoint.args
+    names = [part for name in sorted(env) for part in ("-e", name)]
+    return msgspec.structs.replace(endpoint, args=(*options, *names, image))
 
 
 def tool_records(tools: list[ToolSpec]) -> list[McpToolRecord]:

@@ -22,6 +22,7 @@ import trio
 
 from ..adapters.chat import Author
 from ..adapters.llm import ToolSpec
+from ..adapters.mcp import parse_env
 from ..config import DiscordSettings, McpSettings
 from ..errors import ClaraError
 from ..store import Database, audit
@@ -101,7 +102,7 @@ class McpAdmin:
         who = f"{platform}:{author.id}"
         name = str(options.get("name") or "").strip()
         source = str(options.get("source") or "").strip()
-        details = {key: str(value)[:300] for key, value in options.items() if value}
+        details = _details(options)
         if operation not in OPERATIONS:
             return f"There is no /mcp {operation}; try one of: {', '.join(OPERATIONS)}."
         verdict = self.rates.take(
@@ -144,7 +145,7 @@ class McpAdmin:
     ) -> str:
         """Refuse an operation for ``reason`` (audited); ``answer`` is what the person sees."""
         target = str(options.get("name") or options.get("source") or "")
-        details = {key: str(value)[:300] for key, value in options.items() if value}
+        details = _details(options)
         await self._audit(
             f"{platform}:{author.id}", operation, target, "refused", {**details, "reason": reason}
         )
@@ -175,8 +176,9 @@ class McpAdmin:
                     "or an https URL."
                 )
             users, roles = managers(str(options.get("managers") or ""))
+            env = parse_env(str(options.get("env") or ""))
             outcome: InstallOutcome = await self.catalog_ref().ask(
-                Install(source=source, name=name, by=who, users=users, roles=roles),
+                Install(source=source, name=name, by=who, users=users, roles=roles, env=env),
                 timeout=None,
             )
             if outcome.authorize_url:
@@ -219,18 +221,19 @@ class McpAdmin:
             if entry is None:
                 return f"There is no MCP server named {each!r}."
             ref = self.servers().get(each)
+            secrets = entry.config.secret_env
+            about = _managed_by(entry) + (f"; secrets: {', '.join(secrets)}" if secrets else "")
             if ref is None:
                 state = "not running (starts on first use)" if entry.enabled else "disabled"
-                lines.append(f"- {each}: {state}{_managed_by(entry)}")
+                lines.append(f"- {each}: {state}{about}")
                 continue
             stats = ref.statistics()
             details = stats.details or {}
             line = f"- {each}: {stats.state.value}, {details.get('calls', 0)} calls"
-            line += _managed_by(entry)
             line += f", {details.get('failures', 0)} failed, {stats.restarts} restarts"
             if stats.last_failure is not None:
                 line += f"; last failure: {stats.last_failure.message[:200]}"
-            lines.append(line)
+            lines.append(line + about)
         return "\n".join(lines)
 
     def _tools(self, name: str) -> str:
@@ -244,6 +247,15 @@ class McpAdmin:
         return f"Tools of {name}:\n" + "\n".join(
             f"- {tool.name}: {tool.description[:150]}" for tool in entry.config.tools
         )
+
+
+def _details(options: dict[str, Any]) -> dict[str, str]:
+    """What the audit log keeps of an operation's options: never a secret's value."""
+    details = {key: str(value)[:300] for key, value in options.items() if value and key != "env"}
+    if options.get("env"):
+        names = [item.partition("=")[0] for item in str(options["env"]).split()]
+        details["env"] = " ".join(names)[:300]
+    return details
 
 
 _MENTION = re.compile(r"<@(&?)!?(\d{1,20})>|(\d{1,20})")
@@ -324,6 +336,8 @@ class McpAdminTools:
         return specs
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> str:
+        # Secrets never pass through the model: /mcp install env:… is the only way in.
+        arguments = {key: value for key, value in arguments.items() if key != "env"}
         if tool in _CHANGES and self._admin.is_admin(self._author):
             named = str(arguments.get("source" if tool == "install" else "name") or "").strip()
             asked = any(verb in self._said for verb in _VERBS[tool])

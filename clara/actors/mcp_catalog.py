@@ -49,13 +49,21 @@ from ..store import (
     delete_mcp_server,
     load_mcp_servers,
     save_mcp_server,
+    save_mcp_server_secrets,
     save_oauth_credentials,
     set_mcp_server_enabled,
 )
 from ..supervisors import DynamicSupervisor
 from ._actor import Actor
 from ._ask import DeferredReply
-from .mcp import CatalogEntry, McpCatalog, tool_records, valid_server_name
+from .mcp import (
+    CatalogEntry,
+    McpCatalog,
+    tool_records,
+    valid_server_name,
+    with_env,
+    with_env_names,
+)
 from .mcp_server import ToolsListed
 
 __all__ = [
@@ -86,6 +94,8 @@ class Install(msgspec.Struct, frozen=True, kw_only=True):
     users: tuple[str, ...] = ()
     """Who may manage it (besides being an administrator); empty: every administrator."""
     roles: tuple[str, ...] = ()
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    """Secret environment variables the server needs (API keys): stored encrypted."""
 
 
 class InstallOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -236,7 +246,12 @@ class McpCatalogActor(Actor):
         if servers.get(name) is not None:
             await servers.terminate_child(name)
 
-    async def _save(self, entry: CatalogEntry) -> None:
+    async def _save(self, entry: CatalogEntry, env: dict[str, str] | None = None) -> None:
+        if env:
+            assert self.deps.database is not None and self.deps.secrets is not None
+            await self.deps.database.run(
+                save_mcp_server_secrets, self.deps.secrets, entry.name, env
+            )
         if self.deps.database is not None:
             await self.deps.database.run(
                 lambda session: save_mcp_server(
@@ -308,12 +323,22 @@ class McpCatalogActor(Actor):
             raise McpOperationError(f"an MCP server named {name!r} exists already")
         self._busy.add(name)
         try:
+            if message.env and (self.deps.database is None or self.deps.secrets is None):
+                raise McpOperationError("secret environment variables need the store")
+            if message.env and source.kind == "url":
+                raise McpOperationError("a remote server takes no environment variables")
             deadline = trio.current_time() + settings.install_timeout
             endpoint, folder = await self.deps.installer.install(name, source)
+            if source.kind == "image":
+                endpoint = with_env_names(endpoint, message.env)
             try:
                 remaining = max(1.0, deadline - trio.current_time())
                 try:
-                    tools = await test_start(endpoint, timeout=remaining, reaper=self.deps.reaper)
+                    tools = await test_start(
+                        with_env(endpoint, message.env),
+                        timeout=remaining,
+                        reaper=self.deps.reaper,
+                    )
                 except NeedsAuthorization as needs:
                     return await self._start_flow(name, endpoint, source.canonical, message, needs)
                 await self._save(
@@ -324,7 +349,8 @@ class McpCatalogActor(Actor):
                         tools=tools,
                         install=message,
                         folder=folder,
-                    )
+                    ),
+                    message.env,
                 )
                 folder = None  # kept: it is the server's now
                 return InstallOutcome(name=name, tools=[tool.name for tool in tools])
@@ -359,6 +385,7 @@ class McpCatalogActor(Actor):
             installed_by=install.by,
             allowed_users=list(install.users),
             allowed_roles=list(install.roles),
+            secret_env=sorted(install.env),
             oauth=oauth,
             oauth_client_id=client_id,
         )
@@ -463,7 +490,7 @@ class McpCatalogActor(Actor):
 
         try:
             tools = await test_start(
-                pending.endpoint,
+                with_env(pending.endpoint, pending.install.env),
                 timeout=self.deps.settings.install_timeout,
                 reaper=self.deps.reaper,
                 auth=BearerAuth(token),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -71,6 +71,7 @@ class McpServerActor(Actor):
         ping_timeout: seconds a ping may take before the server counts as hung.
         on_tools: called with ``ToolsListed`` whenever the tool list is (re)read.
         auth: authenticates requests to a remote server that needs OAuth.
+        secrets: returns the server's secret environment variables (read when it connects).
         max_in_flight: calls served at once; more wait in the mailbox.
     """
 
@@ -84,6 +85,7 @@ class McpServerActor(Actor):
         ping_timeout: float = 10.0,
         on_tools: Callable[[ToolsListed], None] | None = None,
         auth: Any = None,
+        secrets: Callable[[], Awaitable[dict[str, str]]] | None = None,
         max_in_flight: int = 16,
     ) -> None:
         self.endpoint = endpoint
@@ -93,6 +95,7 @@ class McpServerActor(Actor):
         self.ping_timeout = ping_timeout
         self._on_tools = on_tools
         self._auth = auth
+        self._secrets = secrets
         self._limiter = trio.CapacityLimiter(max_in_flight)
         self.connection: McpConnection | None = None
         self._connecting: trio.Event | None = None
@@ -179,8 +182,12 @@ class McpServerActor(Actor):
                 continue
             self._connecting = trio.Event()
             try:
+                endpoint = self.endpoint
+                if self._secrets is not None:
+                    extra = await self._secrets()
+                    endpoint = msgspec.structs.replace(endpoint, env={**endpoint.env, **extra})
                 connection = McpConnection(
-                    self.endpoint,
+                    endpoint,
                     reaper=self._reaper,
                     on_tools_changed=self._tools_changed,
                     auth=self._auth,

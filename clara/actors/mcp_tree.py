@@ -14,7 +14,7 @@ from ..adapters.chat import Author
 from ..adapters.mcp import Installer, OAuthClient, Reaper
 from ..config import Settings
 from ..errors import ClaraError
-from ..store import Database, SecretBox
+from ..store import Database, SecretBox, load_mcp_server_secrets
 from ..supervisors import Backoff, ChildSpec, DynamicSupervisor, Restart, Supervisor
 from ..tools import ToolProvider
 from ._actor import Actor
@@ -109,6 +109,15 @@ def build_mcp(
         if entry.config.oauth and database is not None and secrets is not None:
             assert entry.config.url is not None
             auth = ServerTokens(name, entry.config.url, database, secrets, oauth).auth()
+        loader = None
+        if entry.config.secret_env and database is not None and secrets is not None:
+            box = secrets
+
+            async def loader() -> dict[str, str]:
+                assert database is not None
+                values: dict[str, str] = await database.run(load_mcp_server_secrets, box, name)
+                return values
+
         return McpServerActor(
             endpoint_of(entry, connect_timeout=mcp.install_timeout),
             reaper=reaper,
@@ -117,6 +126,7 @@ def build_mcp(
             ping_timeout=mcp.ping_timeout,
             on_tools=tools_listed,
             auth=auth,
+            secrets=loader,
         )
 
     roots = mcp.path_roots or (str(data_dir / "mcp" / "local"),)

@@ -10,15 +10,17 @@ from sqlalchemy.orm import Session
 
 from ._records import McpServerConfig, RecordProblem, decode_records
 from ._secrets import SecretBox
-from .models import McpServer, OAuthToken
+from .models import McpServer, McpServerSecret, OAuthToken
 
 __all__ = [
     "OAuthCredentials",
     "StoredMcpServer",
     "delete_mcp_server",
+    "load_mcp_server_secrets",
     "load_mcp_servers",
     "load_oauth_credentials",
     "save_mcp_server",
+    "save_mcp_server_secrets",
     "save_oauth_credentials",
     "set_mcp_server_enabled",
 ]
@@ -93,8 +95,9 @@ def set_mcp_server_enabled(session: Session, name: str, enabled: bool) -> bool:
 
 
 def delete_mcp_server(session: Session, name: str) -> bool:
-    """Remove a server and every token held for it; False if there was none."""
+    """Remove a server and every token and secret held for it; False if there was none."""
     session.execute(delete(OAuthToken).where(OAuthToken.server_name == name))
+    session.execute(delete(McpServerSecret).where(McpServerSecret.server_name == name))
     result = session.execute(
         delete(McpServer).where(McpServer.name == name).returning(McpServer.id)
     )
@@ -156,3 +159,25 @@ def load_oauth_credentials(
         ),
         token_endpoint=token.token_endpoint,
     )
+
+
+def save_mcp_server_secrets(
+    session: Session, box: SecretBox, server_name: str, values: dict[str, str]
+) -> None:
+    """Replace the server's secret environment variables, each value encrypted."""
+    session.execute(delete(McpServerSecret).where(McpServerSecret.server_name == server_name))
+    for name, value in values.items():
+        session.add(
+            McpServerSecret(server_name=server_name, name=name, value_encrypted=box.encrypt(value))
+        )
+    session.flush()
+
+
+def load_mcp_server_secrets(session: Session, box: SecretBox, server_name: str) -> dict[str, str]:
+    """The server's secret environment variables in clear ({} if none)."""
+    rows = session.scalars(
+        select(McpServerSecret).where(McpServerSecret.server_name == server_name)
+    )
+    return {
+        row.name: box.decrypt(row.value_encrypted, f"mcp_server_secrets {row.id}") for row in rows
+    }

@@ -88,6 +88,8 @@ class McpServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A remote server that needs OAuth: connections carry its (refreshed) access token."""
     oauth_client_id: str = ""
     installed_by: str = ""
+    secret_env: list[str] = msgspec.field(default_factory=list)
+    """Names of environment variables kept encrypted in ``mcp_server_secrets``."""
 
 
 def decode_record(kind: type[T], table: str, record_id: int, data: Any) -> T | RecordProblem:

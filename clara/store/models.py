@@ -250,6 +250,19 @@ class OAuthToken(Base):
     """Where the tokens are refreshed."""
 
 
+class McpServerSecret(Base):
+    """An environment variable an MCP server needs (an API key), encrypted at rest."""
+
+    __tablename__ = "mcp_server_secrets"
+    __table_args__ = (UniqueConstraint("server_name", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    server_name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(64))
+    value_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class EmailAccount(Base):
     """An IMAP account Clara watches for a user; its password is encrypted at rest."""
 
@@ -363,5 +376,6 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (OAuthToken, "access_token_encrypted"),
     (OAuthToken, "refresh_token_encrypted"),
     (OAuthToken, "client_secret_encrypted"),
+    (McpServerSecret, "value_encrypted"),
     (EmailAccount, "password_encrypted"),
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clara.store import Database, make_engine, upgrade
+from clara.store import Database, SecretBox, generate_key, make_engine, upgrade
 from tests.helpers import require
 from tests.mcp.harness import ADMIN, mcp_running
 
@@ -68,7 +68,10 @@ async def test_an_image_source_is_installed_and_its_server_runs_in_a_container(
     engine = make_engine(f"sqlite:///{tmp_path / 'clara.db'}")
     upgrade(engine)
     env = {"CLARA_MCP_ALLOWED_SOURCES": "image", "CLARA_MCP_CONTAINER_ENGINE": "podman"}
-    async with mcp_running(tmp_path, env=env, database=Database(engine)) as running:
+    secrets = SecretBox([generate_key()])
+    async with mcp_running(
+        tmp_path, env=env, database=Database(engine), secrets=secrets
+    ) as running:
         answer = await running.mcp.admin.run(
             "install", {"source": f"image:{image}", "name": "boxed"}, ADMIN
         )
@@ -80,6 +83,13 @@ async def test_an_image_source_is_installed_and_its_server_runs_in_a_container(
         assert "--cap-drop" in config.args and config.args[-1] == image
         echo = await running.registry().call("boxed__echo", {"text": "from a box"}, timeout=60)
         assert echo.text == "from a box"
+        # A secret reaches the container through the engine's environment, never its argv.
+        options = {"source": f"image:{image}", "name": "keyed", "env": "API_TOKEN=abc-secret-1"}
+        keyed = await running.mcp.admin.run("install", options, ADMIN)
+        assert keyed.startswith("Installed keyed"), keyed
+        args = running.mcp.catalog.entries["keyed"].config.args
+        assert ["-e", "API_TOKEN", image] == args[-3:]
+        assert not any("abc-secret-1" in arg for arg in args)
         missing = await running.mcp.admin.run(
             "install", {"source": "image:localhost/no-such-image:1", "name": "nope"}, ADMIN
         )

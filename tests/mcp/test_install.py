@@ -144,3 +144,38 @@ async def test_stored_servers_are_loaded_at_start_and_survive_a_restart(tmp_path
         await running.mcp.admin.run("enable", {"name": "calc"}, ADMIN)
         added = await running.registry().call("calc__add", {"a": 1, "b": 1}, timeout=30)
         assert added.text == "2"
+
+
+async def test_secret_environment_variables_reach_the_server_and_stay_encrypted(
+    tmp_path: Path, everything: object
+) -> None:
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from clara.store import SecretBox, generate_key  # noqa: PLC0415
+    from clara.store.models import AuditLogEntry, McpServerSecret  # noqa: PLC0415
+    from tests.mcp.conftest import EVERYTHING  # noqa: PLC0415
+
+    database, secrets = store(tmp_path), SecretBox([generate_key()])
+    value = "s3cr3t-value-0123456789"
+    env = {"CLARA_MCP_ALLOWED_SOURCES": "path", "CLARA_MCP_PATH_ROOTS": str(EVERYTHING.parent)}
+    options = {"source": f"path:{EVERYTHING}", "name": "ev", "env": f"EXAMPLE_TOKEN={value}"}
+    async with mcp_running(tmp_path, env=env, database=database, secrets=secrets) as running:
+        answer = await running.mcp.admin.run("install", options, ADMIN)
+        assert answer.startswith("Installed ev with 13 tools"), answer
+        seen = await running.registry().call("ev__get-env", {}, timeout=30)
+        assert value in seen.text
+        config = running.mcp.catalog.entries["ev"].config
+        assert config.secret_env == ["EXAMPLE_TOKEN"] and config.env == {}
+        status = await running.mcp.admin.run("status", {"name": "ev"}, ADMIN)
+        assert status.endswith("; secrets: EXAMPLE_TOKEN") and value not in status
+    # A new Clara reads the secret from the store when the server connects.
+    async with mcp_running(tmp_path, env=env, database=database, secrets=secrets) as running:
+        again = await running.registry().call("ev__get-env", {}, timeout=30)
+        assert value in again.text
+        await running.mcp.admin.run("uninstall", {"name": "ev"}, ADMIN)
+    assert value.encode() not in (tmp_path / "clara.db").read_bytes()
+    with database.unit_of_work() as session:
+        assert list(session.scalars(select(McpServerSecret))) == []
+        details = [e.details for e in session.scalars(select(AuditLogEntry))]
+    assert details[0]["env"] == "EXAMPLE_TOKEN"
+    assert all(value not in str(d) for d in details)

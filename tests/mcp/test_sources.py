@@ -141,3 +141,26 @@ def test_a_suggested_name_is_a_valid_server_name() -> None:
     )
     assert parse_source("github:Org/My.Server").suggested_name == "my-server"
     assert parse_source("https://mcp.example.com/mcp").suggested_name == "mcp"
+
+
+def test_secret_environment_variables_are_checked_without_showing_values() -> None:
+    from clara.adapters.mcp import parse_env  # noqa: PLC0415
+
+    assert parse_env("GITHUB_TOKEN=ghp_abc123 API_KEY=x=y") == {
+        "GITHUB_TOKEN": "ghp_abc123",
+        "API_KEY": "x=y",
+    }
+    assert parse_env("") == {}
+    for text, why in [
+        ("LD_PRELOAD=/tmp/evil.so", "LD_PRELOAD cannot be set"),
+        ("NODE_OPTIONS=--require=/tmp/x", "NODE_OPTIONS cannot be set"),
+        ("PATH=/tmp", "PATH cannot be set"),
+        ("PYTHONWARNINGS=x", "PYTHONWARNINGS cannot be set"),
+        ("lower=1", "is not a variable name"),
+        ("TOKEN", "is not NAME=VALUE"),
+        ("TOKEN=", "must be 1 to 4096 printable"),
+        (" ".join(f"K{n}=v" for n in range(21)), "21 variables; 20 at most"),
+    ]:
+        with pytest.raises(SourceError, match=why) as caught:
+            parse_env(text)
+        assert "/tmp/evil.so" not in str(caught.value)

@@ -113,11 +113,16 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
         source="npm:PACKAGE[@VERSION], github:OWNER/REPO[#REF], image:REF, path:/DIR or https URL",
         name="the server's name (default: from the source)",
         managers="only these people and roles may manage it (besides being admins)",
+        env="secret variables it needs, NAME=VALUE separated by spaces (stored encrypted)",
     )
     async def mcp_install(
-        interaction: discord.Interaction, source: str, name: str = "", managers: str = ""
+        interaction: discord.Interaction,
+        source: str,
+        name: str = "",
+        managers: str = "",
+        env: str = "",
     ) -> None:
-        options = {"source": source, "name": name, "managers": managers}
+        options = {"source": source, "name": name, "managers": managers, "env": env}
         await answer(interaction, "mcp", "install", options)
 
     def simple(operation: str, text: str) -> None:

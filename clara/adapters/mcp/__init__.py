@@ -17,7 +17,14 @@ from ._oauth import (
     TokenSet,
 )
 from ._reaper import Reaper
-from ._sources import KINDS, InstallSource, SourceError, check_allowed, parse_source
+from ._sources import (
+    KINDS,
+    InstallSource,
+    SourceError,
+    check_allowed,
+    parse_env,
+    parse_source,
+)
 
 __all__ = [
     "FLOW_TIMEOUT",
@@ -43,6 +50,7 @@ __all__ = [
     "TokenSet",
     "ToolCallFailed",
     "check_allowed",
+    "parse_env",
     "parse_source",
     "test_start",
     "text_of",

@@ -32,7 +32,15 @@ import msgspec
 
 from ...errors import ClaraError
 
-__all__ = ["KINDS", "MAX_SOURCE", "InstallSource", "SourceError", "check_allowed", "parse_source"]
+__all__ = [
+    "KINDS",
+    "MAX_SOURCE",
+    "InstallSource",
+    "SourceError",
+    "check_allowed",
+    "parse_env",
+    "parse_source",
+]
 
 KINDS = ("npm", "github", "image", "path", "url")
 MAX_SOURCE = 300
@@ -296,3 +304,40 @@ def check_allowed(source: InstallSource, kinds: Sequence[str], patterns: Sequenc
         )
     if patterns and not any(fnmatch.fnmatchcase(source.canonical, p) for p in patterns):
         raise SourceError(f"{source.canonical} matches no pattern of CLARA_MCP_ALLOW")
+
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+# Variables that change how programs load or run code: never set from a chat command.
+_ENV_DENIED = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "ENV", "BASH_ENV", "IFS", "CDPATH"}
+    | {"NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PERL5LIB"}
+)
+_ENV_DENIED_PREFIXES = ("LD_", "DYLD_", "NPM_CONFIG_", "PYTHON", "GIT_", "SSH_", "DOCKER_")
+_MAX_ENV = 20
+_MAX_ENV_VALUE = 4096
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` pairs separated by spaces (API keys a server needs).
+
+    Names are upper-case identifiers; names that change how programs load code (``PATH``,
+    ``LD_PRELOAD``, ``NODE_OPTIONS``, ``PYTHON*``, ...) are refused. Errors never show a value.
+    """
+    values: dict[str, str] = {}
+    for item in text.split():
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise SourceError(f"environment: {name[:40]!r} is not NAME=VALUE")
+        if not _ENV_NAME.match(name):
+            raise SourceError(f"environment: {name[:40]!r} is not a variable name (A-Z, 0-9, _)")
+        if name in _ENV_DENIED or name.startswith(_ENV_DENIED_PREFIXES):
+            raise SourceError(f"environment: {name} cannot be set (it changes how code runs)")
+        if not value or len(value) > _MAX_ENV_VALUE or not value.isprintable():
+            raise SourceError(
+                f"environment: the value of {name} must be 1 to {_MAX_ENV_VALUE} printable "
+                "characters"
+            )
+        values[name] = value
+    if len(values) > _MAX_ENV:
+        raise SourceError(f"environment: {len(values)} variables; {_MAX_ENV} at most")
+    return values
