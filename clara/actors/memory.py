@@ -71,6 +71,8 @@ class MemoryActor(Actor):
 
     Store calls run one at a time in a thread (mem0 and embedded Qdrant are not shared
     between threads), so a search can wait behind a write: that is what the deadline is for.
+    A search that *fails* (its embedder unreachable, say) makes the next ``search_cooldown``
+    seconds answer at once with nothing, rather than make every reply wait for the same error.
     """
 
     def __init__(
@@ -79,11 +81,15 @@ class MemoryActor(Actor):
         *,
         batch_seconds: float = 2.0,
         search_timeout: float = 2.0,
+        search_cooldown: float = 30.0,
         max_batch: int = 50,
     ) -> None:
         self._open_store = open_store
         self.batch_seconds = batch_seconds
         self.search_timeout = search_timeout
+        self.search_cooldown = search_cooldown
+        self._search_down_until = -math.inf
+        self.searches_skipped = 0
         self.max_batch = max_batch
         self.store: MemoryStore | None = None
         self._pending: dict[str, list[dict[str, str]]] = {}
@@ -153,6 +159,10 @@ class MemoryActor(Actor):
 
     async def _recall(self, message: Recall, reply: DeferredReply) -> None:
         assert self.store is not None
+        if trio.current_time() < self._search_down_until:
+            self.searches_skipped += 1
+            reply.reply([])
+            return
         self.searches += 1
         found: list[str] = []
         timeout = self.search_timeout if math.isfinite(self.search_timeout) else math.inf
@@ -163,7 +173,13 @@ class MemoryActor(Actor):
                 )
             except Exception as error:
                 self.errors += 1
-                logger.warning("memory search failed: %s: %s", type(error).__name__, error)
+                self._search_down_until = trio.current_time() + self.search_cooldown
+                logger.warning(
+                    "memory search failed: %s: %s; searches skipped for %gs",
+                    type(error).__name__,
+                    error,
+                    self.search_cooldown,
+                )
         if scope.cancelled_caught:
             self.search_timeouts += 1
             logger.info("memory search passed its %.2gs deadline; replying without", timeout)
@@ -186,5 +202,6 @@ class MemoryActor(Actor):
             "messages_written": self.messages_written,
             "searches": self.searches,
             "search_timeouts": self.search_timeouts,
+            "searches_skipped": self.searches_skipped,
             "errors": self.errors,
         }

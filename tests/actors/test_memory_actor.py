@@ -180,3 +180,30 @@ def test_pgvector_needs_a_postgresql_database() -> None:
 
     with pytest.raises(ConfigError, match="DATABASE_URL must name a PostgreSQL database"):
         load_settings({"CLARA_MEMORY_VECTOR_STORE": "pgvector"})
+
+
+class Unreachable(FakeMemory):
+    """A store whose embedder cannot be reached: every search raises."""
+
+    def search(self, user_id: str, query: str, limit: int) -> list[str]:
+        self.searched = getattr(self, "searched", 0) + 1
+        raise ConnectionError("cannot reach 127.0.0.1:11434")
+
+
+@pytest.mark.trio
+async def test_a_failing_search_is_skipped_for_a_while_instead_of_failing_every_reply(
+    clock: object,
+) -> None:
+    store = Unreachable()
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: MemoryActor(lambda: store, search_cooldown=30.0))
+        assert await ref.ask(Recall(user_id="u", query="tea")) == []
+        assert store.searched == 1
+        start = trio.current_time()
+        assert await ref.ask(Recall(user_id="u", query="tea")) == []  # at once, not tried
+        assert trio.current_time() == start and store.searched == 1
+        await trio.sleep(30)
+        assert await ref.ask(Recall(user_id="u", query="tea")) == []
+        assert store.searched == 2  # tried again after the cool-down
+        details = ref.statistics().details or {}
+        assert (details["searches_skipped"], details["errors"]) == (1, 2)
