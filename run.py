@@ -287,6 +287,7 @@ def build_discord_tree(
         gateway_url=settings.discord.gateway_url,
         guild_ready_timeout=guild_ready_timeout,
         commands=command,
+        command_guilds=settings.discord.command_guilds,
     )
     root = build_tree(
         settings,

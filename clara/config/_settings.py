@@ -97,6 +97,7 @@ class DiscordSettings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_url: str = "wss://gateway.discord.gg"
     admin_role: str = ""
     allowed_guilds: tuple[int, ...] = ()
+    command_guilds: tuple[int, ...] = ()
     stop_phrases: tuple[str, ...] = ("clara stop", "nevermind")
     user_rate_per_minute: int = 10
     channel_mailbox: int = 50

@@ -205,6 +205,14 @@ VARIABLES: tuple[Var, ...] = (
         "server ids Clara answers in, comma-separated; unset: all",
     ),
     Var(
+        "CLARA_DISCORD_COMMAND_GUILDS",
+        "discord",
+        "command_guilds",
+        id_list,
+        "server ids that get the slash commands at once at start (a global registration, "
+        "the default, can take up to an hour to reach every server)",
+    ),
+    Var(
         "CLARA_DISCORD_STOP_PHRASES",
         "discord",
         "stop_phrases",

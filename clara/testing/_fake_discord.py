@@ -76,6 +76,7 @@ class FakeDiscord:
     _posted_event: trio.Event = field(default_factory=trio.Event)
     commands: list[dict[str, Any]] = field(default_factory=list)
     interaction_answers: list[tuple[str, str, int]] = field(default_factory=list)
+    guild_commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _answered: trio.Event = field(default_factory=trio.Event)
 
     async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
@@ -90,6 +91,11 @@ class FakeDiscord:
                 Route(
                     f"{api}/applications/{{application_id}}/commands",
                     self._register_commands,
+                    methods=["PUT"],
+                ),
+                Route(
+                    f"{api}/applications/{{application_id}}/guilds/{{guild_id}}/commands",
+                    self._register_guild_commands,
                     methods=["PUT"],
                 ),
                 Route(
@@ -178,9 +184,18 @@ class FakeDiscord:
         self.typing.append(request.path_params["channel_id"])
         return Response(status_code=204)
 
+    async def _register_guild_commands(self, request: Request) -> Response:
+        """Commands registered for one server (they show there at once)."""
+        commands = self._registered(msgspec.json.decode(await request.body()))
+        self.guild_commands[request.path_params["guild_id"]] = commands
+        return _json(commands)
+
     async def _register_commands(self, request: Request) -> Response:
-        commands = msgspec.json.decode(await request.body())
-        self.commands = [
+        self.commands = self._registered(msgspec.json.decode(await request.body()))
+        return _json(self.commands)
+
+    def _registered(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
             {
                 **command,
                 "id": str(next(self._ids)),
@@ -192,7 +207,6 @@ class FakeDiscord:
             }
             for command in commands
         ]
-        return _json(self.commands)
 
     async def _followup(self, request: Request) -> Response:
         """A deferred interaction's answer (``interaction.followup.send``)."""

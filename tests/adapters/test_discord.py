@@ -222,3 +222,16 @@ async def test_mcp_servers_are_managed_with_slash_commands_and_used_in_a_convers
         ("mcp.list", "done", "discord:1"),
     ]
     assert names == ["calc"]
+
+
+@pytest.mark.trio
+async def test_named_servers_get_the_slash_commands_at_once(tmp_path: Path) -> None:
+    async with online(tmp_path, env={"CLARA_DISCORD_COMMAND_GUILDS": "5,6"}) as o:
+        names = {"clara", "channel", "model", "memory", "mcp"}
+        assert {c["name"] for c in o.discord.commands} == names  # global, for DMs and the rest
+        assert {
+            guild: {c["name"] for c in cs} for guild, cs in o.discord.guild_commands.items()
+        } == {
+            "5": names,
+            "6": names,
+        }

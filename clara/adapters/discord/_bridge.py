@@ -89,6 +89,7 @@ class DiscordBridge:
         gateway_url: str = "wss://gateway.discord.gg",
         guild_ready_timeout: float = 2.0,
         commands: CommandHandler | None = None,
+        command_guilds: Sequence[int] = (),
     ) -> None:
         self._token = token
         self._on_message = on_message
@@ -96,6 +97,7 @@ class DiscordBridge:
         self._gateway_url = gateway_url
         self._guild_ready_timeout = guild_ready_timeout
         self._commands = commands
+        self._command_guilds = tuple(command_guilds)
         self.client: discord.Client | None = None
         self.ready = False
         self.received = 0
@@ -129,6 +131,11 @@ class DiscordBridge:
             if tree is not None:
                 try:
                     await tree.sync()
+                    # Servers named in CLARA_DISCORD_COMMAND_GUILDS get them at once too.
+                    for guild_id in self._command_guilds:
+                        guild = discord.Object(id=guild_id)
+                        tree.copy_global_to(guild=guild)
+                        await tree.sync(guild=guild)
                 except discord.HTTPException as error:
                     logger.warning("discord: could not register the slash commands: %s", error)
             await trio_asyncio.trio_as_aio(mark_ready)()
