@@ -84,6 +84,7 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
     """None: SQLite in the data directory."""
     pool_size: int = 5
     busy_timeout: float = 5.0
+    statement_timeout: float = 30.0
 
 
 class EncryptionSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -157,6 +157,15 @@ VARIABLES: tuple[Var, ...] = (
         "SQLite: seconds to wait for a lock before failing",
         "5",
     ),
+    Var(
+        "CLARA_DB_STATEMENT_TIMEOUT",
+        "database",
+        "statement_timeout",
+        _SECONDS,
+        "PostgreSQL: seconds one statement may run before the server cancels it (a worker "
+        "thread is never stuck on a runaway query)",
+        "30",
+    ),
     # encryption
     Var(
         "CLARA_ENCRYPTION_KEYS",

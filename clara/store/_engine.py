@@ -27,12 +27,20 @@ def database_url(settings: DatabaseSettings, data_dir: Path) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5, busy_timeout: float = 5.0) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    busy_timeout: float = 5.0,
+    statement_timeout: float = 30.0,
+) -> Engine:
     """An engine whose pool is the bound on concurrent database work.
 
     SQLite files get WAL (readers never wait for the writer), a busy timeout, and foreign
-    keys on. The pool never overflows: at most ``pool_size`` connections, so at most that
-    many worker threads do database work at once.
+    keys on. PostgreSQL connections get a ``statement_timeout``: a trio caller that gives up
+    cannot cancel a query running in its worker thread, so the server does. The pool never
+    overflows: at most ``pool_size`` connections, so at most that many worker threads do
+    database work at once.
     """
     parsed = make_url(url)
     options: dict[str, Any] = {"pool_pre_ping": True}
@@ -52,6 +60,9 @@ def make_engine(url: str, *, pool_size: int = 5, busy_timeout: float = 5.0) -> E
         )
     else:
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)
+        if parsed.get_backend_name() == "postgresql" and statement_timeout > 0:
+            milliseconds = int(statement_timeout * 1000)
+            options["connect_args"] = {"options": f"-c statement_timeout={milliseconds}"}
     engine = create_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         milliseconds = int(busy_timeout * 1000)

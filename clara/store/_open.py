@@ -35,6 +35,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         database_url(settings.database, settings.runtime.data_dir),
         pool_size=settings.database.pool_size,
         busy_timeout=settings.database.busy_timeout,
+        statement_timeout=settings.database.statement_timeout,
     )
     if migrate:
         upgrade(engine)

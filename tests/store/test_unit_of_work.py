@@ -235,3 +235,25 @@ def test_administrative_actions_are_audited(database: Database) -> None:
         )
         assert entry.details == {"reason": "not an administrator"}
         assert entry.at.tzinfo is not None
+
+
+def test_postgresql_cancels_a_runaway_statement(postgres_url: str) -> None:
+    """A trio caller that gives up cannot cancel its worker thread's query: the server does."""
+    import sqlalchemy  # noqa: PLC0415
+
+    from clara.errors import StoreError  # noqa: PLC0415
+    from clara.store import make_engine  # noqa: PLC0415
+
+    engine = make_engine(postgres_url, pool_size=1, statement_timeout=0.2)
+    try:
+        with engine.connect() as connection:
+            shown = connection.execute(sqlalchemy.text("SHOW statement_timeout")).scalar_one()
+        assert shown == "200ms"
+        database = Database(engine)
+        with (
+            pytest.raises((StoreError, sqlalchemy.exc.OperationalError), match="statement timeout"),
+            database.unit_of_work() as session,
+        ):
+            session.execute(sqlalchemy.text("SELECT pg_sleep(5)"))
+    finally:
+        engine.dispose()
