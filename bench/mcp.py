@@ -35,7 +35,13 @@ from typing import Any
 
 import trio
 
-from bench._harness import latency_summary_us, now_ns, run_in_subprocess, write_results
+from bench._harness import (
+    latency_summary_us,
+    now_ns,
+    rss_bytes,
+    run_in_subprocess,
+    write_results,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SERVER = REPO / "bench" / "mcp_server.py"
@@ -206,7 +212,6 @@ async def _recovery(rounds: int) -> dict[str, Any]:
 
 def _usage() -> dict[str, Any]:
     fds = len(os.listdir("/proc/self/fd"))
-    rss_kb = _rss_kb(os.getpid())
     children = []
     for task in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{task}/children") as listing:
@@ -214,13 +219,14 @@ def _usage() -> dict[str, Any]:
     servers = [pid for pid in children if "mcp_server.py" in _cmdline(pid)]
     return {
         "fds": fds,
-        "rss_mb": round(rss_kb / 1024, 1),
+        "rss_mb": round(rss_bytes() / 2**20, 1),
         "server_processes": len(servers),
         "servers_rss_mb": round(sum(_rss_kb(pid) for pid in servers) / 1024, 1),
     }
 
 
 def _rss_kb(pid: int) -> int:
+    """A server process's resident set (another process: read from /proc)."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:

@@ -24,13 +24,13 @@ from ..config import DiscordSettings
 from ..errors import ClaraError
 from ..store import (
     Database,
-    audit,
     channel_config,
     guild_config,
     save_channel_config,
     save_guild_config,
 )
 from ._ref import ActorRef
+from .admin import is_admin, write_audit
 from .channel import SettingsChanged
 from .mcp_admin import OPERATIONS, McpAdmin
 from .memory import Forget, Recall
@@ -76,27 +76,16 @@ class CommandDependencies:
     mcp: McpAdmin | None = None
 
 
-def _is_admin(invocation: Invocation, settings: DiscordSettings) -> bool:
-    if invocation.author.is_admin:
-        return True
-    role = settings.admin_role
-    return bool(role) and role in invocation.author.roles
-
-
 async def _audit(
     deps: CommandDependencies, invocation: Invocation, outcome: str, details: dict[str, Any]
 ) -> None:
-    if deps.database is None:
-        return
-    await deps.database.run(
-        lambda session: audit(
-            session,
-            actor=f"{invocation.platform}:{invocation.author.id}",
-            action=f"{invocation.group}.{invocation.name}",
-            target=f"{invocation.platform}:{invocation.guild_id or '-'}:{invocation.channel_id}",
-            outcome=outcome,
-            details=details,
-        )
+    await write_audit(
+        deps.database,
+        actor=f"{invocation.platform}:{invocation.author.id}",
+        action=f"{invocation.group}.{invocation.name}",
+        target=f"{invocation.platform}:{invocation.guild_id or '-'}:{invocation.channel_id}",
+        outcome=outcome,
+        details=details,
     )
 
 
@@ -145,7 +134,7 @@ async def _info(invocation: Invocation, deps: CommandDependencies) -> str:
 
 
 async def _admin(invocation: Invocation, deps: CommandDependencies) -> str:
-    if not _is_admin(invocation, deps.discord):
+    if not is_admin(invocation.author, deps.discord):
         await _audit(
             deps, invocation, "refused", {"reason": "not an administrator", **invocation.options}
         )

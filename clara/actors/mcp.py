@@ -103,12 +103,10 @@ class McpCatalog:
 
     def __init__(self, entries: Mapping[str, CatalogEntry] | None = None) -> None:
         self.entries: Mapping[str, CatalogEntry] = dict(entries or {})
-        self.version = 0
 
     def publish(self, entries: Mapping[str, CatalogEntry]) -> None:
         """Swap in a new snapshot (only the catalog actor calls this)."""
         self.entries = dict(entries)
-        self.version += 1
 
     def enabled(self) -> list[CatalogEntry]:
         return [entry for entry in self.entries.values() if entry.enabled]

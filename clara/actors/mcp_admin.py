@@ -25,9 +25,10 @@ from ..adapters.llm import ToolSpec
 from ..adapters.mcp import parse_env
 from ..config import DiscordSettings, McpSettings
 from ..errors import ClaraError
-from ..store import Database, audit
+from ..store import Database
 from ..supervisors import DynamicSupervisor
 from ._ref import ActorRef
+from .admin import is_admin, write_audit
 from .channel_rate import UserRates
 from .mcp import CatalogEntry, McpCatalog
 from .mcp_catalog import Install, InstallOutcome, RestartServer, SetEnabled, Uninstall
@@ -70,8 +71,7 @@ class McpAdmin:
     rates: UserRates = field(default_factory=UserRates)
 
     def is_admin(self, author: Author) -> bool:
-        role = self.discord.admin_role
-        return author.is_admin or (bool(role) and role in author.roles)
+        return is_admin(author, self.discord)
 
     def _on_allow_list(self, entry: CatalogEntry, author: Author) -> bool:
         users, roles = entry.config.allowed_users, entry.config.allowed_roles
@@ -82,17 +82,13 @@ class McpAdmin:
     async def _audit(
         self, who: str, operation: str, target: str, outcome: str, details: dict[str, Any]
     ) -> None:
-        if self.database is None:
-            return
-        await self.database.run(
-            lambda session: audit(
-                session,
-                actor=who,
-                action=f"mcp.{operation}",
-                target=target,
-                outcome=outcome,
-                details=details,
-            )
+        await write_audit(
+            self.database,
+            actor=who,
+            action=f"mcp.{operation}",
+            target=target,
+            outcome=outcome,
+            details=details,
         )
 
     async def run(

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import msgspec
 import trio
 
@@ -45,7 +44,6 @@ from ..store import (
     McpServerConfig,
     OAuthCredentials,
     SecretBox,
-    audit,
     delete_mcp_server,
     load_mcp_servers,
     save_mcp_server,
@@ -56,6 +54,7 @@ from ..store import (
 from ..supervisors import DynamicSupervisor
 from ._actor import Actor
 from ._ask import DeferredReply
+from .admin import write_audit
 from .mcp import (
     CatalogEntry,
     McpCatalog,
@@ -143,9 +142,8 @@ class CatalogDependencies:
     reaper: Reaper | None = None
     redirect_url: str = ""
     path_roots: tuple[str, ...] = ()
-    make_http: Callable[[], httpx.AsyncClient] = field(
-        default=lambda: httpx.AsyncClient(timeout=30.0)
-    )
+    oauth: Callable[[], OAuthClient] | None = None
+    """The OAuth client (over the subtree's one HTTP client, made on first use)."""
 
 
 @dataclass
@@ -166,7 +164,6 @@ class McpCatalogActor(Actor):
         self.entries: dict[str, CatalogEntry] = dict(deps.catalog.entries)
         self._busy: set[str] = set()
         self.pending: dict[str, _Pending] = {}
-        self._http: httpx.AsyncClient | None = None
         self.problems = 0
 
     # -- life -------------------------------------------------------------------------------
@@ -186,19 +183,14 @@ class McpCatalogActor(Actor):
                 for server in stored
             }
         self._publish()
-        self._http = self.deps.make_http()
-
-    async def on_stop(self) -> None:
-        if self._http is not None:
-            with trio.CancelScope(shield=True):
-                await self._http.aclose()
 
     def _publish(self) -> None:
         self.deps.catalog.publish(self.entries)
 
     def _oauth(self) -> OAuthClient:
-        assert self._http is not None
-        return OAuthClient(self._http)
+        if self.deps.oauth is None:
+            raise McpOperationError("OAuth is not available here (no HTTP client configured)")
+        return self.deps.oauth()
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -520,17 +512,13 @@ class McpCatalogActor(Actor):
     async def _audit(
         self, by: str, action: str, target: str, outcome: str, details: dict[str, Any]
     ) -> None:
-        if self.deps.database is None:
-            return
-        await self.deps.database.run(
-            lambda session: audit(
-                session,
-                actor=by or "-",
-                action=action,
-                target=target,
-                outcome=outcome,
-                details=details,
-            )
+        await write_audit(
+            self.deps.database,
+            actor=by or "-",
+            action=action,
+            target=target,
+            outcome=outcome,
+            details=details,
         )
 
     def describe(self) -> dict[str, Any] | None:

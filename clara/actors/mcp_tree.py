@@ -147,6 +147,7 @@ def build_mcp(
         reaper=reaper,
         redirect_url=redirect,
         path_roots=tuple(roots),
+        oauth=oauth,
     )
     server_supervisor = DynamicSupervisor(
         server,

@@ -168,7 +168,7 @@ class McpConnection:
         try:
             await self._run(task_status)
         except BaseExceptionGroup as group:
-            leaves = _leaves(group)
+            leaves = leaf_errors(group)
             chosen: BaseException | None = next(
                 (e for e in leaves if isinstance(e, ServerGone)), None
             )
@@ -362,11 +362,12 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+def leaf_errors(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions inside ``group`` and its nested groups, in order."""
     found: list[BaseException] = []
     for error in group.exceptions:
         if isinstance(error, BaseExceptionGroup):
-            found.extend(_leaves(error))
+            found.extend(leaf_errors(error))
         else:
             found.append(error)
     return found

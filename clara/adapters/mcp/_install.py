@@ -24,7 +24,7 @@ import trio
 
 from ...errors import ClaraError
 from ..llm import ToolSpec
-from ._connection import McpConnection, McpEndpoint
+from ._connection import McpConnection, McpEndpoint, leaf_errors
 from ._reaper import Reaper
 from ._sources import InstallSource
 
@@ -289,7 +289,7 @@ async def test_start(
             connection.explain(f"did not start and list its tools within {timeout:g}s")
         ) from None
     except Exception as error:
-        leaf = _first_leaf(error)
+        leaf = leaf_errors(error)[0] if isinstance(error, BaseExceptionGroup) else error
         if challenges is not None and challenges.challenge is not None:
             raise NeedsAuthorization(
                 f"{endpoint.name}: the server needs authorization (HTTP 401)",
@@ -298,9 +298,3 @@ async def test_start(
         text = f"{type(leaf).__name__}: {leaf}" if str(leaf) else repr(leaf)
         raise InstallError(connection.explain(f"test start failed: {text}")) from error
     return tools
-
-
-def _first_leaf(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
-    return error
