@@ -31,7 +31,14 @@ from ._ref import ActorRef
 from .admin import is_admin, write_audit
 from .channel_rate import UserRates
 from .mcp import CatalogEntry, McpCatalog
-from .mcp_catalog import Install, InstallOutcome, RestartServer, SetEnabled, Uninstall
+from .mcp_catalog import (
+    Install,
+    InstallOutcome,
+    McpOperationError,
+    RestartServer,
+    SetEnabled,
+    Uninstall,
+)
 
 __all__ = ["OPERATIONS", "McpAdmin", "McpAdminTools"]
 
@@ -265,6 +272,11 @@ def managers(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for match in _MENTION.finditer(text):
         role, mentioned, bare = match.groups()
         (roles if role else users).append(mentioned or bare)
+    rest = _MENTION.sub(" ", text).replace(",", " ").strip()
+    if rest:
+        raise McpOperationError(
+            f"managers: {rest[:60]!r} is not a mention of a person or role (pick them with @)"
+        )
     return tuple(dict.fromkeys(users)), tuple(dict.fromkeys(roles))
 
 

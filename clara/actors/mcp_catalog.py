@@ -71,6 +71,7 @@ __all__ = [
     "Install",
     "InstallOutcome",
     "McpCatalogActor",
+    "McpOperationError",
     "OAuthCallback",
     "RestartServer",
     "SetEnabled",

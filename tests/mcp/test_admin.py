@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from clara.actors.mcp import CatalogEntry
 from clara.adapters.chat import Author
+from clara.errors import ClaraError
 from clara.store import Database, McpServerConfig, make_engine, upgrade
 from clara.store.models import AuditLogEntry
 from clara.tools import ToolRegistry
@@ -161,6 +162,8 @@ async def test_managers_are_read_from_discord_mentions() -> None:
 
     assert managers("<@123> <@!456> <@&789>, 1011") == (("123", "456", "1011"), ("789",))
     assert managers("") == ((), ())
+    with pytest.raises(ClaraError, match="'@Ada' is not a mention of a person or role"):
+        managers("<@1> @Ada")
 
 
 async def test_install_can_name_who_may_manage_the_server(tmp_path: Path) -> None:
