@@ -22,11 +22,16 @@ import trio
 import clara
 from clara.actors import ActorSystem, DeadLetters, Overflow
 from clara.actors.channel import ChannelActor, ChannelDependencies, Converse
-from clara.actors.commands import CommandDependencies, Invocation, run_command
 from clara.actors.console import ConsoleChat
-from clara.actors.discord import DiscordGateway, router
+from clara.actors.discord import (
+    CommandDependencies,
+    DiscordGateway,
+    Invocation,
+    router,
+    run_command,
+)
 from clara.actors.llm import LlmGatewayActor
-from clara.actors.mcp_tree import McpSystem, build_mcp
+from clara.actors.mcp import McpSystem, build_mcp
 from clara.actors.memory import MemoryActor, searcher
 from clara.actors.status import StatusEndpoint
 from clara.adapters.chat import Author, ChatTransport, MessageReceived

@@ -63,7 +63,7 @@ def _entry(name: str) -> Any:
 
 
 def _mcp(data_dir: str, names: list[str], env: dict[str, str] | None = None) -> Any:
-    from clara.actors.mcp_tree import build_mcp  # noqa: PLC0415
+    from clara.actors.mcp import build_mcp  # noqa: PLC0415
     from clara.config import load_settings  # noqa: PLC0415
     from clara.supervisors import Backoff  # noqa: PLC0415
 

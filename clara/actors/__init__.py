@@ -1,19 +1,48 @@
-"""Actors: the runtime (Actor, ActorRef, Mailbox, dead letters) and, later, Clara's domain actors.
+"""Actors: the runtime core and Clara's domain actors, one package per family.
 
-The runtime lives in private modules (``_actor``, ``_cell``, ``_mailbox``, ...); its public
-names are re-exported here. See ``docs/architecture.md`` for the contract.
+```
+clara/actors/
+    _core/       the runtime: Actor, ActorRef, ActorCell, Mailbox, asks, timers, dead letters
+    channel/     one ChannelActor per chat channel: a conversation, in order, exactly once
+    llm/         the LLM gateway actor (providers in failover order)
+    memory/      the memory actor (mem0 over Qdrant)
+    mcp/         MCP servers: one actor per server, the catalog, installs, OAuth
+    discord/     the Discord gateway actor and the slash commands
+    console/     the terminal chat
+    status/      the status endpoint's actor
+    policy/      who may act and how often: admin checks, the audit log, per-person rates
+```
+
+Only the runtime core is re-exported here; a family is imported by its package
+(``from clara.actors.channel import ChannelActor``). Each family has a ``subsystem`` module
+whose function returns the family's ``ChildSpec`` for ``run.py``'s tree. See
+``docs/architecture.md`` for the contract.
 """
 
-from ._actor import Actor, ActorContext
-from ._ask import DeferredReply
-from ._cell import FAIRNESS_BATCH, ActorCell
-from ._dead_letters import DeadLetter, DeadLetterReason, DeadLetters, DeadLetterStatistics
-from ._mailbox import Mailbox, MailboxStatistics, Overflow
-from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef
-from ._scheduler import Scheduler
-from ._statistics import ActorState, ActorStatistics, BackoffSnapshot, FailureInfo
-from ._system import ActorSystem, KindTotals
-from ._timers import Timer
+from ._core import (
+    DEFAULT_ASK_TIMEOUT,
+    FAIRNESS_BATCH,
+    Actor,
+    ActorCell,
+    ActorContext,
+    ActorRef,
+    ActorState,
+    ActorStatistics,
+    ActorSystem,
+    BackoffSnapshot,
+    DeadLetter,
+    DeadLetterReason,
+    DeadLetters,
+    DeadLetterStatistics,
+    DeferredReply,
+    FailureInfo,
+    KindTotals,
+    Mailbox,
+    MailboxStatistics,
+    Overflow,
+    Scheduler,
+    Timer,
+)
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",

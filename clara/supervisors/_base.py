@@ -30,7 +30,7 @@ from ..actors import (
     ActorSystem,
     Mailbox,
 )
-from ..actors._statistics import Failure
+from ..actors._core.statistics import Failure
 from ..errors import RestartIntensityExceeded, UnknownChild
 from ._child import Census, Child, ChildSummary, SupervisorStatistics
 from ._spec import Backoff, Restart, RestartIntensity, Strategy

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..actors import Actor, Overflow
-from ..actors._mailbox import validate_capacity
+from ..actors._core.mailbox import validate_capacity
 
 if TYPE_CHECKING:
     pass

@@ -190,7 +190,7 @@ async def test_mcp_servers_are_managed_with_slash_commands_and_used_in_a_convers
     from sqlalchemy import select  # noqa: PLC0415
 
     from clara.store.models import AuditLogEntry, McpServer  # noqa: PLC0415
-    from tests.mcp.conftest import TOOLS_SERVER  # noqa: PLC0415
+    from tests.actors.mcp.conftest import TOOLS_SERVER  # noqa: PLC0415
 
     env = {
         "CLARA_MCP_ALLOWED_SOURCES": "npm,path",

@@ -1,0 +1,42 @@
+"""The runtime core: Actor, ActorRef, ActorCell, Mailbox, asks, timers, the scheduler, dead letters.
+
+This folder is private (as trio keeps ``trio/_core``): everything public is re-exported by
+``clara.actors``. It imports nothing from ``clara.adapters`` or ``clara.store``
+(``tests/test_layering.py`` checks the folder). See ``docs/architecture.md`` for the contract.
+"""
+
+from .actor import Actor, ActorContext
+from .ask import DeferredReply
+from .cell import FAIRNESS_BATCH, ActorCell
+from .dead_letters import DeadLetter, DeadLetterReason, DeadLetters, DeadLetterStatistics
+from .mailbox import Mailbox, MailboxStatistics, Overflow
+from .ref import DEFAULT_ASK_TIMEOUT, ActorRef
+from .scheduler import Scheduler
+from .statistics import ActorState, ActorStatistics, BackoffSnapshot, FailureInfo
+from .system import ActorSystem, KindTotals
+from .timers import Timer
+
+__all__ = [
+    "DEFAULT_ASK_TIMEOUT",
+    "FAIRNESS_BATCH",
+    "Actor",
+    "ActorCell",
+    "ActorContext",
+    "ActorRef",
+    "ActorState",
+    "ActorStatistics",
+    "ActorSystem",
+    "BackoffSnapshot",
+    "DeadLetter",
+    "DeadLetterReason",
+    "DeadLetterStatistics",
+    "DeadLetters",
+    "DeferredReply",
+    "FailureInfo",
+    "KindTotals",
+    "Mailbox",
+    "MailboxStatistics",
+    "Overflow",
+    "Scheduler",
+    "Timer",
+]

@@ -1,0 +1,214 @@
+"""Slash commands, platform-neutral: what ``/clara``, ``/channel``, ``/model`` and ``/memory`` do.
+
+The Discord adapter maps its application commands onto ``run_command``; the checks live
+here, once: administrative commands need the server's administrator or manage-server
+permission, or the configured admin role, and every administrative attempt (refused or
+done) is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+import clara
+
+from ...adapters.chat import Author
+from ...adapters.memory import memory_user_id
+from ...config import DiscordSettings
+from ...errors import ClaraError
+from ...store import (
+    Database,
+    channel_config,
+    guild_config,
+    save_channel_config,
+    save_guild_config,
+)
+from .. import ActorRef
+from ..channel import SettingsChanged
+from ..mcp import OPERATIONS, McpAdmin
+from ..memory import Forget, Recall
+from ..policy import is_admin, write_audit
+
+__all__ = ["COMMANDS", "CommandDependencies", "Invocation", "run_command"]
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = {
+    ("clara", "help"): "what Clara can do, and these commands",
+    ("clara", "info"): "Clara's version and this channel's settings",
+    ("channel", "mode"): "admin: how Clara answers here: mention, active or off",
+    ("model", "tier"): "admin: the default model tier here: high, mid or low",
+    ("memory", "search"): "what Clara remembers about you that matches a query",
+    ("memory", "clear"): "forget everything Clara remembers about you (asks to confirm)",
+    **{("mcp", operation): text for operation, text in OPERATIONS.items()},
+}
+
+_MODES = ("mention", "active", "off")
+_TIERS = ("high", "mid", "low")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who ran which command where."""
+
+    platform: str
+    channel_id: str
+    guild_id: str | None
+    author: Author
+    group: str
+    name: str
+    options: dict[str, Any]
+
+
+@dataclass
+class CommandDependencies:
+    discord: DiscordSettings
+    database: Database | None
+    memory: ActorRef | None
+    channel: Callable[[str], Awaitable[ActorRef]] | None = None
+    started_at: float = 0.0
+    mcp: McpAdmin | None = None
+
+
+async def _audit(
+    deps: CommandDependencies, invocation: Invocation, outcome: str, details: dict[str, Any]
+) -> None:
+    await write_audit(
+        deps.database,
+        actor=f"{invocation.platform}:{invocation.author.id}",
+        action=f"{invocation.group}.{invocation.name}",
+        target=f"{invocation.platform}:{invocation.guild_id or '-'}:{invocation.channel_id}",
+        outcome=outcome,
+        details=details,
+    )
+
+
+async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
+    """Run one command; the text to show the person who ran it (only to them)."""
+    key = (invocation.group, invocation.name)
+    if key not in COMMANDS:
+        return f"I don't know /{invocation.group} {invocation.name}. Try /clara help."
+    if key in (("channel", "mode"), ("model", "tier")):
+        return await _admin(invocation, deps)
+    if invocation.group == "mcp":
+        if deps.mcp is None:
+            return "MCP servers are turned off (CLARA_MCP_ENABLED)."
+        options = {key: value for key, value in invocation.options.items() if value}
+        return await deps.mcp.run(
+            invocation.name, options, invocation.author, platform=invocation.platform
+        )
+    if key == ("clara", "help"):
+        lines = [f"/{group} {name}: {text}" for (group, name), text in COMMANDS.items()]
+        return (
+            "I'm Clara. Mention me (or talk to me in DMs) and I answer; start a message with "
+            '!high, !mid or !low to choose how hard I think; say "clara stop" to stop me.\n'
+            + "\n".join(lines)
+        )
+    if key == ("clara", "info"):
+        return await _info(invocation, deps)
+    if key == ("memory", "search"):
+        return await _memory_search(invocation, deps)
+    return await _memory_clear(invocation, deps)
+
+
+async def _info(invocation: Invocation, deps: CommandDependencies) -> str:
+    mode, tier = "mention", "mid"
+    if deps.database is not None:
+        channel = await deps.database.run(
+            channel_config, invocation.platform, invocation.channel_id
+        )
+        guild = await deps.database.run(guild_config, invocation.platform, invocation.guild_id)
+        mode = channel.reply_mode
+        tier = channel.default_tier or guild.default_tier
+    uptime = time.time() - deps.started_at if deps.started_at else 0
+    return (
+        f"Clara {clara.__version__}, up {uptime / 3600:.1f} h. Here: reply mode {mode}, "
+        f"default tier {tier}; memory {'on' if deps.memory is not None else 'off'}."
+    )
+
+
+async def _admin(invocation: Invocation, deps: CommandDependencies) -> str:
+    if not is_admin(invocation.author, deps.discord):
+        await _audit(
+            deps, invocation, "refused", {"reason": "not an administrator", **invocation.options}
+        )
+        role = f" or the {deps.discord.admin_role} role" if deps.discord.admin_role else ""
+        return f"Only server administrators{role} can change that."
+    if deps.database is None:
+        return "Settings need the store, which is not available."
+    if invocation.group == "channel":
+        mode = str(invocation.options.get("mode", "")).lower()
+        if mode not in _MODES:
+            return f"The mode must be one of {', '.join(_MODES)}; got {mode!r}."
+        config = await deps.database.run(channel_config, invocation.platform, invocation.channel_id)
+        updated = msgspec.structs.replace(config, reply_mode=mode)
+        await deps.database.run(
+            save_channel_config, invocation.platform, invocation.channel_id, updated
+        )
+        answer = f"Reply mode here is now {mode}."
+    else:
+        tier = str(invocation.options.get("tier", "")).lower()
+        if tier not in _TIERS:
+            return f"The tier must be one of {', '.join(_TIERS)}; got {tier!r}."
+        if invocation.guild_id is not None:
+            guild = await deps.database.run(guild_config, invocation.platform, invocation.guild_id)
+            await deps.database.run(
+                save_guild_config,
+                invocation.platform,
+                invocation.guild_id,
+                msgspec.structs.replace(guild, default_tier=tier),
+            )
+            answer = f"The default tier on this server is now {tier}."
+        else:
+            config = await deps.database.run(
+                channel_config, invocation.platform, invocation.channel_id
+            )
+            await deps.database.run(
+                save_channel_config,
+                invocation.platform,
+                invocation.channel_id,
+                msgspec.structs.replace(config, default_tier=tier),
+            )
+            answer = f"The default tier here is now {tier}."
+    await _audit(deps, invocation, "done", dict(invocation.options))
+    if deps.channel is not None:
+        try:
+            await (await deps.channel(invocation.channel_id)).tell(SettingsChanged())
+        except ClaraError as error:
+            logger.info("could not tell the channel its settings changed: %s", error)
+    return answer
+
+
+async def _memory_search(invocation: Invocation, deps: CommandDependencies) -> str:
+    if deps.memory is None:
+        return "Memory is turned off."
+    query = str(invocation.options.get("query", "")).strip()
+    if not query:
+        return "Tell me what to look for: /memory search query:…"
+    found: list[str] = await deps.memory.ask(
+        Recall(user_id=memory_user_id(invocation.platform, invocation.author.id), query=query),
+        timeout=None,
+    )
+    if not found:
+        return "I don't remember anything about that."
+    return "What I remember:\n" + "\n".join(f"- {item}" for item in found)
+
+
+async def _memory_clear(invocation: Invocation, deps: CommandDependencies) -> str:
+    if deps.memory is None:
+        return "Memory is turned off."
+    if not invocation.options.get("confirm"):
+        return (
+            "This forgets everything I remember about you, for good. "
+            "Run /memory clear confirm:True to go ahead."
+        )
+    await deps.memory.ask(
+        Forget(user_id=memory_user_id(invocation.platform, invocation.author.id)), timeout=None
+    )
+    return "Done: I've forgotten everything I remembered about you."

@@ -1,0 +1,210 @@
+"""The ``/clara/mcp`` subtree, built from settings: catalog, servers, reaper, tools, admin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import trio
+
+from ...adapters.chat import Author
+from ...adapters.mcp import Installer, OAuthClient, Reaper
+from ...config import Settings
+from ...errors import ClaraError
+from ...store import Database, SecretBox, load_mcp_server_secrets
+from ...supervisors import Backoff, ChildSpec, DynamicSupervisor, Restart, Supervisor
+from ...tools import ToolProvider
+from .. import Actor, ActorRef
+from .admin import McpAdmin, McpAdminTools
+from .catalog import CatalogDependencies, McpCatalogActor, OAuthCallback
+from .entries import McpCatalog, endpoint_of
+from .server import McpServerActor, ToolsListed
+from .tokens import ServerTokens
+from .tools import McpServerTools
+
+__all__ = ["McpSystem", "build_mcp"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class McpSystem:
+    """What the rest of Clara uses of the MCP subtree."""
+
+    spec: ChildSpec
+    """``mcp``: add it to the root's children."""
+    supervisor: Supervisor
+    catalog: McpCatalog
+    admin: McpAdmin
+    reaper: Reaper
+
+    def servers(self) -> DynamicSupervisor:
+        child = self.supervisor.child("servers")
+        assert isinstance(child, DynamicSupervisor)
+        return child
+
+    def catalog_ref(self) -> ActorRef:
+        return self.supervisor.ref("catalog")
+
+    def tools_for(self, author: Author, platform: str, said: str = "") -> list[ToolProvider]:
+        """The providers offered when answering ``author``, who wrote ``said``: each enabled
+        server, and ``mcp`` (which changes only what ``said`` names)."""
+        providers: list[ToolProvider] = [
+            McpServerTools(entry, self.servers) for entry in self.catalog.enabled()
+        ]
+        providers.append(McpAdminTools(self.admin, author, platform, said))
+        return providers
+
+    async def oauth_callback(self, state: str, code: str, error: str) -> str:
+        text: str = await self.catalog_ref().ask(
+            OAuthCallback(state=state, code=code, error=error), timeout=None
+        )
+        return text
+
+
+def build_mcp(
+    settings: Settings,
+    *,
+    database: Database | None,
+    secrets: SecretBox | None,
+    backoff: Backoff | None = None,
+) -> McpSystem:
+    """The subtree and its helpers (nothing runs until the supervisor starts)."""
+    mcp = settings.mcp
+    data_dir = settings.runtime.data_dir.resolve()
+    catalog = McpCatalog()
+    reaper = Reaper()
+    holder: list[Supervisor] = []
+    http_clients: list[Any] = []
+    redirect = mcp.oauth_redirect_url
+    if not redirect and settings.status.enabled:
+        redirect = f"http://{settings.status.host}:{settings.status.port}/oauth/callback"
+
+    def catalog_ref() -> ActorRef:
+        return holder[0].ref("catalog")
+
+    def servers() -> DynamicSupervisor:
+        child = holder[0].child("servers")
+        assert isinstance(child, DynamicSupervisor)
+        return child
+
+    def oauth() -> OAuthClient:
+        if not http_clients:
+            http_clients.append(httpx.AsyncClient(timeout=30.0))
+        return OAuthClient(http_clients[0])
+
+    def tools_listed(listed: ToolsListed) -> None:
+        try:
+            catalog_ref().tell_nowait(listed)
+        except ClaraError as error:
+            logger.info("could not record %s's tools: %s", listed.server, error)
+
+    def server(name: str) -> Actor:
+        entry = catalog.entries.get(name)
+        if entry is None or not entry.enabled:
+            raise ClaraError(f"there is no enabled MCP server named {name!r}")
+        auth = None
+        if entry.config.oauth and database is not None and secrets is not None:
+            assert entry.config.url is not None
+            auth = ServerTokens(name, entry.config.url, database, secrets, oauth).auth()
+        loader = None
+        if entry.config.secret_env and database is not None and secrets is not None:
+            box = secrets
+
+            async def loader() -> dict[str, str]:
+                assert database is not None
+                values: dict[str, str] = await database.run(load_mcp_server_secrets, box, name)
+                return values
+
+        return McpServerActor(
+            endpoint_of(entry, connect_timeout=mcp.install_timeout),
+            reaper=reaper,
+            call_timeout=min(entry.config.call_timeout, mcp.call_timeout),
+            ping_interval=mcp.ping_seconds,
+            ping_timeout=mcp.ping_timeout,
+            on_tools=tools_listed,
+            auth=auth,
+            secrets=loader,
+        )
+
+    roots = mcp.path_roots or (str(data_dir / "mcp" / "local"),)
+    installer = Installer(
+        data_dir / "mcp" / "servers",
+        timeout=mcp.install_timeout,
+        container_engine=mcp.container_engine,
+        container_network=mcp.container_network,
+        npm_registry=mcp.npm_registry,
+    )
+    deps = CatalogDependencies(
+        catalog=catalog,
+        settings=mcp,
+        installer=installer,
+        servers=servers,
+        database=database,
+        secrets=secrets,
+        reaper=reaper,
+        redirect_url=redirect,
+        path_roots=tuple(roots),
+        oauth=oauth,
+    )
+    server_supervisor = DynamicSupervisor(
+        server,
+        max_children=mcp.max_running,
+        restart=Restart.TRANSIENT,
+        mailbox_capacity=1000,
+        passivate_after=mcp.idle_seconds,
+        backoff=backoff or Backoff(min=0.5, max=60.0, reset_after=120.0),
+        # Backoff slows a flapping server; one must never take the others down with it.
+        max_restarts=10_000,
+        max_seconds=60.0,
+        shutdown=10.0,
+    )
+
+    async def close_reaper() -> None:
+        await reaper.aclose()
+        for client in http_clients:
+            with trio.CancelScope(shield=True):
+                await client.aclose()
+
+    supervisor = Supervisor(
+        [
+            # First, so it stops last: the servers close gracefully before the reaper goes.
+            ChildSpec("reaper", lambda: ReaperOwner(close_reaper)),
+            ChildSpec("catalog", lambda: McpCatalogActor(deps), mailbox_capacity=1000),
+            ChildSpec("servers", server_supervisor),
+        ],
+        max_restarts=10,
+        max_seconds=60.0,
+    )
+    holder.append(supervisor)
+    admin = McpAdmin(
+        catalog=catalog,
+        catalog_ref=catalog_ref,
+        servers=servers,
+        mcp=mcp,
+        discord=settings.discord,
+        database=database,
+    )
+    return McpSystem(
+        spec=ChildSpec("mcp", supervisor, shutdown=30.0),
+        supervisor=supervisor,
+        catalog=catalog,
+        admin=admin,
+        reaper=reaper,
+    )
+
+
+class ReaperOwner(Actor):
+    """Owns the reaper process's life: closes it (and the OAuth HTTP client) at stop."""
+
+    def __init__(self, close: Callable[[], Any]) -> None:
+        self._close = close
+
+    async def on_receive(self, message: Any) -> Any:
+        return None
+
+    async def on_stop(self) -> None:
+        await self._close()
