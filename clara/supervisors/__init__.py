@@ -6,6 +6,7 @@ one_for_all / rest_for_one, max_restarts within max_seconds) with Akka's backoff
 
 from ._base import SupervisorBase
 from ._child import Census, ChildSummary, SupervisorStatistics
+from ._closing import ResourceOwner, closing_child
 from ._dynamic import DynamicSupervisor, InMemorySnapshotStore, SnapshotStore
 from ._process import EXIT_FAILED, EXIT_OK, serve_until_signal
 from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
@@ -20,6 +21,7 @@ __all__ = [
     "ChildSummary",
     "DynamicSupervisor",
     "InMemorySnapshotStore",
+    "ResourceOwner",
     "Restart",
     "RestartIntensity",
     "SnapshotStore",
@@ -27,5 +29,6 @@ __all__ = [
     "Supervisor",
     "SupervisorBase",
     "SupervisorStatistics",
+    "closing_child",
     "serve_until_signal",
 ]

@@ -149,6 +149,7 @@ class SupervisorBase(abc.ABC):
                 has been stopped.
         """
         system = system if system is not None else ActorSystem()
+        system.root = self
         await self._serve(f"/{system.name}", system, None, "", task_status=task_status)
 
     async def stop(self) -> None:

@@ -9,11 +9,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..actors import Actor, Overflow
+from ..actors import Actor, ActorCell, ActorRef, ActorSystem, Mailbox, Overflow
 from ..actors._core.mailbox import validate_capacity
 
 if TYPE_CHECKING:
-    pass
+    from ._base import SupervisorBase
 
 __all__ = ["Backoff", "ChildSpec", "Restart", "RestartIntensity", "Strategy"]
 
@@ -164,6 +164,11 @@ class ChildSpec:
         mailbox_capacity: the actor's mailbox capacity (default 1000). Ignored for supervisors.
         overflow: the actor's overflow policy (default ``BACKPRESSURE``).
         backoff: this child's restart backoff; the supervisor's when None.
+
+    An actor child has a ref from the moment it is declared (``spec.ref``), so siblings can
+    be wired with it before the tree is built, let alone started: messages sent before the
+    child starts wait in its mailbox and are handled once it runs. A spec whose ref was taken
+    belongs to one supervisor (a second one refuses it).
     """
 
     id: str
@@ -173,6 +178,7 @@ class ChildSpec:
     mailbox_capacity: int = 1000
     overflow: Overflow = Overflow.BACKPRESSURE
     backoff: Backoff | None = field(default=None)
+    _declared: ActorCell | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from ._base import SupervisorBase  # noqa: PLC0415 - the base module imports this one
@@ -209,6 +215,48 @@ class ChildSpec:
                 f"child spec {self.id!r}: backoff must be a Backoff; "
                 f"got {type(self.backoff).__name__}"
             )
+
+    @property
+    def ref(self) -> ActorRef:
+        """This actor child's ref, valid from now on: before the tree runs, and across restarts.
+
+        Raises:
+            TypeError: the child is a supervisor (hold the supervisor object itself).
+        """
+        if self.is_supervisor:
+            raise TypeError(
+                f"child spec {self.id!r} is a supervisor; refer to the supervisor object itself"
+            )
+        cell = self._declared
+        if cell is None:
+            # Adopted by the supervisor that starts it (path, system, owner set then).
+            cell = ActorCell(
+                f"(not started)/{self.id}",
+                ActorSystem("declared"),
+                Mailbox(self.mailbox_capacity, self.overflow),
+                shutdown=self.shutdown_timeout,
+            )
+            object.__setattr__(self, "_declared", cell)
+        return cell.ref
+
+    def adopt(self, owner: SupervisorBase, path: str, system: ActorSystem) -> ActorCell | None:
+        """The declared cell, now ``owner``'s child at ``path``; None if ``ref`` was never taken.
+
+        Raises:
+            ValueError: another supervisor already adopted it.
+        """
+        cell = self._declared
+        if cell is None:
+            return None
+        if cell.owner is not None and cell.owner is not owner:
+            raise ValueError(
+                f"child spec {self.id!r} is already a child of another supervisor; "
+                "declare one spec per child"
+            )
+        cell.path = path
+        cell.system = system
+        cell.owner = owner
+        return cell
 
     @property
     def is_supervisor(self) -> bool:

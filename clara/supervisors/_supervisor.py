@@ -6,7 +6,7 @@ import logging
 import random
 from collections.abc import Sequence
 
-from ..actors import ActorRef, ActorState
+from ..actors import ActorCell, ActorRef, ActorState
 from ..errors import ChildStartError
 from ._base import SupervisorBase
 from ._child import Child
@@ -71,6 +71,15 @@ class Supervisor(SupervisorBase):
 
     def _find(self, key: str) -> Child | None:
         return self._by_id.get(key)
+
+    def _new_cell(self, record: Child) -> ActorCell:
+        assert self._system is not None
+        cell = record.spec.adopt(self, f"{self._path}/{record.id}", self._system)
+        if cell is None:
+            return super()._new_cell(record)
+        cell.key = record.key
+        record.cell = cell
+        return cell
 
     def _restart_group(self, record: Child) -> list[Child]:
         if self.strategy is Strategy.ONE_FOR_ONE:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .dead_letters import DeadLetters
 from .scheduler import Scheduler
 
@@ -34,7 +36,7 @@ class ActorSystem:
         dead_letters: the dead-letter office; a fresh one holding 1,000 letters by default.
     """
 
-    __slots__ = ("dead_letters", "name", "scheduler", "totals")
+    __slots__ = ("dead_letters", "name", "root", "scheduler", "totals")
 
     def __init__(self, name: str = "clara", dead_letters: DeadLetters | None = None) -> None:
         if not isinstance(name, str) or not name or "/" in name:
@@ -45,6 +47,9 @@ class ActorSystem:
         self.scheduler = Scheduler()
         #: Processed / failed / restarted counts per actor kind, monotonic.
         self.totals = KindTotals()
+        #: The root supervisor while the tree runs (for views of the whole tree, such as the
+        #: status endpoint); None before. Typed loosely: the core knows no supervisor.
+        self.root: Any = None
 
     def __repr__(self) -> str:
         return f"ActorSystem(name={self.name!r})"
