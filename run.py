@@ -1,9 +1,19 @@
 """Start Clara: load the settings, build the supervision tree, run it until a signal.
 
-Wiring only: this is the one place that builds the object graph.
-
     python run.py                 # Discord with DISCORD_BOT_TOKEN, else a console chat
     python run.py --once "hi"     # answer one message on stdout and exit (for scripts)
+
+Wiring only. The tree, as ``build_tree`` declares it (each subsystem's package builds its
+own child spec; siblings are wired with refs that exist from the moment a child is declared):
+
+    /clara      Supervisor, ONE_FOR_ONE, CLARA_ROOT_MAX_RESTARTS within CLARA_ROOT_MAX_SECONDS
+      shared    closes the HTTP client the channels share (first, so it stops last)
+      status    the status endpoint                      (CLARA_STATUS_ENABLED)
+      llm       the LLM gateway
+      memory    mem0 over Qdrant                         (CLARA_MEMORY_ENABLED)
+      mcp       MCP servers: reaper, catalog, servers    (CLARA_MCP_ENABLED)
+      channels  one ChannelActor per channel
+      discord   the gateway, or ``console`` (a terminal chat), or nothing (--once)
 """
 
 from __future__ import annotations
@@ -14,68 +24,38 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 import msgspec
 import trio
 
-import clara
-from clara.actors import ActorSystem, DeadLetters, Overflow
-from clara.actors.channel import ChannelActor, ChannelDependencies, Converse
-from clara.actors.console import ConsoleChat
-from clara.actors.discord import (
-    CommandDependencies,
-    DiscordGateway,
-    Invocation,
-    router,
-    run_command,
+from clara.actors import ActorSystem, DeadLetters
+from clara.actors.channel.subsystem import Channels, channel_http_client, channels_subsystem
+from clara.actors.console.subsystem import answer_once, console_subsystem
+from clara.actors.discord.subsystem import discord_bridge, discord_subsystem
+from clara.actors.llm.subsystem import llm_subsystem
+from clara.actors.mcp import build_mcp
+from clara.actors.memory.subsystem import memory_subsystem
+from clara.actors.status.subsystem import status_subsystem
+from clara.adapters.console import (
+    ConsoleTransport,
+    PlainTransport,
 )
-from clara.actors.llm import LlmGatewayActor
-from clara.actors.mcp import McpSystem, build_mcp
-from clara.actors.memory import MemoryActor, searcher
-from clara.actors.status import StatusEndpoint
-from clara.adapters.chat import Author, ChatTransport, MessageReceived
-from clara.adapters.console import CONSOLE_CHANNEL, ConsoleTransport, console_message
-from clara.adapters.discord import DiscordBridge
-from clara.adapters.http import StatusContext
-from clara.adapters.llm import Gateway, build_providers
-from clara.adapters.memory import Mem0Memory, mem0_config, memory_user_id
 from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
 from clara.logs import configure_logging
 from clara.store import Database, SecretBox, open_store
-from clara.supervisors import (
-    Backoff,
-    ChildSpec,
-    DynamicSupervisor,
-    Restart,
-    Supervisor,
-    serve_until_signal,
-)
-from clara.tools import BuiltinTools, ToolRegistry
+from clara.supervisors import ChildSpec, Supervisor, closing_child, serve_until_signal
+
+Chat = Literal["discord", "console", "once"]
 
 
-class PlainTransport:
-    """``--once``: the reply's text alone on stdout, nothing else."""
-
-    async def send(
-        self,
-        channel_id: str,
-        text: str,
-        *,
-        reply_to: str | None,
-        nonce: str,
-        files: Sequence[tuple[str, bytes]] = (),
-    ) -> str:
-        if not text.startswith("-# "):  # progress lines are for chat windows
-            print(text, flush=True)
-        for name, data in files:
-            print(f"[attached {name}, {len(data):,} bytes]", flush=True)
-        return "once"
-
-    async def typing(self, channel_id: str) -> None:
-        return None
+@dataclass(frozen=True)
+class Tree:
+    root: Supervisor
+    channels: Channels
 
 
 def build_tree(
@@ -84,315 +64,103 @@ def build_tree(
     readiness: Readiness,
     started_at: float,
     *,
+    chat: Chat,
     database: Database | None = None,
     secrets: SecretBox | None = None,
-    transport: ChatTransport | None = None,
-    console: bool = False,
-    on_console_end: Callable[[], None] | None = None,
-    extra: Sequence[ChildSpec] = (),
-    mcp: McpSystem | None = None,
-) -> Supervisor:
-    """Clara's supervision tree."""
-    children: list[ChildSpec] = []
-    root: Supervisor | None = None
-
-    def the_root() -> Supervisor:
-        assert root is not None
-        return root
-
-    if mcp is None and settings.mcp.enabled:
-        mcp = build_mcp(settings, database=database, secrets=secrets)
-    if settings.status.enabled:
-        context = StatusContext(
-            the_root,
-            system,
-            readiness,
-            version=clara.__version__,
-            started_at=started_at,
-            oauth_callback=mcp.oauth_callback if mcp is not None else None,
-        )
-        children.append(
-            ChildSpec(
-                "status",
-                lambda: StatusEndpoint(settings.status, context),
-                mailbox_capacity=100,
-            )
-        )
-    llm = settings.llm
-    children.append(
-        ChildSpec(
-            "llm",
-            lambda: LlmGatewayActor(
-                lambda: Gateway(
-                    build_providers(llm),
-                    call_timeout=llm.timeout,
-                    breaker_threshold=llm.breaker_threshold,
-                    breaker_cooldown=llm.breaker_cooldown,
-                )
-            ),
-            mailbox_capacity=1000,
-        )
+    on_console_end: Callable[[], None] = lambda: None,
+    guild_ready_timeout: float = 2.0,
+) -> Tree:
+    """Clara's supervision tree, with ``chat`` as its chat platform."""
+    bridge = None
+    if chat == "discord":
+        bridge = discord_bridge(settings.discord, guild_ready_timeout=guild_ready_timeout)
+    transport = bridge or (ConsoleTransport() if chat == "console" else PlainTransport())
+    http = channel_http_client()
+    llm = llm_subsystem(settings.llm, readiness)
+    memory = memory_subsystem(settings)
+    memory_ref = memory.ref if memory is not None else None
+    mcp = build_mcp(settings, database=database, secrets=secrets) if settings.mcp.enabled else None
+    channels = channels_subsystem(
+        settings,
+        transport,
+        platform="discord" if bridge is not None else "console",
+        llm=llm.ref,
+        memory=memory_ref,
+        database=database,
+        mcp=mcp,
+        http=http,
     )
-    if settings.memory.enabled:
-        memory = settings.memory
-        children.append(
-            ChildSpec(
-                "memory",
-                lambda: MemoryActor(
-                    lambda: Mem0Memory(
-                        mem0_config(settings), settings.runtime.data_dir.resolve() / "mem0"
-                    ),
-                    batch_seconds=memory.batch_seconds,
-                    search_timeout=memory.search_timeout,
-                ),
-                mailbox_capacity=10_000,
-                shutdown=30.0,  # pending writes are written before it stops
-            )
+    status = status_subsystem(
+        settings.status,
+        system,
+        readiness,
+        started_at=started_at,
+        oauth_callback=mcp.oauth_callback if mcp is not None else None,
+    )
+    platform = None  # --once: the caller talks to the console channel itself
+    if bridge is not None:
+        platform = discord_subsystem(
+            bridge,
+            settings.discord,
+            readiness,
+            channels=channels,
+            database=database,
+            memory=memory_ref,
+            mcp=mcp,
+            started_at=started_at,
         )
-    if mcp is not None:
-        children.append(mcp.spec)
-    if transport is not None:
-        memory_ref: list[Any] = []
-
-        def tools_for(message: MessageReceived) -> ToolRegistry:
-            registry = ToolRegistry()
-            search = None
-            if settings.memory.enabled:
-                search = searcher(
-                    the_root().ref("memory"), memory_user_id(message.platform, message.author.id)
-                )
-            registry.register(BuiltinTools(memory_search=search))
-            if mcp is not None:
-                for provider in mcp.tools_for(message.author, message.platform, message.content):
-                    registry.register(provider)
-            return registry
-
-        def dependencies() -> ChannelDependencies:
-            if not memory_ref:
-                memory_ref.append(the_root().ref("memory") if settings.memory.enabled else None)
-            return ChannelDependencies(
-                transport=transport,
-                llm=the_root().ref("llm"),
-                discord=settings.discord,
-                llm_settings=settings.llm,
-                database=database,
-                memory=memory_ref[0],
-                tools_for=tools_for,
-                # An MCP server's own limit applies first; its error is clearer than ours.
-                tool_timeout=max(30.0, settings.mcp.call_timeout + 1.0),
-            )
-
-        shared: list[ChannelDependencies] = []
-
-        def channel(key: str) -> ChannelActor:
-            if not shared:
-                shared.append(dependencies())
-            platform = "console" if key == CONSOLE_CHANNEL else "discord"
-            return ChannelActor(platform, key, shared[0])
-
-        channels = DynamicSupervisor(
-            channel,
-            max_children=10_000,
-            restart=Restart.TRANSIENT,
-            mailbox_capacity=settings.discord.channel_mailbox + 50,
-            overflow=Overflow.REJECT,
-            passivate_after=3600.0,
-            max_restarts=100,
-            max_seconds=60.0,
-        )
-        children.append(ChildSpec("channels", channels))
-        if console:
-            channels_supervisor = channels
-
-            async def console_channel() -> Any:
-                return await channels_supervisor.get_or_start(CONSOLE_CHANNEL)
-
-            children.append(
-                ChildSpec(
-                    "console",
-                    lambda: ConsoleChat(console_channel, on_console_end or (lambda: None)),
-                    restart=Restart.TEMPORARY,
-                )
-            )
-
-    children.extend(extra)
-
-    def llm_problem() -> str | None:
-        assert root is not None
-        details = root.ref("llm").statistics().details or {}
-        providers = details.get("providers", [])
-        if not providers or any(provider["up"] for provider in providers):
-            return None
-        return "no model provider answers: " + "; ".join(
-            p["breaker"]["last_error"] or f"{p['name']}: {p['breaker']['state']}" for p in providers
-        )
-
-    readiness.register("llm", llm_problem)
+    elif chat == "console":
+        platform = console_subsystem(channels, on_console_end)
+    children = [
+        closing_child("shared", http.aclose),
+        status,
+        llm,
+        memory,
+        mcp.spec if mcp is not None else None,
+        channels.spec,
+        platform,
+    ]
     root = Supervisor(
-        children,
+        [child for child in children if isinstance(child, ChildSpec)],
         max_restarts=settings.runtime.root_max_restarts,
         max_seconds=settings.runtime.root_max_seconds,
     )
-    return root
-
-
-def build_discord_tree(
-    settings: Settings,
-    system: ActorSystem,
-    readiness: Readiness,
-    started_at: float,
-    *,
-    database: Database | None,
-    secrets: SecretBox | None = None,
-    guild_ready_timeout: float = 2.0,
-) -> Supervisor:
-    """Clara's tree with Discord as the chat platform."""
-    assert settings.discord.token is not None
-    holder: list[Supervisor] = []
-    mcp = build_mcp(settings, database=database, secrets=secrets) if settings.mcp.enabled else None
-    refused: list[int] = [0]
-
-    async def channel_ref(channel_id: str) -> Any:
-        channels = holder[0].child("channels")
-        assert isinstance(channels, DynamicSupervisor)
-        return await channels.get_or_start(channel_id)
-
-    async def command(  # noqa: PLR0917 - the shape CommandHandler is called with
-        group: str,
-        name: str,
-        options: dict[str, Any],
-        channel_id: str,
-        guild_id: str | None,
-        author: Author,
-    ) -> str:
-        root = holder[0]
-        dependencies = CommandDependencies(
-            discord=settings.discord,
-            database=database,
-            memory=root.ref("memory") if settings.memory.enabled else None,
-            channel=channel_ref,
-            started_at=started_at,
-            mcp=mcp.admin if mcp is not None else None,
-        )
-        invocation = Invocation(
-            platform="discord",
-            channel_id=channel_id,
-            guild_id=guild_id,
-            author=author,
-            group=group,
-            name=name,
-            options=options,
-        )
-        return await run_command(invocation, dependencies)
-
-    bridge = DiscordBridge(
-        settings.discord.token.reveal(),
-        router(channel_ref, lambda: refused.__setitem__(0, refused[0] + 1)),
-        api_url=settings.discord.api_url,
-        gateway_url=settings.discord.gateway_url,
-        guild_ready_timeout=guild_ready_timeout,
-        commands=command,
-        command_guilds=settings.discord.command_guilds,
-    )
-    root = build_tree(
-        settings,
-        system,
-        readiness,
-        started_at,
-        database=database,
-        secrets=secrets,
-        transport=bridge,
-        mcp=mcp,
-        extra=[
-            ChildSpec(
-                "discord",
-                lambda: DiscordGateway(bridge, channel_ref),
-                backoff=Backoff(min=1.0, max=60.0),
-            )
-        ],
-    )
-    holder.append(root)
-    readiness.register(
-        "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"
-    )
-    return root
-
-
-async def _answer_once(root: Supervisor, system: ActorSystem, text: str) -> int:
-    async with trio.open_nursery() as nursery:
-        await nursery.start(root.run, system)
-        channels = root.child("channels")
-        assert isinstance(channels, DynamicSupervisor)
-        channel = await channels.get_or_start(CONSOLE_CHANNEL)
-        reply = await channel.ask(Converse(message=console_message(text)), timeout=None)
-        await root.stop()
-    return 0 if reply else 1
-
-
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python run.py", description="Run Clara.")
-    parser.add_argument(
-        "--once", metavar="MESSAGE", help="answer one message on stdout and exit (for scripts)"
-    )
-    return parser.parse_args(argv)
+    return Tree(root, channels)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     started_at = time.time()
-    arguments = _arguments(argv)
+    parser = argparse.ArgumentParser(prog="python run.py", description="Run Clara.")
+    parser.add_argument("--once", metavar="MESSAGE", help="answer one message on stdout and exit")
+    once = parser.parse_args(argv).once
     try:
         settings = load_settings()
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return 2
-    once = arguments.once is not None
-    configure_logging(
-        "WARNING" if once else settings.logging.level, settings.logging.format, settings.secrets
-    )
+    level = "WARNING" if once is not None else settings.logging.level
+    configure_logging(level, settings.logging.format, settings.secrets)
     try:
         store = open_store(settings)  # brings the schema up to date
     except StoreError as error:
         logging.getLogger("clara").error("cannot open the store: %s", error)
         return 1
     system = ActorSystem("clara", DeadLetters(settings.runtime.dead_letters))
-    readiness = Readiness()
+    build = functools.partial(
+        build_tree, system=system, readiness=Readiness(), started_at=started_at,
+        database=store.database, secrets=store.secrets,
+    )  # fmt: skip
     try:
-        if once:
+        if once is not None:
             # No status endpoint for a one-shot: it would contend for the port of a running Clara.
             quiet = msgspec.structs.replace(settings, status=StatusSettings(enabled=False))
-            root = build_tree(
-                quiet,
-                system,
-                readiness,
-                started_at,
-                database=store.database,
-                secrets=store.secrets,
-                transport=PlainTransport(),
-            )
-            return trio.run(_answer_once, root, system, arguments.once)
+            tree = build(quiet, chat="once")
+            return trio.run(answer_once, tree.root, tree.channels, system, once)
         if settings.discord.enabled:
-            root = build_discord_tree(
-                settings,
-                system,
-                readiness,
-                started_at,
-                database=store.database,
-                secrets=store.secrets,
-            )
-            return trio.run(serve_until_signal, root, system)
+            return trio.run(serve_until_signal, build(settings, chat="discord").root, system)
         stop = trio.Event()
-        root = build_tree(
-            settings,
-            system,
-            readiness,
-            started_at,
-            database=store.database,
-            secrets=store.secrets,
-            transport=ConsoleTransport(),
-            console=True,
-            on_console_end=stop.set,
-        )
-        return trio.run(functools.partial(serve_until_signal, root, system, stop=stop))
+        tree = build(settings, chat="console", on_console_end=stop.set)
+        return trio.run(functools.partial(serve_until_signal, tree.root, system, stop=stop))
     finally:
         store.close()
 

@@ -60,9 +60,15 @@ async def online(
         )
         readiness = Readiness()
         system = ActorSystem("clara")
-        root = run.build_discord_tree(
-            settings, system, readiness, time.time(), database=database, guild_ready_timeout=0.05
-        )
+        root = run.build_tree(
+            settings,
+            system,
+            readiness,
+            time.time(),
+            chat="discord",
+            database=database,
+            guild_ready_timeout=0.05,
+        ).root
         with trio.fail_after(30):
             await nursery.start(root.run, system)
             await discord.connected.wait()

@@ -166,10 +166,10 @@ async def test_the_tree_of_run_py_reports_when_no_model_answers(
     )
     system = ActorSystem("clara")
     readiness = Readiness()
-    root = run.build_tree(settings, system, readiness, time.time())
+    root = run.build_tree(settings, system, readiness, time.time(), chat="once").root
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run, system)
-        assert [child for child in root.child_ids] == ["status", "llm"]
+        assert root.child_ids == ["shared", "status", "llm", "channels"]
         await trio.sleep(1)  # virtual: the gateway's first probe has run
         reasons = readiness.evaluate()
         assert reasons["llm"] is not None

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ...adapters.chat import MessageReceived
-from ...adapters.discord import DiscordBridge
+from ...adapters.discord import Bridge, CommandHandler
 from ...errors import ActorError
 from .. import Actor, ActorRef
 
@@ -24,19 +24,29 @@ class DiscordGateway(Actor):
     backoff. ``describe()`` shows whether it is connected (and ``/readyz`` uses that).
 
     Args:
-        bridge: the discord.py bridge (also the channels' transport).
+        bridge: the connection: ``DiscordBridge`` (discord.py), or a fake in tests (also
+            the channels' transport).
         channel: returns the ref of the actor for a channel id, starting it if needed.
+        commands: runs a slash command (none are registered without it).
     """
 
     def __init__(
-        self, bridge: DiscordBridge, channel: Callable[[str], Awaitable[ActorRef]]
+        self,
+        bridge: Bridge,
+        channel: Callable[[str], Awaitable[ActorRef]],
+        commands: CommandHandler | None = None,
     ) -> None:
         self.bridge = bridge
         self._channel = channel
+        self._commands = commands
         self.refused = 0
 
     async def on_start(self) -> None:
-        await self.context.start_service(self.bridge.run, name="discord")
+        route = router(self._channel, self._refused)
+        await self.context.start_service(self.bridge.run, route, self._commands, name="discord")
+
+    def _refused(self) -> None:
+        self.refused += 1
 
     async def on_receive(self, message: Any) -> Any:
         raise TypeError(f"DiscordGateway does not handle {type(message).__name__}")

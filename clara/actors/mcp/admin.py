@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +68,8 @@ class McpAdmin:
     """The operations, their checks, their audit."""
 
     catalog: McpCatalog
-    catalog_ref: Callable[[], ActorRef]
-    servers: Callable[[], DynamicSupervisor]
+    catalog_ref: ActorRef
+    servers: DynamicSupervisor
     mcp: McpSettings
     discord: DiscordSettings
     database: Database | None = None
@@ -179,7 +178,7 @@ class McpAdmin:
                 )
             users, roles = managers(str(options.get("managers") or ""))
             env = parse_env(str(options.get("env") or ""))
-            outcome: InstallOutcome = await self.catalog_ref().ask(
+            outcome: InstallOutcome = await self.catalog_ref.ask(
                 Install(source=source, name=name, by=who, users=users, roles=roles, env=env),
                 timeout=None,
             )
@@ -198,14 +197,14 @@ class McpAdmin:
             "disable": SetEnabled(name, False),
             "restart": RestartServer(name),
         }[operation]
-        text: str = await self.catalog_ref().ask(message, timeout=None)
+        text: str = await self.catalog_ref.ask(message, timeout=None)
         return text
 
     def _list(self) -> str:
         entries = sorted(self.catalog.entries.values(), key=lambda entry: entry.name)
         if not entries:
             return "No MCP servers are installed. An administrator can add one with /mcp install."
-        running = set(self.servers().keys())
+        running = set(self.servers.keys())
         lines = [
             f"- {entry.name} ({entry.source}): {'on' if entry.enabled else 'off'}, "
             f"{len(entry.config.tools)} tools{', running' if entry.name in running else ''}"
@@ -222,7 +221,7 @@ class McpAdmin:
             entry = self.catalog.entries.get(each)
             if entry is None:
                 return f"There is no MCP server named {each!r}."
-            ref = self.servers().get(each)
+            ref = self.servers.get(each)
             secrets = entry.config.secret_env
             about = _managed_by(entry) + (f"; secrets: {', '.join(secrets)}" if secrets else "")
             if ref is None:

@@ -136,7 +136,7 @@ class CatalogDependencies:
     catalog: McpCatalog
     settings: McpSettings
     installer: Installer
-    servers: Callable[[], DynamicSupervisor]
+    servers: DynamicSupervisor
     database: Database | None = None
     secrets: SecretBox | None = None
     reaper: Reaper | None = None
@@ -234,7 +234,7 @@ class McpCatalogActor(Actor):
         return entry
 
     async def _stop_server(self, name: str) -> None:
-        servers = self.deps.servers()
+        servers = self.deps.servers
         if servers.get(name) is not None:
             await servers.terminate_child(name)
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-import trio
 
 from ...adapters.chat import Author
 from ...adapters.mcp import Installer, OAuthClient, Reaper
 from ...config import Settings
 from ...errors import ClaraError
 from ...store import Database, SecretBox, load_mcp_server_secrets
-from ...supervisors import Backoff, ChildSpec, DynamicSupervisor, Restart, Supervisor
+from ...supervisors import (
+    Backoff,
+    ChildSpec,
+    DynamicSupervisor,
+    Restart,
+    Supervisor,
+    closing_child,
+)
 from ...tools import ToolProvider
 from .. import Actor, ActorRef
 from .admin import McpAdmin, McpAdminTools
@@ -40,14 +44,13 @@ class McpSystem:
     catalog: McpCatalog
     admin: McpAdmin
     reaper: Reaper
+    catalog_ref: ActorRef
+    """The catalog actor (the one writer of the configured servers)."""
+    server_supervisor: DynamicSupervisor
+    """``servers``: one ``McpServerActor`` per server in use."""
 
     def servers(self) -> DynamicSupervisor:
-        child = self.supervisor.child("servers")
-        assert isinstance(child, DynamicSupervisor)
-        return child
-
-    def catalog_ref(self) -> ActorRef:
-        return self.supervisor.ref("catalog")
+        return self.server_supervisor
 
     def tools_for(self, author: Author, platform: str, said: str = "") -> list[ToolProvider]:
         """The providers offered when answering ``author``, who wrote ``said``: each enabled
@@ -59,7 +62,7 @@ class McpSystem:
         return providers
 
     async def oauth_callback(self, state: str, code: str, error: str) -> str:
-        text: str = await self.catalog_ref().ask(
+        text: str = await self.catalog_ref.ask(
             OAuthCallback(state=state, code=code, error=error), timeout=None
         )
         return text
@@ -72,33 +75,27 @@ def build_mcp(
     secrets: SecretBox | None,
     backoff: Backoff | None = None,
 ) -> McpSystem:
-    """The subtree and its helpers (nothing runs until the supervisor starts)."""
+    """The subtree and its helpers (nothing runs until the supervisor starts).
+
+    Its children, in start order: ``reaper`` (closes the process reaper and the OAuth HTTP
+    client, last, when the subtree stops), ``catalog`` and ``servers``.
+    """
     mcp = settings.mcp
     data_dir = settings.runtime.data_dir.resolve()
     catalog = McpCatalog()
     reaper = Reaper()
-    holder: list[Supervisor] = []
-    http_clients: list[Any] = []
+    # One client for discovery, registration and token refresh; made now, closed at stop.
+    oauth_http = httpx.AsyncClient(timeout=30.0)
     redirect = mcp.oauth_redirect_url
     if not redirect and settings.status.enabled:
         redirect = f"http://{settings.status.host}:{settings.status.port}/oauth/callback"
 
-    def catalog_ref() -> ActorRef:
-        return holder[0].ref("catalog")
-
-    def servers() -> DynamicSupervisor:
-        child = holder[0].child("servers")
-        assert isinstance(child, DynamicSupervisor)
-        return child
-
     def oauth() -> OAuthClient:
-        if not http_clients:
-            http_clients.append(httpx.AsyncClient(timeout=30.0))
-        return OAuthClient(http_clients[0])
+        return OAuthClient(oauth_http)
 
     def tools_listed(listed: ToolsListed) -> None:
         try:
-            catalog_ref().tell_nowait(listed)
+            catalog_ref.tell_nowait(listed)
         except ClaraError as error:
             logger.info("could not record %s's tools: %s", listed.server, error)
 
@@ -138,18 +135,6 @@ def build_mcp(
         container_network=mcp.container_network,
         npm_registry=mcp.npm_registry,
     )
-    deps = CatalogDependencies(
-        catalog=catalog,
-        settings=mcp,
-        installer=installer,
-        servers=servers,
-        database=database,
-        secrets=secrets,
-        reaper=reaper,
-        redirect_url=redirect,
-        path_roots=tuple(roots),
-        oauth=oauth,
-    )
     server_supervisor = DynamicSupervisor(
         server,
         max_children=mcp.max_running,
@@ -162,28 +147,34 @@ def build_mcp(
         max_seconds=60.0,
         shutdown=10.0,
     )
-
-    async def close_reaper() -> None:
-        await reaper.aclose()
-        for client in http_clients:
-            with trio.CancelScope(shield=True):
-                await client.aclose()
-
+    deps = CatalogDependencies(
+        catalog=catalog,
+        settings=mcp,
+        installer=installer,
+        servers=server_supervisor,
+        database=database,
+        secrets=secrets,
+        reaper=reaper,
+        redirect_url=redirect,
+        path_roots=tuple(roots),
+        oauth=oauth,
+    )
+    catalog_spec = ChildSpec("catalog", lambda: McpCatalogActor(deps), mailbox_capacity=1000)
+    catalog_ref = catalog_spec.ref
     supervisor = Supervisor(
         [
             # First, so it stops last: the servers close gracefully before the reaper goes.
-            ChildSpec("reaper", lambda: ReaperOwner(close_reaper)),
-            ChildSpec("catalog", lambda: McpCatalogActor(deps), mailbox_capacity=1000),
+            closing_child("reaper", reaper.aclose, oauth_http.aclose),
+            catalog_spec,
             ChildSpec("servers", server_supervisor),
         ],
         max_restarts=10,
         max_seconds=60.0,
     )
-    holder.append(supervisor)
     admin = McpAdmin(
         catalog=catalog,
         catalog_ref=catalog_ref,
-        servers=servers,
+        servers=server_supervisor,
         mcp=mcp,
         discord=settings.discord,
         database=database,
@@ -194,17 +185,6 @@ def build_mcp(
         catalog=catalog,
         admin=admin,
         reaper=reaper,
+        catalog_ref=catalog_ref,
+        server_supervisor=server_supervisor,
     )
-
-
-class ReaperOwner(Actor):
-    """Owns the reaper process's life: closes it (and the OAuth HTTP client) at stop."""
-
-    def __init__(self, close: Callable[[], Any]) -> None:
-        self._close = close
-
-    async def on_receive(self, message: Any) -> Any:
-        return None
-
-    async def on_stop(self) -> None:
-        await self._close()

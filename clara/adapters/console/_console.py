@@ -10,7 +10,7 @@ from typing import TextIO
 
 from ..chat import Author, MessageReceived
 
-__all__ = ["CONSOLE_CHANNEL", "ConsoleTransport", "console_message"]
+__all__ = ["CONSOLE_CHANNEL", "ConsoleTransport", "PlainTransport", "console_message"]
 
 CONSOLE_CHANNEL = "console"
 
@@ -36,6 +36,35 @@ class ConsoleTransport:
             self._out.write(f"clara> [attached {name}, {len(data):,} bytes]\n")
         self._out.flush()
         return f"console-{next(self._count)}"
+
+    async def typing(self, channel_id: str) -> None:
+        return None
+
+
+class PlainTransport:
+    """For scripts (``run.py --once``): the reply's text alone on stdout, nothing else.
+
+    Progress lines (``-# ...``) are for chat windows and are left out; files are named.
+    """
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stdout
+
+    async def send(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        reply_to: str | None,
+        nonce: str,
+        files: Sequence[tuple[str, bytes]] = (),
+    ) -> str:
+        if not text.startswith("-# "):
+            self._out.write(text + "\n")
+        for name, data in files:
+            self._out.write(f"[attached {name}, {len(data):,} bytes]\n")
+        self._out.flush()
+        return "once"
 
     async def typing(self, channel_id: str) -> None:
         return None

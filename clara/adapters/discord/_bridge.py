@@ -72,39 +72,49 @@ def to_message(message: discord.Message, bot_id: int) -> MessageReceived:
 class DiscordBridge:
     """One discord.py client; a ``ChatTransport`` for the channel actors.
 
+    Made before the tree (the channels send through it); what it delivers is given to
+    ``run`` by the actor that runs it, so nothing is bound late.
+
     Args:
         token: the bot token.
-        on_message: called (in trio) with every message someone else wrote.
         api_url: Discord's REST base (``…/api/v10``).
         gateway_url: the gateway's URL (``wss://gateway.discord.gg``).
         guild_ready_timeout: how long discord.py waits for guilds before ``on_ready``.
+        command_guilds: servers that get the slash commands at once at start.
     """
 
     def __init__(
         self,
         token: str,
-        on_message: Callable[[MessageReceived], Awaitable[None]],
         *,
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg",
         guild_ready_timeout: float = 2.0,
-        commands: CommandHandler | None = None,
         command_guilds: Sequence[int] = (),
     ) -> None:
         self._token = token
-        self._on_message = on_message
         self._api_url = api_url.rstrip("/")
         self._gateway_url = gateway_url
         self._guild_ready_timeout = guild_ready_timeout
-        self._commands = commands
         self._command_guilds = tuple(command_guilds)
         self.client: discord.Client | None = None
         self.ready = False
         self.received = 0
         self.sent = 0
 
-    async def run(self, *, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
-        """Connect, report ``started`` once Discord says ready, stay until cancelled."""
+    async def run(
+        self,
+        route: Callable[[MessageReceived], Awaitable[None]],
+        commands: CommandHandler | None = None,
+        *,
+        task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Connect, report ``started`` once Discord says ready, stay until cancelled.
+
+        Args:
+            route: called (in trio) with every message someone else wrote.
+            commands: runs the slash commands (none are registered without it).
+        """
         discord.http.Route.BASE = self._api_url
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self._gateway_url)
         ready = trio.Event()
@@ -113,9 +123,9 @@ class DiscordBridge:
         client = discord.Client(intents=intents, guild_ready_timeout=self._guild_ready_timeout)
         self.client = client
         tree: app_commands.CommandTree[Any] | None = None
-        if self._commands is not None:
+        if commands is not None:
             tree = app_commands.CommandTree(client)
-            install_commands(tree, self._commands)
+            install_commands(tree, commands)
 
         async def mark_ready() -> None:
             self.ready = True
@@ -123,7 +133,7 @@ class DiscordBridge:
 
         async def deliver(message: MessageReceived) -> None:
             self.received += 1
-            await self._on_message(message)
+            await route(message)
 
         @client.event
         async def on_ready() -> None:

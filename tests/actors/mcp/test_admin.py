@@ -153,7 +153,7 @@ async def test_a_stored_record_from_an_older_clara_loads_with_defaults(tmp_path:
         assert list(running.mcp.catalog.entries) == ["old"]
         old = running.mcp.catalog.entries["old"].config
         assert (old.command, old.tools, old.oauth, old.cwd) == ("node", [], False, None)
-        stats = running.mcp.catalog_ref().statistics()
+        stats = running.mcp.catalog_ref.statistics()
         assert (stats.details or {})["unreadable_records"] == 1
 
 

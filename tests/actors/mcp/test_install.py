@@ -114,7 +114,7 @@ async def test_a_server_that_does_not_start_is_not_saved(tmp_path: Path) -> None
 
 async def test_install_refuses_sources_the_settings_do_not_allow(tmp_path: Path) -> None:
     async with mcp_running(tmp_path) as running:
-        ref = running.mcp.catalog_ref()
+        ref = running.mcp.catalog_ref
         with pytest.raises(Exception, match="path sources are not allowed"):
             await ref.ask(Install(source=f"path:{TOOLS_SERVER}", by="t"), timeout=None)
         with pytest.raises(Exception, match="contains ';'"):

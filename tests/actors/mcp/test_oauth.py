@@ -150,7 +150,7 @@ async def test_a_flow_is_abandoned_after_30_minutes_and_cleaned_up(
     async with remote(tmp_path) as (fake, running, database, _):
         link = await start_install(running, fake)
         started = trio.current_time()
-        catalog = running.mcp.catalog_ref()
+        catalog = running.mcp.catalog_ref
         assert (catalog.statistics().details or {})["awaiting_authorization"] == 1
         await trio.sleep(FLOW_TIMEOUT - 1)
         assert (catalog.statistics().details or {})["awaiting_authorization"] == 1
@@ -176,7 +176,7 @@ async def test_a_refused_authorization_ends_the_flow(tmp_path: Path, clock: obje
         state, _code = await sign_in(link)
         refused = await running.mcp.oauth_callback(state, "", "access_denied the user said no")
         assert refused == "Authorization for remote was refused (access_denied the user said no)."
-        assert (running.mcp.catalog_ref().statistics().details or {})["awaiting_authorization"] == 0
+        assert (running.mcp.catalog_ref.statistics().details or {})["awaiting_authorization"] == 0
 
 
 async def test_the_state_machine_refuses_invalid_transitions() -> None:
