@@ -18,19 +18,30 @@
     ├── ActorError                      something about one actor
     │   ├── ActorDeadError              the actor is stopped, or stopped while you waited for it
     │   ├── AskTimeout                  no reply within the ask's timeout (also a TimeoutError)
-    │   ├── MailboxFull                 the mailbox refused the message (REJECT, or tell_nowait
-    │   │                               under BACKPRESSURE, or your ask was dropped on overflow)
-    │   └── AsyncioUnavailable          run_asyncio without the root's trio-asyncio loop
-    └── SupervisionError                something about a supervisor
-        ├── ChildStartError             a child failed while its supervisor was starting it
-        ├── RestartIntensityExceeded    too many restarts in the window: the supervisor failed
-        ├── TooManyChildren             a DynamicSupervisor is at its bound
-        └── UnknownChild                no child with that id or key
+    │   └── MailboxFull                 the mailbox refused the message (REJECT, or tell_nowait
+    │                                   under BACKPRESSURE, or your ask was dropped on overflow)
+    ├── AsyncioUnavailable              run_asyncio without the root's trio-asyncio loop
+    ├── SupervisionError                something about a supervisor
+    │   ├── ChildStartError             a child failed while its supervisor was starting it
+    │   ├── RestartIntensityExceeded    too many restarts in the window: the supervisor failed
+    │   ├── TooManyChildren             a DynamicSupervisor is at its bound
+    │   └── UnknownChild                no child with that id or key
+    └── McpError                        something about an MCP server or its management
+        ├── ServerGone                  the server went away (exited, disconnected, no ping answer)
+        ├── ToolCallFailed              the server answered a tool call with an error
+        ├── ToolTimeout                 a tool call took longer than its timeout
+        ├── ToolUnavailable             the tool's server is down (backing off) or cannot start now
+        ├── SourceError                 an install source is malformed, dangerous or not allowed
+        ├── InstallError                an installation or its test start failed
+        │   └── NeedsAuthorization      the remote server answered 401: OAuth first
+        ├── OAuthError                  a step of the OAuth flow failed (names the step)
+        │   └── InvalidTransition       a flow was asked to move where its state machine does not go
+        └── McpOperationError           a management operation that cannot be done (says why)
 
-Adapters translate the errors of the SDKs they wrap into this tree
-(``raise McpServerUnavailable(...) from exc``). An exception that escapes ``on_receive`` is not
-wrapped: it is the actor's crash, recorded as-is in statistics and dead letters, and re-raised in
-the task of the caller whose ask was being handled.
+Adapters translate the errors of the SDKs they wrap into this tree (the MCP connection:
+``raise ServerGone(f"{name}: the process exited") from exc``). An exception that escapes
+``on_receive`` is not wrapped: it is the actor's crash, recorded as-is in statistics and dead
+letters, and re-raised in the task of the caller whose ask was being handled.
 """
 
 from __future__ import annotations
@@ -43,11 +54,17 @@ __all__ = [
     "ChildStartError",
     "ClaraError",
     "ConfigError",
+    "InstallError",
+    "InvalidTransition",
     "LlmError",
     "MailboxFull",
     "MalformedResponse",
+    "McpError",
+    "McpOperationError",
     "MigrationError",
+    "NeedsAuthorization",
     "NoProviderAvailable",
+    "OAuthError",
     "PlatformError",
     "ProviderRateLimited",
     "ProviderRejected",
@@ -55,9 +72,14 @@ __all__ = [
     "ProviderUnavailable",
     "RestartIntensityExceeded",
     "SecretKeyError",
+    "ServerGone",
+    "SourceError",
     "StoreError",
     "SupervisionError",
     "TooManyChildren",
+    "ToolCallFailed",
+    "ToolTimeout",
+    "ToolUnavailable",
     "UnknownChild",
 ]
 
@@ -213,3 +235,51 @@ class UnknownChild(SupervisionError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class McpError(ClaraError):
+    """Something about an MCP server, a tool call, an installation or an OAuth flow."""
+
+
+class ServerGone(McpError):
+    """The MCP server went away (process exited, connection closed, ping unanswered)."""
+
+
+class ToolCallFailed(McpError):
+    """The server answered a tool call with a protocol error (bad arguments, unknown tool)."""
+
+
+class ToolTimeout(McpError):
+    """A tool call took longer than its timeout."""
+
+
+class ToolUnavailable(McpError):
+    """The server of a tool is down (restarting after a crash) or cannot be started now."""
+
+
+class SourceError(McpError):
+    """A source that is malformed, dangerous or not allowed; the message says which."""
+
+
+class InstallError(McpError):
+    """An installation or its test start failed; the message says where and why."""
+
+
+class NeedsAuthorization(InstallError):
+    """The remote server answered 401: it wants OAuth first."""
+
+    def __init__(self, message: str, www_authenticate: str | None) -> None:
+        super().__init__(message)
+        self.www_authenticate = www_authenticate
+
+
+class OAuthError(McpError):
+    """A step of the OAuth flow failed; the message names the step and the reason."""
+
+
+class InvalidTransition(OAuthError):
+    """A flow was asked to move where its state machine does not go."""
+
+
+class McpOperationError(McpError):
+    """A management operation that cannot be done; the message says why."""

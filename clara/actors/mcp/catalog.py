@@ -38,7 +38,7 @@ from ...adapters.mcp import (
     test_start,
 )
 from ...config import McpSettings
-from ...errors import ClaraError
+from ...errors import ClaraError, McpOperationError
 from ...store import (
     Database,
     McpServerConfig,
@@ -78,10 +78,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class McpOperationError(ClaraError):
-    """A management operation that cannot be done; the message says why."""
 
 
 class Install(msgspec.Struct, frozen=True, kw_only=True):

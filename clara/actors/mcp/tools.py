@@ -15,7 +15,7 @@ import trio
 
 from ...adapters.llm import ToolSpec
 from ...adapters.mcp import ServerGone, ToolCallFailed, text_of
-from ...errors import ClaraError, TooManyChildren
+from ...errors import ToolUnavailable, TooManyChildren
 from ...supervisors import DynamicSupervisor
 from ...tools import ToolFile, ToolOutput
 from .. import ActorState
@@ -23,10 +23,6 @@ from .entries import CatalogEntry
 from .server import CallTool, ToolTimeout
 
 __all__ = ["McpServerTools", "ToolUnavailable"]
-
-
-class ToolUnavailable(ClaraError):
-    """The server of a tool is down (restarting after a crash) or cannot be started now."""
 
 
 class McpServerTools:

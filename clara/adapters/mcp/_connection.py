@@ -38,7 +38,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED
 
-from ...errors import ClaraError
+from ...errors import ServerGone, ToolCallFailed
 from ..llm import ToolSpec
 from ._reaper import Reaper
 
@@ -53,14 +53,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _STDERR_LINES = 20
-
-
-class ServerGone(ClaraError):
-    """The MCP server went away (process exited, connection closed, ping unanswered)."""
-
-
-class ToolCallFailed(ClaraError):
-    """The server answered a tool call with a protocol error (bad arguments, unknown tool)."""
 
 
 class McpEndpoint(msgspec.Struct, frozen=True, kw_only=True):

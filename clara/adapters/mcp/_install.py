@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx2
 import trio
 
-from ...errors import ClaraError
+from ...errors import InstallError, NeedsAuthorization
 from ..llm import ToolSpec
 from ._connection import McpConnection, McpEndpoint, leaf_errors
 from ._reaper import Reaper
@@ -33,10 +33,6 @@ __all__ = ["InstallError", "Installer", "NeedsAuthorization", "test_start"]
 logger = logging.getLogger(__name__)
 
 _OUTPUT_TAIL = 600
-
-
-class InstallError(ClaraError):
-    """An installation or its test start failed; the message says where and why."""
 
 
 def _tail(data: bytes) -> str:
@@ -229,14 +225,6 @@ class Installer:
 async def _kill_group(process: trio.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-class NeedsAuthorization(InstallError):
-    """The remote server answered 401: it wants OAuth first."""
-
-    def __init__(self, message: str, www_authenticate: str | None) -> None:
-        super().__init__(message)
-        self.www_authenticate = www_authenticate
 
 
 class _Challenges(httpx2.Auth):

@@ -46,7 +46,7 @@ from mcp.shared.auth import (
 )
 from pydantic import ValidationError
 
-from ...errors import ClaraError
+from ...errors import InvalidTransition, OAuthError
 
 __all__ = [
     "FLOW_TIMEOUT",
@@ -70,14 +70,6 @@ FLOW_TIMEOUT = 30 * 60.0
 """Seconds a started flow waits for its code before it is abandoned."""
 REFRESH_MARGIN = 5 * 60.0
 """An access token with less than this left is refreshed before use."""
-
-
-class OAuthError(ClaraError):
-    """A step of the OAuth flow failed; the message names the step and the reason."""
-
-
-class InvalidTransition(OAuthError):
-    """A flow was asked to move where its state machine does not go."""
 
 
 class FlowState(enum.Enum):

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ...errors import ClaraError
+from ...errors import SourceError
 
 __all__ = [
     "KINDS",
@@ -76,10 +76,6 @@ _MAX_IMAGE_NAME = 255
 # Characters no source of any kind may contain: shells, globs, quoting, control characters.
 _FORBIDDEN = re.compile(r"[\s;&|`$<>\\\"'(){}*?!\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = {"localhost", "localhost."}
-
-
-class SourceError(ClaraError):
-    """A source that is malformed, dangerous or not allowed; the message says which."""
 
 
 class InstallSource(msgspec.Struct, frozen=True, kw_only=True):
