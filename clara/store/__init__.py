@@ -5,7 +5,7 @@ SQLite on a file by default (WAL, busy timeout); PostgreSQL through psycopg 3 wh
 does the work in a worker thread, bounded by the connection pool. Schema changes are
 Alembic migrations (``python -m clara db upgrade``; ``run.py`` upgrades on start).
 
-The runtime core (``clara.actors._*``, ``clara.supervisors``) never imports this package.
+The runtime core (``clara.actors._core``, ``clara.supervisors``) never imports this package.
 """
 
 from . import models
