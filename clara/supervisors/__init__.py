@@ -8,7 +8,7 @@ from ._base import SupervisorBase
 from ._child import Census, ChildSummary, SupervisorStatistics
 from ._closing import ResourceOwner, closing_child
 from ._dynamic import DynamicSupervisor, InMemorySnapshotStore, SnapshotStore
-from ._process import EXIT_FAILED, EXIT_OK, serve_until_signal
+from ._process import EXIT_FAILED, EXIT_OK, freeze_startup_objects, serve_until_signal
 from ._spec import Backoff, ChildSpec, Restart, RestartIntensity, Strategy
 from ._supervisor import Supervisor
 
@@ -30,5 +30,6 @@ __all__ = [
     "SupervisorBase",
     "SupervisorStatistics",
     "closing_child",
+    "freeze_startup_objects",
     "serve_until_signal",
 ]

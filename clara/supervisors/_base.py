@@ -30,6 +30,7 @@ from ..actors import (
     ActorSystem,
     Mailbox,
 )
+from ..actors._core.events import BackingOff, Crashed, Escalated, Restarted, Started, Stopped
 from ..actors._core.statistics import Failure
 from ..errors import RestartIntensityExceeded, UnknownChild
 from ._child import Census, Child, ChildSummary, SupervisorStatistics
@@ -54,7 +55,8 @@ class SupervisorBase(abc.ABC):
         strategy: which children restart together.
         max_restarts: restarts allowed within ``max_seconds`` (default 3); one more and the
             supervisor fails, so its parent decides (escalation).
-        max_seconds: the intensity window, seconds (default 5).
+        max_seconds: the intensity window, seconds (default 5); a restart exactly
+            ``max_seconds`` old still counts, as in OTP.
         backoff: the default restart backoff of its children.
         rng: the random source for backoff jitter (seed one for reproducible tests).
     """
@@ -93,6 +95,7 @@ class SupervisorBase(abc.ABC):
         self._restarts = 0
         self._last_failure: Failure | None = None
         self._stopping = False
+        self._runs = 0
 
     # -- what subclasses provide ------------------------------------------------------------
 
@@ -299,6 +302,7 @@ class SupervisorBase(abc.ABC):
         self._timers.clear()
         self._event_ready = trio.Event()
         self._intensity.reset()
+        self._runs += 1
         done = self._done = trio.Event()
         failure: Exception | None = None
         start_error: Exception | None = None
@@ -314,9 +318,20 @@ class SupervisorBase(abc.ABC):
                         await self._start_initial()
                     except Exception as exc:
                         start_error = exc
+                        if system.observers:
+                            system.emit(
+                                Crashed(
+                                    path=path,
+                                    at=_now(),
+                                    error_type=type(exc).__name__,
+                                    message=str(exc),
+                                )
+                            )
                     else:
                         self._state = ActorState.RUNNING
                         logger.info("supervisor %s started", path)
+                        if system.observers:
+                            system.emit(Started(path=path, at=_now(), incarnation=self._runs))
                         task_status.started()
                         try:
                             await self._control_loop()
@@ -324,6 +339,16 @@ class SupervisorBase(abc.ABC):
                             failure = exc
                             self._last_failure = Failure(exc)
                             logger.error("supervisor %s failed: %s", path, exc)
+                            if system.observers:
+                                system.emit(
+                                    Escalated(
+                                        path=path,
+                                        at=_now(),
+                                        child=getattr(exc, "child_id", ""),
+                                        error_type=type(exc).__name__,
+                                        message=str(exc),
+                                    )
+                                )
                             self._state = ActorState.STOPPING
                             await self._stop_all(final=parent is None)
                     nursery.cancel_scope.cancel()
@@ -337,6 +362,8 @@ class SupervisorBase(abc.ABC):
             self._state = ActorState.FAILED if failed else ActorState.STOPPED
             self._done = None
             done.set()
+            if failure is None and start_error is None and system.observers:
+                system.emit(Stopped(path=path, at=_now()))
         if start_error is not None:
             raise start_error
         if failure is None:
@@ -414,15 +441,29 @@ class SupervisorBase(abc.ABC):
                 error,
             )
         group = self._restart_group(record)
+        # As in OTP, a temporary sibling is never restarted, not even with its group: it is
+        # stopped (in the same reverse order as the others) and removed.
+        temporary = [
+            other
+            for other in group
+            if other is not record and other.spec.restart is Restart.TEMPORARY
+        ]
         for other in reversed(group):
             if other is not record and other.running:
-                await self._stop_child(other, final=False)
+                await self._stop_child(other, final=other in temporary)
+        if temporary:
+            for other in temporary:
+                other.attempt = 0
+                other.next_start_at = None
+                self._retire(other)
+            group = [member for member in group if member not in temporary]
         backoff = record.backoff or self.backoff
         if record.started_at and now - record.started_at >= backoff.reset_after:
             record.attempt = 0
         record.attempt += 1
         delay = backoff.delay(record.attempt, self._rng)
         at = now + delay
+        system = self._system
         for member in group:
             member.generation += 1
             if member is not record:
@@ -432,6 +473,15 @@ class SupervisorBase(abc.ABC):
             if member.cell is not None:
                 member.cell.mark(ActorState.BACKING_OFF)
                 member.cell.set_backoff(member.backoff_snapshot())
+            if system is not None and system.observers:
+                system.emit(
+                    BackingOff(
+                        path=self._child_path(member),
+                        at=now,
+                        attempt=member.attempt,
+                        delay=delay,
+                    )
+                )
         logger.warning(
             "supervisor %s restarts %s in %.3fs (attempt %d)",
             self._path,
@@ -478,7 +528,7 @@ class SupervisorBase(abc.ABC):
         cell = ActorCell(
             f"{self._path}/{record.id}",
             self._system,
-            Mailbox(spec.mailbox_capacity, spec.overflow),
+            Mailbox(spec.mailbox_capacity, spec.overflow, spec.control_capacity),
             owner=self,
             shutdown=spec.shutdown_timeout,
         )
@@ -515,11 +565,18 @@ class SupervisorBase(abc.ABC):
                 actor = self._make_actor(record)
             except Exception as exc:
                 cell.mark(ActorState.BACKING_OFF)
-                cell._last_failure = Failure(exc)
+                cell.note_failure(exc)
                 raise
             await cell.incarnate(actor, snapshot, restore)
         record.running = True
         record.next_start_at = None
+        system = self._system
+        if restart and system.observers:
+            restarts = record.cell.restarts if record.cell is not None else record.restarts
+            system.emit(Restarted(path=self._child_path(record), at=_now(), restarts=restarts))
+
+    def _child_path(self, record: Child) -> str:
+        return record.cell.path if record.cell is not None else f"{self._path}/{record.id}"
 
     async def _stop_child(self, record: Child, *, final: bool) -> None:
         """Stop one child within its shutdown timeout (then cancel it)."""

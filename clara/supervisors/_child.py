@@ -113,7 +113,8 @@ class Child:
     def state(self) -> ActorState:
         if self.cell is not None:
             return self.cell.state
-        assert self.supervisor is not None
+        if self.supervisor is None:
+            return ActorState.STOPPED  # an actor not started yet
         return self.supervisor.state
 
     def backoff_snapshot(self) -> BackoffSnapshot | None:

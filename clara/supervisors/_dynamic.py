@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import trio
 
 from ..actors import Actor, ActorCell, ActorRef, ActorState, Overflow
+from ..actors._core.events import Passivated, Restored
+from ..actors._core.mailbox import DEFAULT_CONTROL_CAPACITY
 from ..errors import ChildStartError, TooManyChildren
 from ._base import SupervisorBase
 from ._child import Child, ChildSummary
@@ -69,9 +71,12 @@ class DynamicSupervisor(SupervisorBase):
         shutdown: seconds a child may take to stop (default 5).
         mailbox_capacity: each child's mailbox capacity (default 1000).
         overflow: each child's overflow policy (default ``BACKPRESSURE``).
+        control_capacity: the bound of each child's control lane (timer ticks, ``tell_self``;
+            default 64).
         backoff: restart backoff (default ``Backoff()``).
         max_restarts: restarts allowed within ``max_seconds`` across all children (default 3).
-        max_seconds: the intensity window (default 5).
+        max_seconds: the intensity window (default 5); a restart exactly ``max_seconds``
+            old still counts.
         passivate_after: idle seconds before a child is passivated; None never passivates.
         snapshots: where passivated children's state goes (default: kept in memory).
         child_name: how a key appears in paths (default ``str``); must not contain ``/``.
@@ -87,6 +92,7 @@ class DynamicSupervisor(SupervisorBase):
         shutdown: float = 5.0,
         mailbox_capacity: int = 1000,
         overflow: Overflow = Overflow.BACKPRESSURE,
+        control_capacity: int = DEFAULT_CONTROL_CAPACITY,
         backoff: Backoff | None = None,
         max_restarts: int = 3,
         max_seconds: float = 5.0,
@@ -124,6 +130,7 @@ class DynamicSupervisor(SupervisorBase):
             mailbox_capacity=mailbox_capacity,
             overflow=overflow,
             backoff=backoff,
+            control_capacity=control_capacity,
         )
         self._children: dict[Any, Child] = {}
         self._starting: dict[Any, trio.Event] = {}
@@ -278,10 +285,14 @@ class DynamicSupervisor(SupervisorBase):
                 await passivating.wait()
             snapshot = await self.snapshots.load(key)
             cell.idle_hook = self._went_idle
+            revived = snapshot is not None or cell.incarnation > 0  # it was passivated
             await self._start_child(
                 record, restart=False, snapshot=snapshot, restore=snapshot is not None
             )
             self.activations += 1
+            system = self._system
+            if revived and system is not None and system.observers:
+                system.emit(Restored(path=cell.path, at=trio.current_time()))
             if cell.is_idle():
                 self._went_idle(cell)
         except Exception as exc:
@@ -394,6 +405,9 @@ class DynamicSupervisor(SupervisorBase):
                 await self.snapshots.save(key, snapshot)
             self.passivations += 1
             logger.debug("passivated %s", cell.path)
+            system = self._system
+            if system is not None and system.observers:
+                system.emit(Passivated(path=cell.path, at=trio.current_time()))
         except Exception as exc:
             logger.warning(
                 "passivating %s failed: %s: %s; its state is lost",

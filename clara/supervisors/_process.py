@@ -1,7 +1,9 @@
-"""Run a root supervisor as the process: one asyncio loop, signals, a clear exit code."""
+"""Run a root supervisor as the process: one asyncio loop, signals, a clear exit code, and
+the start-up heap frozen out of the garbage collector's sight."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 
@@ -12,7 +14,7 @@ from ..actors import ActorSystem
 from ..errors import ChildStartError, RestartIntensityExceeded
 from ._base import SupervisorBase
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "serve_until_signal"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "freeze_startup_objects", "serve_until_signal"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +25,41 @@ EXIT_FAILED = 1
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def freeze_startup_objects() -> int:
+    """Take what start-up built out of the garbage collector's sight (``gc.freeze()``).
+
+    A full collection walks every tracked object: with 100,000 live actors, about 630,000
+    of them, which pauses the event loop for 120-150 ms, and again at every automatic
+    full pass. What the tree built at start-up lives as long as the process, so walking it
+    again and again finds nothing. This collects once (so that no garbage is frozen), then
+    moves every tracked object to the permanent generation, which collections skip.
+
+    The price: a frozen object that later becomes part of unreachable cycles is never
+    freed (reference counting still frees the rest). Call it once, after start-up; not in
+    a loop. ``gc.unfreeze()`` undoes it.
+
+    Returns:
+        How many objects are frozen now.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 async def serve_until_signal(
     root: SupervisorBase,
     system: ActorSystem,
     *,
     ready: trio.Event | None = None,
     stop: trio.Event | None = None,
+    freeze_startup: bool = True,
 ) -> int:
     """Run ``root`` until SIGINT or SIGTERM, then stop the tree in reverse start order.
 
     Opens the one trio-asyncio loop of the process first, so every actor below can reach
-    asyncio-only libraries through ``context.run_asyncio``.
+    asyncio-only libraries through ``context.run_asyncio``. Once the tree has started, it
+    freezes what start-up built (``freeze_startup_objects``), unless ``freeze_startup`` is
+    False.
 
     Returns:
         ``EXIT_OK`` after a signal and an orderly stop; ``EXIT_FAILED`` when the root failed
@@ -45,6 +71,9 @@ async def serve_until_signal(
             try:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(root.run, system)
+                    if freeze_startup:
+                        frozen = freeze_startup_objects()
+                        logger.info("froze %d objects built at start-up (gc.freeze)", frozen)
                     logger.info("%s is running; SIGINT or SIGTERM stops it", root.path)
                     if ready is not None:
                         ready.set()

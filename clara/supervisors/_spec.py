@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..actors import Actor, ActorCell, ActorRef, ActorSystem, Mailbox, Overflow
-from ..actors._core.mailbox import validate_capacity
+from ..actors._core.mailbox import DEFAULT_CONTROL_CAPACITY, validate_capacity
 
 if TYPE_CHECKING:
     from ._base import SupervisorBase
@@ -23,7 +23,9 @@ class Restart(enum.Enum):
 
     ``PERMANENT``: always (crash or normal exit).
     ``TRANSIENT``: only after a crash.
-    ``TEMPORARY``: never; the child is removed when it ends.
+    ``TEMPORARY``: never; the child is removed when it ends. When a sibling's crash restarts
+    its group (``ONE_FOR_ALL``, ``REST_FOR_ONE``), a temporary child in the group is stopped
+    (``on_stop`` runs) and removed, not restarted.
     """
 
     PERMANENT = "permanent"
@@ -38,6 +40,8 @@ class Strategy(enum.Enum):
     ``ONE_FOR_ALL``: every child: the others are stopped in reverse start order, then all
     are started again in order.
     ``REST_FOR_ONE``: that child and the children started after it.
+
+    Temporary children of the group are stopped with it and removed, never restarted.
     """
 
     ONE_FOR_ONE = "one_for_one"
@@ -117,7 +121,9 @@ class RestartIntensity:
     """Counts restarts in a sliding window: ``max_restarts`` within ``max_seconds``.
 
     ``allow(now)`` is called before each restart; it answers False for the restart that would
-    be one too many, and the supervisor then fails (escalates to its parent).
+    be one too many, and the supervisor then fails (escalates to its parent). The window is
+    closed at both ends, as in Erlang/OTP: a restart made at ``t`` still counts at
+    ``t + max_seconds`` and has left the window just after.
     """
 
     __slots__ = ("_times", "max_restarts", "max_seconds")
@@ -144,9 +150,11 @@ class RestartIntensity:
         self._times.clear()
 
     def _prune(self, now: float) -> None:
+        # A restart exactly max_seconds old still counts, as in OTP (its add_restart keeps
+        # the restarts R with R >= Now - Period).
         times = self._times
         horizon = now - self.max_seconds
-        while times and times[0] <= horizon:
+        while times and times[0] < horizon:
             times.popleft()
 
 
@@ -163,6 +171,9 @@ class ChildSpec:
             (default 5; ``math.inf`` waits, the default for a nested supervisor).
         mailbox_capacity: the actor's mailbox capacity (default 1000). Ignored for supervisors.
         overflow: the actor's overflow policy (default ``BACKPRESSURE``).
+        control_capacity: the bound of the actor's control lane, where its timer ticks and
+            ``tell_self`` messages wait (default 64); beyond it they are dead-lettered
+            (``control_lane_full``).
         backoff: this child's restart backoff; the supervisor's when None.
 
     An actor child has a ref from the moment it is declared (``spec.ref``), so siblings can
@@ -178,6 +189,7 @@ class ChildSpec:
     mailbox_capacity: int = 1000
     overflow: Overflow = Overflow.BACKPRESSURE
     backoff: Backoff | None = field(default=None)
+    control_capacity: int = DEFAULT_CONTROL_CAPACITY
     _declared: ActorCell | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -204,6 +216,7 @@ class ChildSpec:
         if self.shutdown is not None:
             _positive(f"child spec {self.id!r}: shutdown", self.shutdown)
         validate_capacity(self.mailbox_capacity, "mailbox_capacity")
+        validate_capacity(self.control_capacity, "control_capacity")
         if not isinstance(self.overflow, Overflow):
             allowed = ", ".join(item.name for item in Overflow)
             raise ValueError(
@@ -233,21 +246,30 @@ class ChildSpec:
             cell = ActorCell(
                 f"(not started)/{self.id}",
                 ActorSystem("declared"),
-                Mailbox(self.mailbox_capacity, self.overflow),
+                self.new_mailbox(),
                 shutdown=self.shutdown_timeout,
             )
             object.__setattr__(self, "_declared", cell)
         return cell.ref
 
-    def adopt(self, owner: SupervisorBase, path: str, system: ActorSystem) -> ActorCell | None:
-        """The declared cell, now ``owner``'s child at ``path``; None if ``ref`` was never taken.
+    def adopt(self, owner: SupervisorBase, path: str, system: ActorSystem) -> ActorCell:
+        """This child's cell, now ``owner``'s child at ``path``: the one ``ref`` gave out, or
+        a new one (which ``ref`` gives out from then on).
 
         Raises:
             ValueError: another supervisor already adopted it.
         """
         cell = self._declared
         if cell is None:
-            return None
+            cell = ActorCell(
+                path,
+                system,
+                self.new_mailbox(),
+                owner=owner,
+                shutdown=self.shutdown_timeout,
+            )
+            object.__setattr__(self, "_declared", cell)
+            return cell
         if cell.owner is not None and cell.owner is not owner:
             raise ValueError(
                 f"child spec {self.id!r} is already a child of another supervisor; "
@@ -257,6 +279,10 @@ class ChildSpec:
         cell.system = system
         cell.owner = owner
         return cell
+
+    def new_mailbox(self) -> Mailbox:
+        """A mailbox as this spec describes it."""
+        return Mailbox(self.mailbox_capacity, self.overflow, self.control_capacity)
 
     @property
     def is_supervisor(self) -> bool:

@@ -26,7 +26,8 @@ class Supervisor(SupervisorBase):
         children: the child specs, in start order; ids must be unique.
         strategy: ``ONE_FOR_ONE`` (default), ``ONE_FOR_ALL`` or ``REST_FOR_ONE``.
         max_restarts: restarts allowed within ``max_seconds`` (default 3).
-        max_seconds: the intensity window in seconds (default 5).
+        max_seconds: the intensity window in seconds (default 5); a restart exactly
+            ``max_seconds`` old still counts.
         backoff: the restart backoff of children whose spec names none.
         rng: random source for backoff jitter.
 
@@ -75,8 +76,6 @@ class Supervisor(SupervisorBase):
     def _new_cell(self, record: Child) -> ActorCell:
         assert self._system is not None
         cell = record.spec.adopt(self, f"{self._path}/{record.id}", self._system)
-        if cell is None:
-            return super()._new_cell(record)
         cell.key = record.key
         record.cell = cell
         return cell

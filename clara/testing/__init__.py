@@ -6,6 +6,19 @@
 - ``FakeLlmServer``: a scripted model server on loopback (OpenAI and Anthropic protocols,
   embeddings) for the LLM and memory code, which then runs for real against it.
 
+In-memory fakes of every seam (no socket; each records what it got):
+
+- ``FakeProvider``: the LLM ``Provider`` protocol, scripted with the same steps as
+  ``FakeLlmServer`` (``Reply``, ``Fail``, ``Hang``, ``Garbage``); ``Gateway([provider])``.
+- ``FakeTransport``: the ``ChatTransport`` a channel actor answers through.
+- ``FakeBridge``: the Discord connection the ``DiscordGateway`` actor runs; ``deliver``
+  plays a message in, ``disconnect`` drops the connection.
+- ``FakeMcpConnection``: an MCP server's connection (``McpServerActor(...,
+  connection_factory=fake)``): tools in Python, ``set_tools``, ``die``, ``hang``.
+- ``FakeMemory``: the memory store.
+- ``throwaway_database``: a migrated SQLite store in a temporary folder (the tests'
+  ``database`` fixture); ``channel_dependencies`` fills in a channel actor's settings.
+
 Time: run tests with pytest-trio's ``autojump_clock`` fixture (trio's
 ``MockClock(autojump_threshold=0)``): sleeps, ask timeouts, backoff and passivation then take
 no real time, and ``trio.current_time()`` gives exact virtual times to assert on.
@@ -15,27 +28,43 @@ When the code under test waits on real work (a worker thread, a loopback HTTP se
 idleness, so deadlines cannot fire while a thread or a socket is still busy.
 """
 
+from ._channel import channel_dependencies
+from ._events import EventLog
+from ._fake_bridge import FakeBridge
 from ._fake_chat import FakeTransport, Sent, incoming
 from ._fake_discord import BOT_ID, FakeDiscord, Posted
-from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply
+from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply, Step
+from ._fake_mcp import FakeMcpConnection, FakeTool, McpToolCall
 from ._fake_memory import FakeMemory
+from ._fake_provider import FakeProvider, ProviderRequest
 from ._kit import ActorTestKit
 from ._probe import Probe
+from ._store import throwaway_database
 
 __all__ = [
     "BOT_ID",
     "ActorTestKit",
     "Embed",
+    "EventLog",
     "Fail",
+    "FakeBridge",
     "FakeDiscord",
     "FakeLlmServer",
+    "FakeMcpConnection",
     "FakeMemory",
+    "FakeProvider",
+    "FakeTool",
     "FakeTransport",
     "Garbage",
     "Hang",
+    "McpToolCall",
     "Posted",
     "Probe",
+    "ProviderRequest",
     "Reply",
     "Sent",
+    "Step",
+    "channel_dependencies",
     "incoming",
+    "throwaway_database",
 ]

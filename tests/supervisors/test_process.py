@@ -1,9 +1,12 @@
+import gc
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +20,70 @@ from clara.supervisors import (
     EXIT_OK,
     ChildSpec,
     Supervisor,
+    freeze_startup_objects,
     serve_until_signal,
 )
 from tests.helpers import Crash, Recorder, order
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    """serve_until_signal freezes the heap (gc.freeze): give the test process it back."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.parametrize("freeze_startup", [True, False])
+@pytest.mark.trio
+async def test_the_runner_freezes_what_start_up_built_unless_told_not_to(
+    freeze_startup: bool,
+) -> None:
+    root = Supervisor([ChildSpec("a", Recorder)])
+    ready, stop = trio.Event(), trio.Event()
+    codes: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def serve() -> None:
+            codes.append(
+                await serve_until_signal(
+                    root,
+                    ActorSystem("clara"),
+                    ready=ready,
+                    stop=stop,
+                    freeze_startup=freeze_startup,
+                )
+            )
+
+        nursery.start_soon(serve)
+        await ready.wait()
+        cell = root.ref("a")._cell
+        assert gc.is_tracked(cell)
+        in_old_generation = any(item is cell for item in gc.get_objects(generation=2))
+        if freeze_startup:
+            assert gc.get_freeze_count() > 0
+            # Frozen: in the permanent generation, which no collection walks.
+            assert not in_old_generation
+        else:
+            assert gc.get_freeze_count() == 0
+        stop.set()
+    assert codes == [EXIT_OK]
+
+
+def test_freeze_startup_objects_collects_then_freezes_and_says_how_many() -> None:
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # type: ignore[attr-defined]
+    alive = weakref.ref(node)
+    del node  # a garbage cycle: collected first, not frozen
+    frozen = freeze_startup_objects()
+    assert alive() is None
+    assert frozen == gc.get_freeze_count() > 0
+    assert gc.get_objects(generation=2) == []  # every survivor is frozen
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -58,3 +58,12 @@ def test_restart_intensity_refuses_the_restart_past_the_limit_within_the_window(
 
 def test_zero_max_restarts_refuses_every_restart() -> None:
     assert not RestartIntensity(0, 1.0).allow(0.0)
+
+
+def test_a_restart_exactly_max_seconds_old_still_counts_as_in_otp() -> None:
+    intensity = RestartIntensity(max_restarts=1, max_seconds=5.0)
+    assert intensity.allow(10.0)
+    assert intensity.in_window(15.0) == 1  # 5 s old: still inside the window
+    assert not intensity.allow(15.0)
+    assert intensity.in_window(15.0 + 1e-9) == 0  # a moment later it has left
+    assert intensity.allow(15.0 + 1e-9)

@@ -6,7 +6,12 @@ import trio
 import trio.testing
 
 from clara.actors import ActorState, ActorSystem
-from clara.errors import ActorDeadError, ChildStartError, RestartIntensityExceeded
+from clara.errors import (
+    ActorDeadError,
+    ChildStartError,
+    RestartIntensityExceeded,
+    UnknownChild,
+)
 from clara.supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
 from tests.helpers import Crash, Ping, Recorder, Sleep, StopSelf, order, starts, unwrap
 
@@ -134,6 +139,41 @@ async def test_restarts_outside_the_window_do_not_count(autojump_clock: object) 
         await root.stop()
 
 
+@pytest.mark.parametrize(("second_crash_at", "fails"), [(5.0, True), (5.001, False)])
+@pytest.mark.trio
+async def test_a_restart_exactly_max_seconds_ago_still_counts_toward_the_intensity(
+    autojump_clock: object, second_crash_at: float, fails: bool
+) -> None:
+    events: list[Any] = []
+    at_once = Backoff(min=0.0, max=0.0, jitter=0.0)
+    root = Supervisor(specs(events, "a"), backoff=at_once, max_restarts=1, max_seconds=5)
+    outcome: list[BaseException] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(root.run)
+            ref = root.ref("a")
+            await ref.tell(Crash())  # restart 1, at t=0
+            assert await ref.ask(Ping(1), timeout=None) == 2
+            await trio.sleep(second_crash_at)
+            await ref.tell(Crash())  # restart 2: the one at t=0 is max_seconds old, or older
+            await trio.testing.wait_all_tasks_blocked()
+            assert trio.current_time() == second_crash_at
+            if not fails:
+                assert await ref.ask(Ping(1), timeout=None) == 2
+            await trio.sleep(10)  # a failing root cancels this at once
+            await root.stop()
+    except BaseExceptionGroup as group:
+        outcome.append(unwrap(group))
+    if fails:
+        [error] = outcome
+        assert isinstance(error, RestartIntensityExceeded)
+        assert trio.current_time() == 5.0
+        assert root.state is ActorState.FAILED
+    else:
+        assert outcome == []
+        assert starts(events) == [0, 0, second_crash_at]
+
+
 @pytest.mark.trio
 async def test_one_for_all_restarts_every_child_in_order(autojump_clock: object) -> None:
     events: list[Any] = []
@@ -234,6 +274,40 @@ async def test_temporary_children_are_removed_once_they_end(autojump_clock: obje
         await trio.sleep(1)
         assert root.child_ids == ["b"]
         await root.stop()
+
+
+@pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE])
+@pytest.mark.trio
+async def test_a_group_restart_stops_and_removes_a_temporary_sibling_instead_of_restarting_it(
+    autojump_clock: object, strategy: Strategy
+) -> None:
+    events: list[Any] = []
+    root = Supervisor(
+        [
+            ChildSpec("a", lambda: Recorder(events, "a")),
+            ChildSpec("t", lambda: Recorder(events, "t"), restart=Restart.TEMPORARY),
+            ChildSpec("c", lambda: Recorder(events, "c")),
+        ],
+        strategy=strategy,
+        backoff=EXACT,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        temporary = root.ref("t")
+        await root.ref("a").tell(Crash())
+        assert await root.ref("c").ask(Ping(1), timeout=None) == 2
+        await trio.sleep(1)
+        # OTP: a temporary child is never restarted, not even by a group restart.
+        assert starts(events, "t") == [0]
+        assert order(events, "stop").count("t") == 1
+        assert temporary.state is ActorState.STOPPED
+        assert root.child_ids == ["a", "c"]
+        with pytest.raises(UnknownChild):
+            root.ref("t")
+        assert starts(events, "a") == [0, 0.1]
+        assert starts(events, "c") == [0, 0.1]
+        await root.stop()
+    assert order(events, "stop").count("t") == 1
 
 
 @pytest.mark.trio

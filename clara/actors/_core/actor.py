@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, TypeVarTuple
 
 if TYPE_CHECKING:
     import trio
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Actor", "ActorContext"]
 
-P = ParamSpec("P")
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class ActorContext(Protocol):
@@ -73,7 +73,8 @@ class ActorContext(Protocol):
         a reply being generated while a stop request may arrive. The task is cancelled when
         the incarnation ends (stop, crash, restart, passivation); cancel it sooner through
         the returned scope. If it raises, the actor crashes as if a handler had raised.
-        Messages to the actor are the way to hand results back (``self.context.ref.tell``).
+        Messages to the actor are the way to hand results back: ``self.context.tell_self``,
+        which no mailbox overflow policy can refuse.
 
         Raises:
             RuntimeError: called outside on_start / a handler of a live incarnation.
@@ -91,10 +92,27 @@ class ActorContext(Protocol):
         """
         ...
 
+    def tell_self(self, message: Any) -> None:
+        """Send this actor ``message`` through its control lane: how its own background tasks
+        and services report back.
+
+        The control lane is handled before ordinary messages and is never subject to the
+        mailbox's overflow policy, so a flooded REJECT or DROP mailbox still gets the report;
+        it has a small bound of its own (``control_capacity``, default 64). Never waits and
+        never raises: a message that finds the lane full is dead-lettered
+        (``control_lane_full``, counted in the actor's ``dropped``), and so is one sent once
+        the incarnation has ended (``actor_stopped``), which makes it safe in a task's
+        ``finally``. Timer ticks take the same lane. It is for reports, not loops: a handler
+        that keeps sending itself messages starves what others sent. For a message that
+        should wait its turn behind theirs, use ``self.context.ref.tell``.
+        """
+        ...
+
     def send_after(self, delay: float, message: Any) -> Timer:
         """Send ``message`` to this actor after ``delay`` seconds (virtual under MockClock).
 
-        The timer belongs to this incarnation: a restart or stop cancels it.
+        The timer belongs to this incarnation: a crash, restart, stop or passivation cancels
+        it. The tick goes to the control lane (see ``tell_self``).
 
         Raises:
             ValueError: ``delay`` is negative, infinite or not a number.
@@ -105,17 +123,63 @@ class ActorContext(Protocol):
     def send_every(self, interval: float, message: Any, *, first: float | None = None) -> Timer:
         """Send ``message`` to this actor every ``interval`` seconds (first after ``first``).
 
-        A tick that finds the mailbox full is dead-lettered, not queued up; ticks do not pile
-        up while the actor is busy beyond what its mailbox holds.
+        A tick that finds the control lane full is dead-lettered (``control_lane_full``), not
+        waited for; ticks do not pile up while the actor is busy beyond what the lane holds.
         """
         ...
 
-    async def run_blocking(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a blocking call (an SDK that does I/O synchronously) in a worker thread.
+    async def run_blocking(
+        self,
+        function: Callable[[*Ts], T],
+        *args: *Ts,
+        abandon_on_cancel: bool = False,
+    ) -> T:
+        """Run ``function(*args)``, a blocking call (an SDK doing I/O synchronously), in a
+        worker thread, and return what it returns (or raise what it raised).
 
-        At most ``blocking_limit`` calls of this actor run at once (a ``trio.CapacityLimiter``
-        per actor, kept across restarts), so one busy actor cannot take every worker thread.
-        If the caller is cancelled the thread is left to finish; its result is discarded.
+        Threads are bounded: by the actor's ``blocking_limiter`` when it has one (a
+        ``trio.CapacityLimiter`` shared by a family of actors: one bound for every IMAP
+        account's threads, say), else by ``blocking_limit`` calls of this actor at once (a
+        limiter per actor, kept across restarts). Keyword arguments go through
+        ``functools.partial``.
+
+        Cancellation (a stop's shutdown timeout, a ``move_on_after`` around the call, a
+        sibling's crash): a thread cannot be interrupted. By default the caller waits for the
+        thread to return and the cancellation takes effect then, so a stop takes as long as
+        the call. With ``abandon_on_cancel=True`` the caller returns at once (``Cancelled``
+        goes on up as usual) and the thread runs on; what it returns or raises is discarded.
+        It keeps its limiter token until it returns, so the bound still counts it. Close the
+        resource it blocks on from ``on_stop``, so that it wakes and ends instead of waiting
+        forever or touching what the next incarnation owns. ``on_stop`` gets what is left of
+        the shutdown budget, nothing after a timeout: close synchronously there.
+
+        Example: an IMAP account whose IDLE waits are abandoned when it stops::
+
+            class ImapAccount(Actor):
+                def __init__(self, connect: Callable[[], IMAPClient],
+                             limiter: trio.CapacityLimiter) -> None:
+                    self.connect = connect
+                    self.blocking_limiter = limiter  # one bound for all accounts' threads
+                    self.client: IMAPClient | None = None
+
+                async def on_start(self) -> None:
+                    self.client = await self.context.run_blocking(self.connect)
+                    self.context.start_task(self.watch)
+
+                async def watch(self) -> None:
+                    assert self.client is not None
+                    while True:
+                        news = await self.context.run_blocking(
+                            self.client.idle_check, 300, abandon_on_cancel=True
+                        )
+                        self.context.tell_self(NewMail(news))
+
+                async def on_stop(self) -> None:
+                    if self.client is not None:
+                        self.client.shutdown()  # the abandoned idle_check wakes and ends
+
+        Raises:
+            TypeError: ``blocking_limiter`` is set to something other than a limiter.
         """
         ...
 
@@ -150,12 +214,17 @@ class Actor:
       value ``on_passivate`` returns is persisted when the actor is passivated for being idle,
       and handed to ``on_restore`` (before ``on_start``) when it is started again.
 
-    Class attributes set per actor class:
+    Attributes that tune the runtime (per class, or per instance in ``__init__``):
 
-    - ``blocking_limit``: how many ``run_blocking`` calls may run at once (default 1).
+    - ``blocking_limit``: how many ``run_blocking`` calls of this actor may run at once
+      (default 1).
+    - ``blocking_limiter``: a ``trio.CapacityLimiter`` shared by a family of actors, which
+      then bounds their ``run_blocking`` threads together instead of ``blocking_limit``
+      (default None). Pass it to each actor's constructor, as any dependency.
     """
 
     blocking_limit: int = 1
+    blocking_limiter: trio.CapacityLimiter | None = None
 
     # Set by the runtime before on_start; an Actor instance is bound to one cell for life.
     # Named so a subclass attribute is unlikely to shadow it.

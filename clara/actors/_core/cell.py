@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -22,6 +22,7 @@ from ...errors import ActorDeadError, MailboxFull
 from .actor import Actor
 from .ask import Ask
 from .dead_letters import DeadLetterReason
+from .events import Crashed, Started, Stopped
 from .mailbox import Mailbox, Overflow
 from .services import ContextServices
 from .statistics import (
@@ -40,14 +41,16 @@ __all__ = ["ActorCell", "CellOwner"]
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-T = TypeVar("T")
 
 #: A runner yields to the scheduler after this many messages in a row, so a busy actor
 #: cannot starve the others; a sender yields after this many tells without waiting.
 FAIRNESS_BATCH = 256
 
 _RUNNING = ActorState.RUNNING
+
+# The runner's attention flags (ActorCell._attention).
+_STOP = 1  # context.stop() was called: end the incarnation after the current message
+_CONTROL = 2  # the control lane has messages: take them before the ordinary lane
 _ACCEPTING = frozenset(
     {ActorState.STARTING, ActorState.RUNNING, ActorState.BACKING_OFF, ActorState.PASSIVATED}
 )
@@ -80,6 +83,7 @@ class ActorCell(ContextServices):
     __slots__ = (
         "__weakref__",
         "_actor",
+        "_attention",
         "_backoff",
         "_current_ask",
         "_dead_lettered",
@@ -97,7 +101,6 @@ class ActorCell(ContextServices):
         "_scheduled",
         "_state",
         "_stop_done",
-        "_stop_requested",
         "dropped",
         "idle_hook",
         "key",
@@ -130,7 +133,9 @@ class ActorCell(ContextServices):
         self._state = ActorState.STARTING
         self._host: trio.Nursery | None = None
         self._scheduled = False
-        self._stop_requested = False
+        # Why the runner must look up from the ordinary lane (_STOP, _CONTROL): one flag
+        # checked per message, so the control lane costs the hot path nothing.
+        self._attention = 0
         self._processed = 0
         self._failed = 0
         self._dead_lettered = 0
@@ -178,7 +183,7 @@ class ActorCell(ContextServices):
         return self._actor
 
     def stop(self) -> None:
-        self._stop_requested = True
+        self._attention |= _STOP
         if not self._scheduled and self._state is _RUNNING and self._host is not None:
             self._scheduled = True
             self._host.start_soon(self._drain, name=self.path)
@@ -196,7 +201,7 @@ class ActorCell(ContextServices):
         )
         self._failed += 1
         self._tally(self.system.totals.failed, 1)
-        self._last_failure = Failure(error)
+        self.note_failure(error)
         self._state = ActorState.BACKING_OFF  # the runner takes no further message
         if self._scheduled and self._runner_scope is not None:
             waiter = self._runner_done = self._runner_done or trio.Event()
@@ -205,9 +210,6 @@ class ActorCell(ContextServices):
         await self._end_incarnation(error)
 
     # -- sending ------------------------------------------------------------------------------
-
-    def accepting(self) -> bool:
-        return self._state in _ACCEPTING
 
     def enqueue_nowait(self, message: Any) -> None:
         """Put a message in the mailbox now, or apply the overflow policy.
@@ -252,11 +254,34 @@ class ActorCell(ContextServices):
         mailbox = self.mailbox
         while (
             mailbox.overflow is Overflow.BACKPRESSURE
-            and len(mailbox) >= mailbox.capacity
+            and mailbox.is_full()
             and self._state in _ACCEPTING
         ):
             await mailbox.space_available.park()
         self.enqueue_nowait(message)
+
+    def tell_self(self, message: Any) -> None:
+        """Put a message the actor sends itself in its control lane (see ``ActorContext``).
+
+        Never raises and never waits: a full lane or an ended incarnation dead-letters it.
+        """
+        state = self._state
+        if state is not _RUNNING and state is not ActorState.STARTING:
+            self._dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+            return
+        control = self.mailbox.control
+        if len(control) >= (control.maxlen or 0):
+            self._drop(message, DeadLetterReason.CONTROL_LANE_FULL)
+            return
+        control.append(message)
+        self._attention |= _CONTROL
+        if not self._scheduled and state is _RUNNING:
+            self._schedule()
+
+    def alive(self) -> bool:
+        """An incarnation is starting or running (timers and self-sent messages need one)."""
+        state = self._state
+        return state is _RUNNING or state is ActorState.STARTING
 
     def _schedule(self) -> None:
         host = self._host
@@ -304,17 +329,32 @@ class ActorCell(ContextServices):
         try:
             with scope:
                 lingered = False
-                while self._state is _RUNNING and not self._stop_requested:
-                    if not queue:
+                while self._state is _RUNNING:
+                    attention = self._attention
+                    if attention:  # rare: a stop was asked for, or the control lane has mail
+                        if attention & _STOP:
+                            break
+                        control = mailbox._control
+                        if not control:
+                            self._attention = 0
+                            continue
+                        current = control.popleft()  # what the actor sent itself comes first
+                        if not control:
+                            self._attention = 0
+                    elif queue:
+                        current = queue.popleft()
+                        if mailbox._space_available:
+                            mailbox.wake_one_sender()
+                    else:
+                        if mailbox._control:  # the flag is a hint; the lane is the truth
+                            self._attention |= _CONTROL
+                            continue
                         if lingered:
                             break
                         lingered = True
                         await trio.lowlevel.checkpoint()
                         continue
                     lingered = False
-                    current = queue.popleft()
-                    if mailbox._space_available:
-                        mailbox.wake_one_sender()
                     try:
                         if type(current) is Ask:
                             self._current_ask = current
@@ -349,10 +389,10 @@ class ActorCell(ContextServices):
                 done.set()
         if error is not None:
             await self._crash(current, error)
-        elif self._stop_requested and self._state is _RUNNING:
+        elif self._attention & _STOP and self._state is _RUNNING:
             await self._end_incarnation(None)
         elif self._state is _RUNNING:
-            if queue:  # a message arrived while we yielded at the very end
+            if queue or mailbox._control:  # a message arrived as we yielded at the very end
                 self._schedule()
             elif self.idle_hook is not None and not self._deferred:
                 self.idle_hook(self)
@@ -363,7 +403,7 @@ class ActorCell(ContextServices):
         totals = self.system.totals
         self._tally(totals.processed, 1)
         self._tally(totals.failed, 1)
-        self._last_failure = Failure(error)
+        self.note_failure(error)
         self._dead_letter(message, DeadLetterReason.CRASHED, error)
         if type(message) is Ask:
             message.fail(error)
@@ -382,7 +422,7 @@ class ActorCell(ContextServices):
         if self._state is ActorState.STOPPING:
             return  # a stop is in progress: it runs on_stop and decides what comes next
         self._state = ActorState.BACKING_OFF if self.owner is not None else ActorState.FAILED
-        self._stop_requested = False
+        self._attention &= ~_STOP
         await self._run_on_stop(self.shutdown)
         if self.owner is not None:
             self.owner.child_exited(self, error)
@@ -435,7 +475,7 @@ class ActorCell(ContextServices):
         actor._actor_context_ = self
         self._incarnation += 1
         self._state = ActorState.STARTING
-        self._stop_requested = False
+        self._attention &= ~_STOP
         try:
             if restore:
                 await actor.on_restore(snapshot)
@@ -443,15 +483,32 @@ class ActorCell(ContextServices):
         except Exception as exc:
             self._failed += 1
             self._tally(self.system.totals.failed, 1)
-            self._last_failure = Failure(exc)
+            self.note_failure(exc)
             self._state = ActorState.BACKING_OFF if self.owner is not None else ActorState.FAILED
             await self._run_on_stop(self.shutdown)
             raise
         self._state = _RUNNING
         self.started_at = now()
         self._backoff = None
-        if self._stop_requested or len(self.mailbox):
+        if self._attention or self.mailbox._queue:  # a stop, or messages are waiting
             self._schedule()
+        system = self.system
+        if system.observers:
+            system.emit(Started(path=self.path, at=self.started_at, incarnation=self._incarnation))
+
+    def note_failure(self, error: BaseException) -> None:
+        """Remember ``error`` as the last failure and report the crash to observers."""
+        self._last_failure = Failure(error)
+        system = self.system
+        if system.observers:
+            system.emit(
+                Crashed(
+                    path=self.path,
+                    at=self._last_failure.at,
+                    error_type=type(error).__name__,
+                    message=str(error),
+                )
+            )
 
     def note_restart(self, backoff: BackoffSnapshot | None) -> None:
         self._restarts += 1
@@ -519,6 +576,7 @@ class ActorCell(ContextServices):
 
         Used when a subtree is cancelled or a supervisor decides not to restart a child.
         """
+        ended_before = self._state is ActorState.STOPPED or self._state is ActorState.FAILED
         self._state = state
         runner = self._runner_scope
         if runner is not None:
@@ -528,6 +586,9 @@ class ActorCell(ContextServices):
         self._fail_queued(f"actor {state.value}")
         self.mailbox.wake_all_senders()
         self._backoff = None
+        system = self.system
+        if system.observers and not ended_before:
+            system.emit(Stopped(path=self.path, at=now()))
 
     def _fail_queued(self, why: str) -> None:
         for message in self.mailbox.drain():
@@ -542,10 +603,12 @@ class ActorCell(ContextServices):
     def is_idle(self) -> bool:
         """Running with nothing queued or being handled, and no deferred reply still owed
         (so a DynamicSupervisor never passivates an actor in the middle of serving one)."""
+        mailbox = self.mailbox
         return (
             self._state is _RUNNING
             and not self._scheduled
-            and not len(self.mailbox)
+            and not mailbox._queue
+            and not mailbox._control
             and not self._deferred
         )
 
@@ -573,7 +636,8 @@ class ActorCell(ContextServices):
             and last.dead_letters == self._dead_lettered
             and last.failed == self._failed
             and last.restarts == self._restarts
-            and last.mailbox.depth == len(mailbox)
+            and last.mailbox.depth == mailbox.depth()
+            and last.mailbox.control_depth == mailbox.control_depth()
             and last.mailbox.peak == mailbox.peak
             and last.mailbox.waiting_senders == mailbox.waiting_senders()
             and last.dropped == self.dropped

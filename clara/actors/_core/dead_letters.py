@@ -29,6 +29,8 @@ class DeadLetterReason(enum.Enum):
     ACTOR_STOPPED = "actor_stopped"
     #: Its handler raised: the poison-message rule dead-letters it instead of retrying it.
     CRASHED = "crashed"
+    #: The actor sent it to itself (a timer tick, ``tell_self``) and its control lane was full.
+    CONTROL_LANE_FULL = "control_lane_full"
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

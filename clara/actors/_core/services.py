@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 import trio
 
-from ...errors import ActorDeadError, AsyncioUnavailable, MailboxFull
+from ...errors import ActorDeadError, AsyncioUnavailable
 from .ask import DeferredReply
-from .dead_letters import DeadLetterReason
-from .mailbox import Overflow
 from .statistics import ActorState
 from .timers import Timer
 
@@ -31,8 +29,8 @@ __all__ = ["ContextServices"]
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 _RUNNING = ActorState.RUNNING
 
@@ -82,12 +80,9 @@ class ContextServices:
         def incarnation(self) -> int:
             """Counts the incarnations started in this cell (timers and tasks belong to one)."""
 
-        def enqueue_nowait(self, message: Any) -> None: ...
+        def tell_self(self, message: Any) -> None: ...
+        def alive(self) -> bool: ...
         def is_idle(self) -> bool: ...
-
-        def accepting(self) -> bool: ...
-
-        def _drop(self, message: Any, reason: DeadLetterReason) -> None: ...
 
         async def _fail_from_task(self, error: Exception) -> None: ...
 
@@ -234,23 +229,30 @@ class ContextServices:
         return timer
 
     def deliver_tick(self, message: Any) -> None:
-        """Put a timer's message in the mailbox now; dead-letter it if there is no room."""
-        try:
-            self.enqueue_nowait(message)
-        except MailboxFull:
-            if self.mailbox.overflow is Overflow.BACKPRESSURE:  # REJECT already recorded it
-                self._drop(message, DeadLetterReason.REJECTED)
-        except ActorDeadError:
-            pass  # recorded as a dead letter by enqueue_nowait
+        """Put a timer's message in the control lane now (dead-lettered if the lane is full)."""
+        self.tell_self(message)
 
-    async def run_blocking(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        limiter = self._limiter
+    async def run_blocking(
+        self,
+        function: Callable[[*Ts], T],
+        *args: *Ts,
+        abandon_on_cancel: bool = False,
+    ) -> T:
+        actor = self._actor
+        limiter = getattr(actor, "blocking_limiter", None)  # shared by a family of actors
         if limiter is None:
-            limit = getattr(self._actor, "blocking_limit", 1)
-            limiter = self._limiter = trio.CapacityLimiter(limit)
-        if kwargs:
-            return await trio.to_thread.run_sync(lambda: function(*args, **kwargs), limiter=limiter)
-        return await trio.to_thread.run_sync(function, *args, limiter=limiter)
+            limiter = self._limiter
+            if limiter is None:  # one per actor, kept across restarts
+                limit = getattr(actor, "blocking_limit", 1)
+                limiter = self._limiter = trio.CapacityLimiter(limit)
+        elif not isinstance(limiter, trio.CapacityLimiter):
+            raise TypeError(
+                f"{self.path}: blocking_limiter must be a trio.CapacityLimiter or None; "
+                f"got {type(limiter).__name__}"
+            )
+        return await trio.to_thread.run_sync(
+            function, *args, abandon_on_cancel=abandon_on_cancel, limiter=limiter
+        )
 
     async def run_asyncio(self, function: Callable[..., Any], *args: Any) -> Any:
         import trio_asyncio  # noqa: PLC0415 - only actors that bridge to asyncio pay for it

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from .dead_letters import DeadLetters
+from .events import LifecycleEvent
 from .scheduler import Scheduler
 
-__all__ = ["ActorSystem", "KindTotals"]
+__all__ = ["ActorSystem", "KindTotals", "Observer"]
+
+logger = logging.getLogger(__name__)
+
+#: Called with every lifecycle event of a tree (see ``ActorSystem.observe``).
+Observer = Callable[[LifecycleEvent], None]
 
 
 class KindTotals:
@@ -26,7 +34,8 @@ class KindTotals:
 
 
 class ActorSystem:
-    """What one supervision tree shares: its name and its dead-letter office.
+    """What one supervision tree shares: its name, its dead-letter office, its scheduler and
+    the observers of its lifecycle events.
 
     The root supervisor is given one (or makes one) and hands it to every child; tests make
     one per test. There is deliberately no process-wide default.
@@ -36,7 +45,7 @@ class ActorSystem:
         dead_letters: the dead-letter office; a fresh one holding 1,000 letters by default.
     """
 
-    __slots__ = ("dead_letters", "name", "root", "scheduler", "totals")
+    __slots__ = ("dead_letters", "name", "observers", "root", "scheduler", "totals")
 
     def __init__(self, name: str = "clara", dead_letters: DeadLetters | None = None) -> None:
         if not isinstance(name, str) or not name or "/" in name:
@@ -50,6 +59,50 @@ class ActorSystem:
         #: The root supervisor while the tree runs (for views of the whole tree, such as the
         #: status endpoint); None before. Typed loosely: the core knows no supervisor.
         self.root: Any = None
+        #: Who gets the tree's lifecycle events (``observe``); empty, it costs nothing.
+        self.observers: tuple[Observer, ...] = ()
+
+    def observe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer(event)`` with every lifecycle event of this tree from now on.
+
+        Events (``Started``, ``Crashed``, ``BackingOff``, ``Restarted``, ``Stopped``,
+        ``Passivated``, ``Restored``, ``Escalated``) are frozen Structs with the ``path``
+        they are about and the time ``at`` which they happened. The observer is called
+        synchronously from the runtime's task, in order: keep it quick, never block in it.
+        What it raises is logged and ignored.
+
+        Returns:
+            A function that ends this observation (idempotent).
+
+        Raises:
+            TypeError: ``observer`` is not callable.
+        """
+        if not callable(observer):
+            raise TypeError(f"observer must be callable with one event; got {observer!r}")
+        self.observers = (*self.observers, observer)
+
+        def forget() -> None:
+            observers = list(self.observers)
+            if observer in observers:
+                observers.remove(observer)
+                self.observers = tuple(observers)
+
+        return forget
+
+    def emit(self, event: LifecycleEvent) -> None:
+        """Hand ``event`` to every observer (the runtime calls this; check ``observers``
+        first, so that nobody listening costs nothing)."""
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                logger.warning(
+                    "an observer of %s raised on %s for %s; ignored",
+                    self.name,
+                    type(event).__name__,
+                    event.path,
+                    exc_info=True,
+                )
 
     def __repr__(self) -> str:
         return f"ActorSystem(name={self.name!r})"

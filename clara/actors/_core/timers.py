@@ -14,7 +14,7 @@ class _Target(Protocol):
     @property
     def incarnation(self) -> int: ...
 
-    def accepting(self) -> bool: ...
+    def alive(self) -> bool: ...
 
     def deliver_tick(self, message: Any) -> None: ...
 
@@ -25,10 +25,12 @@ __all__ = ["Timer"]
 class Timer:
     """A message an actor will get later; made by ``context.send_after`` / ``send_every``.
 
-    A timer belongs to the incarnation that made it: a restart or a stop cancels it (a new
-    incarnation sets up its own timers in ``on_start``). Delivery goes through the mailbox
-    like any message; if the mailbox is full the tick is dead-lettered, never waited for.
-    Periodic timers run at a fixed rate from the first tick and do not pile up missed ticks.
+    A timer belongs to the incarnation that made it: a crash, a restart, a stop or a
+    passivation cancels it (a new incarnation sets up its own timers in ``on_start``). A tick
+    goes to the actor's control lane (handled before ordinary messages, never subject to the
+    mailbox's overflow policy); if the lane is full the tick is dead-lettered
+    (``control_lane_full``), never waited for. Periodic timers run at a fixed rate from the
+    first tick and do not pile up missed ticks beyond what the lane holds.
     """
 
     __slots__ = ("_cell", "_incarnation", "_scheduler", "done", "interval", "message", "ticks")
@@ -59,14 +61,14 @@ class Timer:
         return not self.done and self._cell.incarnation == self._incarnation
 
     def cancel(self) -> None:
-        """Stop the timer; idempotent. A tick already in the mailbox stays there."""
+        """Stop the timer; idempotent. A tick already in the control lane stays there."""
         if not self.done:
             self.done = True
             self._scheduler.settled()
 
     def fire(self, scheduler: Scheduler, now: float) -> None:
         cell = self._cell
-        if cell.incarnation != self._incarnation or not cell.accepting():
+        if cell.incarnation != self._incarnation or not cell.alive():
             self.cancel()
             return
         self.ticks += 1

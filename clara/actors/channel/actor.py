@@ -91,15 +91,24 @@ class ChannelDependencies:
     database: Database | None = None
     memory: ActorRef | None = None
     proactive: ActorRef | None = None
+    """Told ``UserActive`` after each exchange (the proactive engine, when there is one)."""
     tools_for: Callable[[MessageReceived], ToolRegistry] | None = None
-    tool_timeout: float = 30.0  # seconds one tool call may take within a reply
+    tool_timeout: float = 30.0
+    """Seconds one tool call may take within a reply."""
     time_zone_of: Callable[[MessageReceived], str] | None = None
     """Overrides the time zone stored for each person (tests, a fixed deployment)."""
     summarize_after: int = 40
     """Messages beyond the history window that make the model fold them into the summary."""
     history_window: int = 20
+    """Recent messages a reply sees word for word (older ones reach it through the summary)."""
     notice_interval: float = 30.0
+    """Seconds between two notices of one kind in a channel (busy, rate limited)."""
     reply_timeout: float = 180.0
+    """Seconds a whole reply (model calls and tool rounds) may take before it is given up."""
+    http: httpx.AsyncClient | None = None
+    """The one HTTP client every channel shares (attachments); its owner closes it once.
+    None: attachments that must be downloaded are skipped (a note tells the model, a warning
+    the log); attachments that carry their data are read all the same."""
 
 
 class ChannelActor(Actor):
@@ -123,7 +132,6 @@ class ChannelActor(Actor):
         self.config = ChannelConfig()
         self.guild = GuildConfig()
         self._guild_id: str | None = None
-        self._http_client: httpx.AsyncClient | None = None
         # What the context needs, kept here: the store is read once, then written through.
         self._history: deque[HistoryEntry] | None = None
         self._summary = ""
@@ -347,7 +355,7 @@ class ChannelActor(Actor):
             for _, waiting in batch:
                 if waiting is not None and not waiting.done:
                     waiting.reply(text if not scope.cancelled_caught else "Stopped.")
-            await self.context.ref.tell(ReplyDone(generation=generation))
+            self.context.tell_self(ReplyDone(generation=generation))
 
     async def _keep_typing(self) -> None:
         while True:
@@ -430,7 +438,16 @@ class ChannelActor(Actor):
             if not message.attachments:
                 chat.append(ChatMessage(role="user", content=text))
                 continue
-            read = await read_attachments(message.attachments, self._http())
+            if self.deps.http is None and any(
+                attachment.data is None for attachment in message.attachments
+            ):
+                logger.warning(
+                    "channel %s: message %s has attachments to download, but no HTTP client "
+                    "is configured (ChannelDependencies.http): they are skipped",
+                    self.channel_id,
+                    message.message_id,
+                )
+            read = await read_attachments(message.attachments, self.deps.http)
             body = "\n\n".join([text, *read.texts, *read.notes])
             parts: list[TextPart | ImagePart] = [TextPart(body)]
             parts += [ImagePart(media_type=media, data=data) for media, data in read.images]
@@ -472,18 +489,6 @@ class ChannelActor(Actor):
                 history, self._summary = await database.run(load)  # one thread hop
                 self._history.extend(history)
         return list(self._history)
-
-    def _http(self) -> httpx.AsyncClient:
-        client = self._http_client
-        if client is None:
-            client = self._http_client = httpx.AsyncClient()
-        return client
-
-    async def on_stop(self) -> None:
-        if self._http_client is not None:
-            with trio.CancelScope(shield=True):
-                await self._http_client.aclose()
-            self._http_client = None
 
     async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
         if self.deps.memory is None:

@@ -20,8 +20,16 @@ import msgspec
 import trio
 
 from ...adapters.llm import ToolSpec
-from ...adapters.mcp import McpConnection, McpEndpoint, Reaper, ServerGone, ToolCallFailed
-from ...errors import ClaraError
+from ...adapters.mcp import (
+    Connection,
+    ConnectionFactory,
+    McpConnection,
+    McpEndpoint,
+    Reaper,
+    ServerGone,
+    ToolCallFailed,
+)
+from ...errors import ToolTimeout
 from .. import Actor, DeferredReply
 
 __all__ = [
@@ -33,10 +41,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class ToolTimeout(ClaraError):
-    """A tool call took longer than its timeout."""
 
 
 class CallTool(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +76,8 @@ class McpServerActor(Actor):
         auth: authenticates requests to a remote server that needs OAuth.
         secrets: returns the server's secret environment variables (read when it connects).
         max_in_flight: calls served at once; more wait in the mailbox.
+        connection_factory: makes each incarnation's connection (default: an
+            ``McpConnection`` with ``reaper`` and ``auth``; tests pass a fake's).
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class McpServerActor(Actor):
         auth: Any = None,
         secrets: Callable[[], Awaitable[dict[str, str]]] | None = None,
         max_in_flight: int = 16,
+        connection_factory: ConnectionFactory | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._reaper = reaper
@@ -96,7 +103,8 @@ class McpServerActor(Actor):
         self._auth = auth
         self._secrets = secrets
         self._limiter = trio.CapacityLimiter(max_in_flight)
-        self.connection: McpConnection | None = None
+        self._connection_factory = connection_factory or self._real_connection
+        self.connection: Connection | None = None
         self._connecting: trio.Event | None = None
         self._connect_error: BaseException | None = None
         self.pings = 0
@@ -144,9 +152,7 @@ class McpServerActor(Actor):
         finally:
             self._limiter.release_on_behalf_of(token)
 
-    async def _call(
-        self, connection: McpConnection, message: CallTool, reply: DeferredReply
-    ) -> None:
+    async def _call(self, connection: Connection, message: CallTool, reply: DeferredReply) -> None:
         self.calls += 1
         timeout = self.call_timeout
         if message.timeout is not None:
@@ -171,7 +177,7 @@ class McpServerActor(Actor):
                 )
             )
 
-    async def _connected(self) -> McpConnection:
+    async def _connected(self) -> Connection:
         """The connection, opened on first use (concurrent callers share one attempt)."""
         while self.connection is None:
             if self._connecting is not None:
@@ -185,11 +191,8 @@ class McpServerActor(Actor):
                 if self._secrets is not None:
                     extra = await self._secrets()
                     endpoint = msgspec.structs.replace(endpoint, env={**endpoint.env, **extra})
-                connection = McpConnection(
-                    endpoint,
-                    reaper=self._reaper,
-                    on_tools_changed=self._tools_changed,
-                    auth=self._auth,
+                connection = self._connection_factory(
+                    endpoint, on_tools_changed=self._tools_changed
                 )
                 try:
                     self.connection = await self.context.start_service(
@@ -217,11 +220,18 @@ class McpServerActor(Actor):
                 self._connecting = None
         return self.connection
 
+    def _real_connection(
+        self, endpoint: McpEndpoint, *, on_tools_changed: Callable[[list[ToolSpec]], None]
+    ) -> Connection:
+        return McpConnection(
+            endpoint, reaper=self._reaper, on_tools_changed=on_tools_changed, auth=self._auth
+        )
+
     def _tools_changed(self, tools: list[ToolSpec]) -> None:
         if self._on_tools is not None:
             self._on_tools(ToolsListed(server=self.endpoint.name, tools=list(tools)))
 
-    async def _pinger(self, connection: McpConnection) -> None:
+    async def _pinger(self, connection: Connection) -> None:
         """Every ``ping_interval``: a ping; no answer within ``ping_timeout`` is a crash."""
         while True:
             await trio.sleep(self.ping_interval)

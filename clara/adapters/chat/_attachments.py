@@ -78,10 +78,12 @@ def _resize(data: bytes, limits: AttachmentLimits) -> tuple[str, str]:
 
 
 async def _download(
-    client: httpx.AsyncClient, attachment: Attachment, limits: AttachmentLimits
+    client: httpx.AsyncClient | None, attachment: Attachment, limits: AttachmentLimits
 ) -> bytes:
     if attachment.data is not None:
         return attachment.data
+    if client is None:
+        raise ValueError("no HTTP client is configured to download it")
     if attachment.size > limits.max_download_bytes:
         raise ValueError(f"{attachment.size:,} bytes is more than I read")
     response = await client.get(attachment.url, timeout=30)
@@ -91,11 +93,16 @@ async def _download(
 
 async def read_attachments(
     attachments: Sequence[Attachment],
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | None,
     limits: AttachmentLimits | None = None,
     limiter: trio.CapacityLimiter | None = None,
 ) -> ReadAttachments:
-    """Read what the model can use: text inlined, images resized (concurrently, in threads)."""
+    """Read what the model can use: text inlined, images resized (concurrently, in threads).
+
+    Args:
+        client: downloads attachments that arrive as a URL; None: those are not read, and
+            a note says so (attachments that carry their ``data`` are read all the same).
+    """
     limits = limits or AttachmentLimits()
     texts: list[str] = []
     notes: list[str] = []

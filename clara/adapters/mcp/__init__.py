@@ -16,6 +16,7 @@ from ._oauth import (
     OAuthFlow,
     TokenSet,
 )
+from ._protocol import Connection, ConnectionFactory
 from ._reaper import Reaper
 from ._sources import (
     KINDS,
@@ -33,6 +34,8 @@ __all__ = [
     "TRANSITIONS",
     "AuthServer",
     "BearerAuth",
+    "Connection",
+    "ConnectionFactory",
     "FlowState",
     "InstallError",
     "InstallSource",

@@ -1,13 +1,15 @@
 import asyncio
+import functools
 import threading
 from typing import Any
 
 import msgspec
 import pytest
 import trio
+import trio.testing
 import trio_asyncio
 
-from clara.actors import Actor
+from clara.actors import Actor, ActorState
 from clara.errors import AsyncioUnavailable
 from clara.testing import ActorTestKit
 
@@ -90,3 +92,127 @@ async def test_run_asyncio_without_the_loop_is_a_clear_error() -> None:
         ref = await kit.spawn(Bridged)
         with pytest.raises(AsyncioUnavailable, match="trio_asyncio.open_loop"):
             await ref.ask(ViaAsyncio(1))
+
+
+# -- abandoning blocking work; a limiter shared by a family of actors -------------------------
+
+
+@pytest.fixture
+def clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
+    # A real thread is involved: virtual time jumps after 10 ms of real idleness.
+    mock_clock.autojump_threshold = 0.01
+    return mock_clock
+
+
+class Connection:
+    """A blocking connection: ``read`` waits until ``close`` (from any thread)."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+        self.read_ended = threading.Event()
+
+    def read(self) -> str:
+        self.closed.wait(timeout=30)
+        self.read_ended.set()
+        return "closed"
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class ReadWithin(msgspec.Struct, frozen=True):
+    seconds: float
+
+
+class Reader(Actor):
+    """Reads in an abandonable thread; closes the connection in on_stop so the thread ends."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ReadWithin):
+            with trio.move_on_after(message.seconds):
+                return await self.context.run_blocking(self.connection.read, abandon_on_cancel=True)
+            return "gave up"
+        return await self.context.run_blocking(self.connection.read, abandon_on_cancel=True)
+
+    async def on_stop(self) -> None:
+        self.connection.close()
+
+
+@pytest.mark.trio
+async def test_an_actor_blocked_in_abandonable_work_stops_at_exactly_its_shutdown_timeout(
+    clock: trio.testing.MockClock,
+) -> None:
+    connection = Connection()
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: Reader(connection), shutdown=1.0)
+        await ref.tell("read")
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.stop()
+        assert trio.current_time() == 1.0
+        assert ref.state is ActorState.STOPPED
+    # on_stop closed the connection: the abandoned thread woke and ended on its own.
+    assert connection.read_ended.wait(timeout=5)
+
+
+@pytest.mark.trio
+async def test_a_cancelled_caller_leaves_abandonable_work_at_once(
+    clock: trio.testing.MockClock,
+) -> None:
+    connection = Connection()
+    async with ActorTestKit() as kit:
+        ref = await kit.spawn(lambda: Reader(connection))
+        assert await ref.ask(ReadWithin(2.0), timeout=None) == "gave up"
+        assert trio.current_time() == 2.0
+        assert not connection.read_ended.is_set()  # the thread still waits, abandoned
+    assert connection.read_ended.wait(timeout=5)
+
+
+class Gauge:
+    """Counts how many threads hold it at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+
+    def hold(self, release: threading.Event) -> None:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        release.wait(timeout=5)
+        with self.lock:
+            self.running -= 1
+
+
+class Pooled(Actor):
+    """One of a family of actors whose blocking calls share one limiter."""
+
+    blocking_limit = 4  # the shared limiter takes precedence
+
+    def __init__(self, limiter: trio.CapacityLimiter, gauge: Gauge) -> None:
+        self.blocking_limiter = limiter
+        self.gauge = gauge
+
+    async def on_receive(self, message: Blocking) -> None:
+        await self.context.run_blocking(self.gauge.hold, message.release)
+
+
+@pytest.mark.trio
+async def test_actors_sharing_a_limiter_of_one_never_run_two_threads_at_once() -> None:
+    limiter = trio.CapacityLimiter(1)
+    gauge = Gauge()
+    release = threading.Event()
+    async with ActorTestKit() as kit:
+        first = await kit.spawn(lambda: Pooled(limiter, gauge))
+        second = await kit.spawn(lambda: Pooled(limiter, gauge))
+        async with trio.open_nursery() as nursery:
+            for ref in (first, second, first, second):
+                nursery.start_soon(functools.partial(ref.ask, Blocking(release), timeout=None))
+            await trio.testing.wait_all_tasks_blocked()
+            assert limiter.statistics().borrowed_tokens == 1
+            assert limiter.statistics().tasks_waiting == 1  # the other actor waits its turn
+            release.set()
+    assert gauge.most_at_once == 1

@@ -1,5 +1,6 @@
 import math
 
+import msgspec
 import pytest
 import trio
 import trio.testing
@@ -150,3 +151,114 @@ async def test_statistics_report_depth_capacity_and_peak(autojump_clock: object)
         assert stats.mailbox.depth == 0
         assert stats.mailbox.peak == 3
         assert stats.processed == 4
+
+
+# -- the control lane: what an actor sends itself ---------------------------------------------
+
+
+class Tick(msgspec.Struct, frozen=True):
+    n: int = 0
+
+
+class Report(msgspec.Struct, frozen=True):
+    n: int = 0
+
+
+class Reporter(Recorder):
+    """A Recorder whose on_start sets a timer (t=1) and a task that reports back (t=2)."""
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self.context.send_after(1.0, Tick(1))
+        self.context.start_task(self.work)
+
+    async def work(self) -> None:
+        await trio.sleep(2.0)
+        self.context.tell_self(Report(2))
+
+
+@pytest.mark.trio
+async def test_a_full_reject_mailbox_still_gets_its_timer_ticks_and_its_tasks_reports(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        gate = trio.Event()
+        actor = Reporter(gate=gate)
+        ref = await kit.spawn(actor, mailbox_capacity=2, overflow=Overflow.REJECT)
+        await ref.tell(Block())
+        await trio.testing.wait_all_tasks_blocked()
+        await ref.tell(Ping(1))
+        await ref.tell(Ping(2))
+        with pytest.raises(MailboxFull):
+            await ref.tell(Ping(3))  # the outside policy still applies to outside senders
+        await trio.sleep(3)
+        assert ref.statistics().mailbox.control_depth == 2
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        # What the actor sent itself comes first, then the ordinary messages, each in order.
+        assert actor.handled[1:] == [Tick(1), Report(2), Ping(1), Ping(2)]
+        assert [letter.message for letter in kit.dead_letters()] == [Ping(3)]
+        assert ref.statistics().failed == 0
+
+
+@pytest.mark.trio
+async def test_self_sent_messages_come_before_ordinary_ones_and_each_lane_is_fifo(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        ref, actor, gate = await _blocked(kit, 10, Overflow.BACKPRESSURE)
+        await ref.tell(Ping(1))
+        actor.context.tell_self(Tick(1))
+        await ref.tell(Ping(2))
+        actor.context.tell_self(Tick(2))
+        stats = ref.statistics().mailbox
+        assert (stats.depth, stats.control_depth) == (2, 2)
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert actor.handled[1:] == [Tick(1), Tick(2), Ping(1), Ping(2)]
+
+
+@pytest.mark.trio
+async def test_a_full_control_lane_dead_letters_the_message_and_never_raises(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        gate = trio.Event()
+        actor = Recorder(gate=gate)
+        ref = await kit.spawn(actor, control_capacity=2)
+        await ref.tell(Block())
+        await trio.testing.wait_all_tasks_blocked()
+        for n in range(1, 5):
+            actor.context.tell_self(Tick(n))  # never raises, whatever the lane holds
+        stats = ref.statistics()
+        assert (stats.mailbox.control_depth, stats.mailbox.control_capacity) == (2, 2)
+        assert stats.dropped == 2
+        letters = kit.dead_letters(DeadLetterReason.CONTROL_LANE_FULL)
+        assert [letter.message for letter in letters] == [Tick(3), Tick(4)]
+        assert kit.system.dead_letters.count(DeadLetterReason.CONTROL_LANE_FULL) == 2
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert actor.handled[1:] == [Tick(1), Tick(2)]
+        assert ref.statistics().failed == 0
+
+
+def test_the_control_lane_is_bounded_by_default_and_made_on_first_use() -> None:
+    mailbox = Mailbox(10)
+    assert mailbox._control is None
+    assert mailbox.control_capacity == 64
+    assert mailbox.statistics().control_depth == 0
+    with pytest.raises(ValueError, match="control_capacity must be at least 1; got 0"):
+        Mailbox(10, control_capacity=0)
+
+
+@pytest.mark.trio
+async def test_a_message_sent_to_self_after_the_incarnation_ended_is_dead_lettered(
+    autojump_clock: object,
+) -> None:
+    async with ActorTestKit() as kit:
+        actor = Recorder()
+        ref = await kit.spawn(actor)
+        await ref.stop()
+        actor.context.tell_self(Tick(1))  # a task's finally, say: no exception
+        [letter] = kit.dead_letters(DeadLetterReason.ACTOR_STOPPED)
+        assert letter.message == Tick(1)

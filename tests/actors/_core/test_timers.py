@@ -90,7 +90,9 @@ async def test_a_restart_cancels_the_timers_of_the_old_incarnation(autojump_cloc
 
 
 @pytest.mark.trio
-async def test_a_tick_that_finds_the_mailbox_full_is_dead_lettered(autojump_clock: object) -> None:
+async def test_a_tick_that_finds_the_control_lane_full_is_dead_lettered(
+    autojump_clock: object,
+) -> None:
     class Slow(Ticker):
         async def on_receive(self, message: Any) -> Any:
             if isinstance(message, Tick):
@@ -101,14 +103,34 @@ async def test_a_tick_that_finds_the_mailbox_full_is_dead_lettered(autojump_cloc
     async with ActorTestKit() as kit:
         ref = await kit.spawn(
             lambda: Slow(log, on_start_every=1.0),
-            mailbox_capacity=2,
-            overflow=Overflow.BACKPRESSURE,
+            mailbox_capacity=1,
+            overflow=Overflow.REJECT,
+            control_capacity=2,
         )
         await trio.sleep(5.5)
-        dropped = kit.dead_letters(DeadLetterReason.REJECTED)
-        # t=1 is being handled, t=2 and t=3 are queued, t=4 and t=5 found no room.
+        # Ticks go to the control lane, not the mailbox the outside overflow policy guards:
+        # t=1 is being handled, t=2 and t=3 wait in the lane, t=4 and t=5 found it full.
+        dropped = kit.dead_letters(DeadLetterReason.CONTROL_LANE_FULL)
         assert [letter.at for letter in dropped] == [4.0, 5.0]
+        assert kit.dead_letters(DeadLetterReason.REJECTED) == []
         assert ref.statistics().dropped == 2
+        assert ref.statistics().failed == 0
+
+
+@pytest.mark.trio
+async def test_a_crash_silences_the_timers_of_the_incarnation_during_the_backoff(
+    autojump_clock: object,
+) -> None:
+    log: list[Any] = []
+    async with ActorTestKit(backoff=Backoff(min=5.0, jitter=0)) as kit:
+        ref = await kit.spawn(lambda: Ticker(log, on_start_every=1.0))
+        await trio.sleep(1.5)
+        await ref.tell(Crash())
+        await trio.sleep(3)  # backing off until t=6.5: no tick is queued or dead-lettered
+        assert ref.statistics().mailbox.control_depth == 0
+        assert kit.dead_letters(DeadLetterReason.ACTOR_STOPPED) == []
+        await trio.sleep(3.2)
+        assert [(round(at, 1), inc) for _, at, inc in log] == [(1.0, 1), (7.5, 2)]
 
 
 @pytest.mark.parametrize("delay", [-1, float("inf"), float("nan"), "soon"])
