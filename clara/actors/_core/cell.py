@@ -140,7 +140,7 @@ class ActorCell(ContextServices):
         self._failed = 0
         self._dead_lettered = 0
         self._current_ask: Ask | None = None
-        # Asks whose reply an actor deferred and has not given yet (failed if it ends).
+        # The last snapshot given out: statistics() returns it again while nothing changed.
         self._last_stats: ActorStatistics | None = None
         self._restarts = 0
         self._fast_tells = 0

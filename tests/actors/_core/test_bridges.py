@@ -69,9 +69,9 @@ async def test_run_blocking_runs_in_a_worker_thread_within_the_actors_limit() ->
             for _ in range(5):
                 nursery.start_soon(call)
             # The loop is not blocked while the threads wait: we get here and can release them.
-            while actor.running < 2:
+            while actor.running < 2:  # a state of real threads: waited for, not slept on
                 await trio.sleep(0.01)
-            await trio.sleep(0.05)
+            await trio.testing.wait_all_tasks_blocked()  # the other three are parked on the limiter
             assert actor.running == 2  # blocking_limit = 2: the other three wait their turn
             release.set()
         assert actor.most_at_once == 2
