@@ -24,7 +24,7 @@ from .ask import Ask
 from .dead_letters import DeadLetterReason
 from .events import Crashed, Started, Stopped
 from .mailbox import Mailbox, Overflow
-from .services import ContextServices
+from .services import TASK_OWNER, ContextServices
 from .statistics import (
     ActorState,
     ActorStatistics,
@@ -263,10 +263,15 @@ class ActorCell(ContextServices):
     def tell_self(self, message: Any) -> None:
         """Put a message the actor sends itself in its control lane (see ``ActorContext``).
 
-        Never raises and never waits: a full lane or an ended incarnation dead-letters it.
+        Never raises and never waits: a full lane or an ended incarnation dead-letters it,
+        and so does a report from a task of an earlier incarnation (one still finishing after
+        a restart): the new incarnation never hears it.
         """
         state = self._state
-        if state is not _RUNNING and state is not ActorState.STARTING:
+        owner = TASK_OWNER.get()
+        if (state is not _RUNNING and state is not ActorState.STARTING) or (
+            owner is not None and owner[0] is self and owner[1] != self._incarnation
+        ):
             self._dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
             return
         control = self.mailbox.control
@@ -326,6 +331,9 @@ class ActorCell(ContextServices):
         current: Any = None
         error: BaseException | None = None
         scope = self._runner_scope = trio.CancelScope()
+        # A runner is started by whoever sent the first message of a burst, and inherits that
+        # task's context: handlers are not background tasks of any incarnation.
+        TASK_OWNER.set(None)
         try:
             with scope:
                 lingered = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 import trio
@@ -33,6 +34,11 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 _RUNNING = ActorState.RUNNING
+
+#: In a background task or service: the cell and the incarnation that started it. A task of
+#: an ended incarnation can still run a moment (its ``finally`` after the cancellation), and
+#: ``tell_self`` uses this to keep its reports from reaching the next incarnation.
+TASK_OWNER: ContextVar[tuple[object, int] | None] = ContextVar("clara_task_owner", default=None)
 
 
 class _StartedFlag:
@@ -169,6 +175,7 @@ class ContextServices:
     ) -> None:
         status = _StartedFlag(task_status)
         error: Exception | None = None
+        TASK_OWNER.set((self, incarnation))  # this task's own context: nothing else sees it
         try:
             with scope:
                 await function(*args, task_status=status)
@@ -190,6 +197,7 @@ class ContextServices:
         args: tuple[Any, ...],
     ) -> None:
         error: Exception | None = None
+        TASK_OWNER.set((self, incarnation))  # this task's own context: nothing else sees it
         try:
             with scope:
                 await function(*args)

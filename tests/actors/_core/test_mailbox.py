@@ -1,14 +1,16 @@
 import math
+from typing import Any
 
 import msgspec
 import pytest
 import trio
 import trio.testing
 
-from clara.actors import DeadLetterReason, Mailbox, Overflow
+from clara.actors import Actor, DeadLetterReason, Mailbox, Overflow, Restarted
 from clara.errors import MailboxFull
+from clara.supervisors import Backoff
 from clara.testing import ActorTestKit
-from tests.helpers import Block, Ping, Recorder
+from tests.helpers import Block, Crash, Ping, Recorder
 
 
 @pytest.mark.parametrize("capacity", [0, -1, math.inf, float("nan"), 1.5, True, "10", None])
@@ -262,3 +264,44 @@ async def test_a_message_sent_to_self_after_the_incarnation_ended_is_dead_letter
         actor.context.tell_self(Tick(1))  # a task's finally, say: no exception
         [letter] = kit.dead_letters(DeadLetterReason.ACTOR_STOPPED)
         assert letter.message == Tick(1)
+
+
+class Finished(msgspec.Struct, frozen=True):
+    incarnation: int
+
+
+class Reporting(Actor):
+    """A background task that reports from its ``finally`` (as a reply task does)."""
+
+    def __init__(self, received: list[tuple[int, Any]]) -> None:
+        self.received = received
+
+    async def on_start(self) -> None:
+        self.context.start_task(self._work, self.context.incarnation)
+
+    async def _work(self, incarnation: int) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            self.context.tell_self(Finished(incarnation))
+
+    async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Crash):
+            raise ValueError("crash")
+        self.received.append((self.context.incarnation, message))
+        return None
+
+
+@pytest.mark.trio
+async def test_a_report_from_an_ended_incarnations_task_never_reaches_the_next_one(
+    autojump_clock: object,
+) -> None:
+    received: list[tuple[int, Any]] = []
+    async with ActorTestKit(backoff=Backoff(min=0.0, jitter=0.0)) as kit:
+        ref = await kit.spawn(lambda: Reporting(received))
+        await ref.tell(Crash())
+        await kit.expect_event(Restarted, path=ref)
+        await trio.testing.wait_all_tasks_blocked()
+        assert received == []  # incarnation 2 never hears incarnation 1's report
+        [letter] = kit.dead_letters(DeadLetterReason.ACTOR_STOPPED)
+        assert letter.message == Finished(1)
