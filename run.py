@@ -35,13 +35,10 @@ from clara.actors.channel.subsystem import Channels, channel_http_client, channe
 from clara.actors.console.subsystem import answer_once, console_subsystem
 from clara.actors.discord.subsystem import discord_bridge, discord_subsystem
 from clara.actors.llm.subsystem import llm_subsystem
-from clara.actors.mcp import build_mcp
+from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
 from clara.actors.status.subsystem import status_subsystem
-from clara.adapters.console import (
-    ConsoleTransport,
-    PlainTransport,
-)
+from clara.adapters.console import ConsoleTransport, PlainTransport
 from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
@@ -79,7 +76,11 @@ def build_tree(
     llm = llm_subsystem(settings.llm, readiness)
     memory = memory_subsystem(settings)
     memory_ref = memory.ref if memory is not None else None
-    mcp = build_mcp(settings, database=database, secrets=secrets) if settings.mcp.enabled else None
+    mcp = (
+        mcp_subsystem(settings, database=database, secrets=secrets)
+        if settings.mcp.enabled
+        else None
+    )
     channels = channels_subsystem(
         settings,
         transport,

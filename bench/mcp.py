@@ -63,7 +63,7 @@ def _entry(name: str) -> Any:
 
 
 def _mcp(data_dir: str, names: list[str], env: dict[str, str] | None = None) -> Any:
-    from clara.actors.mcp import build_mcp  # noqa: PLC0415
+    from clara.actors.mcp import mcp_subsystem  # noqa: PLC0415
     from clara.config import load_settings  # noqa: PLC0415
     from clara.supervisors import Backoff  # noqa: PLC0415
 
@@ -71,7 +71,7 @@ def _mcp(data_dir: str, names: list[str], env: dict[str, str] | None = None) -> 
         {"CLARA_DATA_DIR": data_dir, "CLARA_STATUS_ENABLED": "false", **(env or {})}
     )
     backoff = Backoff(min=BACKOFF_S, max=BACKOFF_S, jitter=0.0)
-    mcp = build_mcp(settings, database=None, secrets=None, backoff=backoff)
+    mcp = mcp_subsystem(settings, database=None, secrets=None, backoff=backoff)
     mcp.catalog.publish({name: _entry(name) for name in names})
     return mcp
 

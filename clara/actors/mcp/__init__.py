@@ -47,7 +47,7 @@ from .entries import (
     with_env_names,
 )
 from .server import CallTool, ListTools, McpServerActor, ToolsListed, ToolTimeout
-from .subsystem import McpSystem, build_mcp
+from .subsystem import McpSystem, mcp_subsystem
 from .tokens import ServerTokens
 from .tools import McpServerTools, ToolUnavailable
 
@@ -77,9 +77,9 @@ __all__ = [
     "ToolUnavailable",
     "ToolsListed",
     "Uninstall",
-    "build_mcp",
     "endpoint_of",
     "managers",
+    "mcp_subsystem",
     "tool_records",
     "valid_server_name",
     "with_env",

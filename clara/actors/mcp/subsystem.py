@@ -29,7 +29,7 @@ from .server import McpServerActor, ToolsListed
 from .tokens import ServerTokens
 from .tools import McpServerTools
 
-__all__ = ["McpSystem", "build_mcp"]
+__all__ = ["McpSystem", "mcp_subsystem"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class McpSystem:
         return text
 
 
-def build_mcp(
+def mcp_subsystem(
     settings: Settings,
     *,
     database: Database | None,

@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from clara.actors import ActorSystem
-from clara.actors.mcp import CatalogEntry, McpSystem, build_mcp, tool_records
+from clara.actors.mcp import CatalogEntry, McpSystem, mcp_subsystem, tool_records
 from clara.adapters.chat import Author
 from clara.adapters.mcp import McpEndpoint, test_start
 from clara.config import load_settings
@@ -101,7 +101,7 @@ async def mcp_running(
     settings = load_settings(
         {"CLARA_DATA_DIR": str(tmp_path), "CLARA_STATUS_ENABLED": "false", **FAST, **(env or {})}
     )
-    mcp = build_mcp(
+    mcp = mcp_subsystem(
         settings,
         database=database,
         secrets=secrets,
