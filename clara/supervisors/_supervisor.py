@@ -151,14 +151,17 @@ class Supervisor(SupervisorBase):
     # -- lookups ---------------------------------------------------------------------------
 
     def ref(self, child_id: str) -> ActorRef:
-        """The ref of actor child ``child_id`` (valid across its restarts).
+        """The ref of actor child ``child_id``: valid across its restarts, and already before
+        the supervisor starts it (its spec's declared ref; see ``ChildSpec.ref``).
 
         Raises:
             UnknownChild: no such child.
             TypeError: that child is a supervisor (use ``child``).
-            RuntimeError: the supervisor has not started it yet.
         """
-        return self._ref_of(self._record(child_id))
+        record = self._record(child_id)
+        if record.cell is None and record.supervisor is None:
+            return record.spec.ref
+        return self._ref_of(record)
 
     def child(self, child_id: str) -> SupervisorBase:
         """The nested supervisor ``child_id``.

@@ -78,6 +78,12 @@ async def test_a_message_told_before_the_tree_starts_is_handled_once_it_runs(
         await root.stop()
 
 
+def test_a_supervisor_gives_a_childs_ref_before_it_starts_the_child() -> None:
+    spec = ChildSpec("a", Recorder)
+    root = Supervisor([spec])
+    assert root.ref("a") is spec.ref
+
+
 def test_a_declared_spec_belongs_to_one_supervisor() -> None:
     spec = ChildSpec("a", Recorder)
     assert spec.ref.path == "(not started)/a"
