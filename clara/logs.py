@@ -107,7 +107,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-CHATTY_LIBRARIES = ("httpx", "httpcore", "openai", "anthropic", "urllib3")
+CHATTY_LIBRARIES = ("httpx", "httpcore", "openai", "anthropic", "urllib3", "alembic")
 """Loggers held at WARNING unless the level is DEBUG."""
 
 
@@ -133,7 +133,8 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # Libraries that log every request or retry at INFO (httpx: each URL; openai: each
-    # retry, which Clara's own gateway and memory actor already report once, in words)
+    # retry, which Clara's own gateway and memory actor already report once, in words;
+    # alembic: its context on every start, while the store says once what it upgraded)
     # speak at WARNING unless the operator asked for DEBUG.
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(
