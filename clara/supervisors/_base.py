@@ -17,7 +17,6 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -26,15 +25,16 @@ from ..actors import (
     ActorCell,
     ActorRef,
     ActorState,
-    ActorStatistics,
     ActorSystem,
     Mailbox,
 )
 from ..actors._core.events import BackingOff, Crashed, Escalated, Restarted, Started, Stopped
 from ..actors._core.statistics import Failure
 from ..errors import RestartIntensityExceeded, UnknownChild
-from ._child import Census, Child, ChildSummary, SupervisorStatistics
+from ._child import Child
 from ._spec import Backoff, Restart, RestartIntensity, Strategy
+from ._views import TreeViews
+from ._views import now_or_zero as _now
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,7 +48,7 @@ _RESTART_DUE = "restart_due"
 _STOP = "stop"
 
 
-class SupervisorBase(abc.ABC):
+class SupervisorBase(TreeViews, abc.ABC):
     """The machinery shared by ``Supervisor`` and ``DynamicSupervisor``.
 
     Args:
@@ -107,13 +107,13 @@ class SupervisorBase(abc.ABC):
     def _find(self, key: Any) -> Child | None:
         """The child with ``key``, if there is one."""
 
-    async def _start_initial(self) -> None:  # noqa: B027 (a hook: none by default)
+    async def _start_initial(self) -> None:
         """Start the children that exist before the supervisor runs."""
 
     def _restart_group(self, record: Child) -> list[Child]:
         return [record]
 
-    def _retire(self, record: Child) -> None:  # noqa: B027 (a hook: nothing by default)
+    def _retire(self, record: Child) -> None:
         """Forget a child that ended for good (temporary, transient after a normal exit)."""
 
     def _make_actor(self, record: Child) -> Any:
@@ -168,82 +168,6 @@ class SupervisorBase(abc.ABC):
             self._post((_STOP,))
         await done.wait()
 
-    def statistics(self) -> SupervisorStatistics:
-        now = _now()
-        parent = self._parent
-        own = parent._find(self._link_key) if parent is not None else None
-        return SupervisorStatistics(
-            path=self._path,
-            kind=type(self).__name__,
-            state=self._state,
-            strategy=self.strategy.value,
-            restarts=self._restarts,
-            restarts_in_window=self._intensity.in_window(now),
-            max_restarts=self._intensity.max_restarts,
-            max_seconds=self._intensity.max_seconds,
-            last_failure=None if self._last_failure is None else self._last_failure.info(),
-            backoff=None if own is None else own.backoff_snapshot(),
-            child_count=self._child_count(),
-            children=self._child_summaries(),
-        )
-
-    def _child_count(self) -> int:
-        return len(self._records())
-
-    def _child_summaries(self) -> tuple[ChildSummary, ...]:
-        return tuple(record.summary() for record in self._records())
-
-    def walk(
-        self, prefix: str = "", states: frozenset[ActorState] | None = None
-    ) -> Iterator[SupervisorStatistics | ActorStatistics]:
-        """Statistics of this supervisor and everything under it, depth first, in start order.
-
-        Args:
-            prefix: only nodes whose path starts with it (subtrees outside it are skipped).
-            states: only nodes in one of these states (others cost no snapshot).
-        """
-        path = self._path
-        if prefix and not (path.startswith(prefix) or prefix.startswith(path + "/")):
-            return
-        if (not prefix or path.startswith(prefix)) and (states is None or self._state in states):
-            yield self.statistics()
-        for record in self._records():
-            if record.supervisor is not None:
-                yield from record.supervisor.walk(prefix, states)
-                continue
-            cell = record.cell
-            if cell is None:
-                continue
-            if prefix and not cell.path.startswith(prefix):
-                continue
-            if states is None or cell.state in states:
-                yield cell.statistics()
-
-    def census(self) -> Census:
-        """Counts of this subtree's actors and supervisors by state, cheaply (no snapshots)."""
-        census = Census()
-        for _ in self.count_into(census):
-            pass
-        return census
-
-    def count_into(self, census: Census, every: int = 256) -> Iterator[None]:
-        """Add this subtree to ``census``, pausing (yielding None) every ``every`` children.
-
-        An async caller awaits a checkpoint at each pause, so counting 100,000 actors never
-        holds the event loop for long.
-        """
-        census.supervisors[self._state.value] = census.supervisors.get(self._state.value, 0) + 1
-        census.restarts += self._restarts
-        actors = census.actors
-        for index, record in enumerate(self._records(), start=1):
-            if record.supervisor is not None:
-                yield from record.supervisor.count_into(census, every)
-            elif record.cell is not None:
-                state = record.cell.state.value
-                actors[state] = actors.get(state, 0) + 1
-            if index % every == 0:
-                yield None
-
     # -- CellOwner (what cells call) -------------------------------------------------------
 
     def child_exited(self, cell: ActorCell, error: BaseException | None) -> None:
@@ -269,7 +193,7 @@ class SupervisorBase(abc.ABC):
         record.next_start_at = None
         self._retire(record)
 
-    def reactivate(self, cell: ActorCell) -> None:  # noqa: B027 (a hook: dynamic only)
+    def reactivate(self, cell: ActorCell) -> None:
         """Only dynamic supervisors passivate; see DynamicSupervisor."""
 
     # -- the supervisor's own life ----------------------------------------------------------------
@@ -639,13 +563,6 @@ class SupervisorBase(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._path or '(not started)'} {self._state.value}>"
-
-
-def _now() -> float:
-    try:
-        return trio.current_time()
-    except RuntimeError:
-        return 0.0
 
 
 def _current_task_is_runner(cell: ActorCell) -> bool:
