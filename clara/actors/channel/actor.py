@@ -67,15 +67,7 @@ from .context import history_messages, recall_about, system_prompt
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .summary import fold_older_messages
 
-__all__ = [
-    "ChannelActor",
-    "ChannelDependencies",
-    "Converse",
-    "ReplyDone",
-    "SettingsChanged",
-    "UserActive",
-    "parse_tier",
-]
+__all__ = ["ChannelActor", "ChannelDependencies"]
 
 logger = logging.getLogger(__name__)
 
