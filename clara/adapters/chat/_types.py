@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -88,21 +89,36 @@ def nonce_for(message_id: str, part: int) -> str:
     return digest[:25]
 
 
+_FENCE = re.compile(r"```([^\s`]{0,20})")
+
+
+def _open_fence_after(piece: str, open_tag: str | None) -> str | None:
+    """The code fence still open at the end of ``piece`` (its language tag, ``""`` when it has
+    none), given the one open at its start; None when no fence is open."""
+    tag = open_tag
+    for match in _FENCE.finditer(piece):
+        tag = None if tag is not None else match.group(1)
+    return tag
+
+
 def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     """Split ``text`` into pieces of at most ``limit`` characters, at the gentlest break.
 
     Prefers a paragraph break, then a line break, then a space; cuts words only when a
-    single word is longer than the limit. Code fences are closed and reopened across pieces.
+    single word is longer than the limit. A code fence open at a cut is closed at the end of
+    its piece and reopened, with its language tag (```` ```python ````), at the start of the
+    next, so every piece renders as code with the right highlighting.
     """
     if len(text) <= limit:
         return [text] if text else []
     pieces: list[str] = []
     rest = text
-    fence_open = False
+    tag: str | None = None  # the fence open where the rest begins
     while rest:
-        budget = limit - (4 if fence_open else 0) - 4  # room for reopening / closing a fence
+        reopen = "" if tag is None else f"```{tag}\n"
+        budget = limit - len(reopen) - 4  # room for reopening and closing a fence
         if len(rest) <= budget:
-            pieces.append(("```\n" if fence_open else "") + rest)
+            pieces.append(reopen + rest)
             break
         window = rest[:budget]
         cut = max(window.rfind("\n\n"), -1)
@@ -113,9 +129,9 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
         if cut <= 0:
             cut = budget
         piece, rest = rest[:cut], rest[cut:].lstrip("\n ")
-        body = ("```\n" if fence_open else "") + piece
-        fence_open = (piece.count("```") % 2 == 1) != fence_open
-        if fence_open:
+        body = reopen + piece
+        tag = _open_fence_after(piece, tag)
+        if tag is not None:
             body += "\n```"
         pieces.append(body)
     return pieces
