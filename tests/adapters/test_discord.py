@@ -241,3 +241,27 @@ async def test_named_servers_get_the_slash_commands_at_once(tmp_path: Path) -> N
             "5": names,
             "6": names,
         }
+
+
+@pytest.mark.trio
+async def test_a_burst_into_one_channel_is_answered_in_the_order_it_was_sent(
+    tmp_path: Path,
+) -> None:
+    async with online(tmp_path) as o:
+        sent = [
+            await o.discord.post_message(
+                f"question {n}",
+                channel_id="100",
+                guild_id="5",
+                author_id=str(1000 + n),
+                mention=True,
+            )
+            for n in range(20)
+        ]
+        with trio.fail_after(30):
+            while len([p for p in o.discord.posted if p.content == "Hi from Clara."]) < 20:
+                await o.discord.wait_posted(len(o.discord.posted) + 1)
+        answers = [p.reference for p in o.discord.posted if p.content == "Hi from Clara."]
+        assert answers == [message["id"] for message in sent]
+        queued = [p.reference for p in o.discord.posted if p.content.startswith("queued")]
+        assert queued == sorted(queued, key=[message["id"] for message in sent].index)

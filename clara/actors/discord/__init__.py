@@ -1,13 +1,14 @@
 """Discord: the gateway actor (discord.py through trio-asyncio) and the slash commands."""
 
 from .commands import COMMANDS, CommandDependencies, Invocation, run_command
-from .gateway import DiscordGateway, router
+from .gateway import DiscordGateway
+from .routing import OrderedRouter
 
 __all__ = [
     "COMMANDS",
     "CommandDependencies",
     "DiscordGateway",
     "Invocation",
-    "router",
+    "OrderedRouter",
     "run_command",
 ]

@@ -6,12 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ...adapters.chat import MessageReceived
 from ...adapters.discord import Bridge, CommandHandler
-from ...errors import ActorError
 from .. import Actor, ActorRef
+from .routing import OrderedRouter
 
-__all__ = ["DiscordGateway", "router"]
+__all__ = ["DiscordGateway"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,8 @@ class DiscordGateway(Actor):
         self.refused = 0
 
     async def on_start(self) -> None:
-        route = router(self._channel, self._refused)
+        # One router per incarnation: what it buffers belongs to the tasks this one starts.
+        route = OrderedRouter(self._channel, self.context.start_task, self._refused)
         await self.context.start_service(self.bridge.run, route, self._commands, name="discord")
 
     def _refused(self) -> None:
@@ -58,19 +58,3 @@ class DiscordGateway(Actor):
             "sent": self.bridge.sent,
             "refused": self.refused,
         }
-
-
-def router(
-    channels: Callable[[str], Awaitable[ActorRef]], on_refused: Callable[[], None]
-) -> Callable[[MessageReceived], Awaitable[None]]:
-    """What the bridge calls per message: hand it to its channel without waiting."""
-
-    async def route(message: MessageReceived) -> None:
-        try:
-            ref = await channels(message.channel_id)
-            ref.tell_nowait(message)
-        except ActorError as error:  # the channel is full or gone: dead-lettered, counted
-            on_refused()
-            logger.info("discord message %s not delivered: %s", message.message_id, error)
-
-    return route

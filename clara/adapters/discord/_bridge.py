@@ -12,6 +12,7 @@ discord.py keeps them in class attributes, so one process talks to one Discord.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,9 @@ from ._commands import CommandHandler, install_commands
 __all__ = ["DiscordBridge", "to_message"]
 
 logger = logging.getLogger(__name__)
+
+#: Events received and not yet handed to the router; beyond, they wait in order.
+INBOX_CAPACITY = 1000
 
 
 def to_message(message: discord.Message, bot_id: int) -> MessageReceived:
@@ -131,9 +135,22 @@ class DiscordBridge:
             self.ready = True
             ready.set()
 
-        async def deliver(message: MessageReceived) -> None:
-            self.received += 1
-            await route(message)
+        # One ordered hand-off: discord.py runs each event in a task of its own, and each
+        # crossing into trio would be a task of its own too, free to overtake the one before.
+        # Events are put in one bounded channel in the order discord.py delivers them (the
+        # synchronous start of each event's task runs in that order), and one trio task hands
+        # them to ``route`` in that order. When the channel is full, the events that follow
+        # queue behind an asyncio lock (first come, first served) instead of overtaking.
+        inbox_send, inbox_receive = trio.open_memory_channel[MessageReceived](INBOX_CAPACITY)
+        in_order = asyncio.Lock()
+
+        async def send_waiting(message: MessageReceived) -> None:
+            await inbox_send.send(message)
+
+        async def hand_over() -> None:
+            async for message in inbox_receive:
+                self.received += 1
+                await route(message)
 
         @client.event
         async def on_ready() -> None:
@@ -154,7 +171,16 @@ class DiscordBridge:
         async def on_message(message: discord.Message) -> None:
             if client.user is None or message.author.id == client.user.id:
                 return
-            await trio_asyncio.trio_as_aio(deliver)(to_message(message, client.user.id))
+            received = to_message(message, client.user.id)
+            if not in_order.locked():
+                try:
+                    inbox_send.send_nowait(received)
+                except trio.WouldBlock:
+                    pass  # full: wait in line below
+                else:
+                    return
+            async with in_order:
+                await trio_asyncio.trio_as_aio(send_waiting)(received)
 
         try:
             async with trio.open_nursery() as nursery:
@@ -167,6 +193,7 @@ class DiscordBridge:
                     except discord.HTTPException as error:
                         raise PlatformError("discord", f"cannot log in: {error}") from None
 
+                nursery.start_soon(hand_over)
                 nursery.start_soon(connect)
                 await ready.wait()
                 task_status.started(self)
