@@ -224,7 +224,8 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "discord",
         "stop_phrases",
         text_list,
-        "phrases that cancel the running reply and clear the queue",
+        "phrases that stop the speaker's running reply and queued messages (an "
+        "administrator's: everyone's)",
         "clara stop,nevermind",
     ),
     Var(
@@ -232,7 +233,8 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "discord",
         "user_rate_per_minute",
         integer(1),
-        "messages per minute a user may address to Clara before a notice",
+        "messages per minute a user may address to Clara; beyond, their messages are skipped, "
+        "with one notice saying so and for how long",
         "10",
     ),
     Var(

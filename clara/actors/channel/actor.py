@@ -16,6 +16,7 @@ The flow of one message (DESIGN.md, "The flow of one Discord message"):
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ from ...tools import ToolProgress, ToolRegistry, run_tool_loop
 from .. import Actor, ActorRef, DeferredReply
 from ..llm import Complete
 from ..memory import Remember
-from ..policy import UserRates
+from ..policy import UserRates, is_admin
 from .context import history_messages, recall_about, system_prompt
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .summary import fold_older_messages
@@ -118,6 +119,8 @@ class ChannelActor(Actor):
         self.deps = dependencies
         self.pending: deque[tuple[MessageReceived, DeferredReply | None]] = deque()
         self.running: trio.CancelScope | None = None
+        # What the running reply answers: whose it is decides who may stop it.
+        self.running_batch: list[tuple[MessageReceived, DeferredReply | None]] = []
         self.generation = 0
         self.rates = UserRates()
         self.noticed: dict[str, float] = {}
@@ -181,6 +184,7 @@ class ChannelActor(Actor):
         if isinstance(message, ReplyDone):
             if message.generation == self.generation:
                 self.running = None
+                self.running_batch = []
                 self._next()
             return None
         if isinstance(message, SettingsChanged):
@@ -261,11 +265,18 @@ class ChannelActor(Actor):
             notice_interval=self.deps.notice_interval,
         )
         if verdict == "notice":
+            # Honest: what is over the rate is skipped, not kept for later, and the notice
+            # says so and says when the person may write again (issue 12, item 6).
+            per_minute = self.deps.discord.user_rate_per_minute
+            wait = self.rates.seconds_until_next(
+                message.author.id, trio.current_time(), per_minute=per_minute
+            )
             self.context.start_task(
                 self._say,
                 message,
-                f"{message.author.name}, you're sending messages faster than I can answer; "
-                "give me a moment.",
+                f"{message.author.name}, you're writing faster than I can answer (more than "
+                f"{per_minute} messages a minute), so I'm skipping what you send for about "
+                f"{max(1, math.ceil(wait))} seconds; send it again after that.",
                 "rate",
                 name="notice",
             )
@@ -295,13 +306,40 @@ class ChannelActor(Actor):
         return True
 
     async def _stop(self, message: MessageReceived) -> None:
-        if self.running is not None:
+        """A stop phrase stops what is the speaker's: their running reply (when it answers
+        only them) and their queued messages. An administrator stops everything here. Each
+        other person whose reply or queued message was stopped is told once."""
+        speaker = message.author
+        everyone = is_admin(speaker, self.deps.discord)
+        stopped: dict[str, MessageReceived] = {}  # whose, and their latest message stopped
+        running_authors = {queued.author.id for queued, _ in self.running_batch}
+        if self.running is not None and (everyone or running_authors == {speaker.id}):
             self.running.cancel()
-        for _, waiting in self.pending:
-            if waiting is not None:
-                waiting.reply(None)
-        self.pending.clear()
-        await self._say(message, "Stopped.", "stop")
+            for queued, _ in self.running_batch:
+                stopped[queued.author.id] = queued
+        kept: deque[tuple[MessageReceived, DeferredReply | None]] = deque()
+        for queued, waiting in self.pending:
+            if everyone or queued.author.id == speaker.id:
+                stopped[queued.author.id] = queued
+                if waiting is not None:
+                    waiting.reply("Stopped.")
+            else:
+                kept.append((queued, waiting))
+        self.pending = kept
+        if speaker.id in stopped or not stopped:
+            await self._say(
+                message, "Stopped." if stopped else "There was nothing of yours to stop.", "stop"
+            )
+        else:
+            await self._say(message, "Stopped everything here.", "stop")
+        for person, theirs in stopped.items():
+            if person != speaker.id:
+                await self._say(
+                    theirs,
+                    f"{theirs.author.name}, {speaker.name} stopped my replies here, so I won't "
+                    "answer this; ask again if you still want it.",
+                    "stopped",
+                )
 
     def _next(self) -> None:
         if not self.pending:
@@ -314,6 +352,7 @@ class ChannelActor(Actor):
         self._start(batch)
 
     def _start(self, batch: list[tuple[MessageReceived, DeferredReply | None]]) -> None:
+        self.running_batch = batch
         self.generation += 1
         scope = trio.CancelScope()
         self.running = scope

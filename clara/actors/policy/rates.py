@@ -44,3 +44,12 @@ class UserRates:
             bucket.noticed_at = now
             return "notice"
         return "quiet"
+
+    def seconds_until_next(self, user_id: str, now: float, *, per_minute: int) -> float:
+        """How long until ``user_id`` has a token again (0 when they have one now)."""
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            return 0.0
+        rate = float(per_minute)
+        tokens = min(rate, bucket.tokens + (now - bucket.updated) * rate / 60.0)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) * 60.0 / rate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from clara.actors.policy import UserRates
 
 
@@ -22,3 +24,13 @@ def test_quiet_people_are_forgotten_past_the_limit() -> None:
         rates.take(f"p{n}", 0.0, per_minute=60, notice_interval=30.0)
     rates.take("p3", 120.0, per_minute=60, notice_interval=30.0)
     assert len(rates._buckets) <= 2
+
+
+def test_the_wait_until_the_next_message_is_counted_from_the_refill() -> None:
+    rates = UserRates()
+    assert rates.seconds_until_next("ada", 0.0, per_minute=2) == 0.0  # never seen: no wait
+    assert rates.take("ada", 0.0, per_minute=2, notice_interval=30) == "ok"
+    assert rates.take("ada", 0.0, per_minute=2, notice_interval=30) == "ok"
+    assert rates.seconds_until_next("ada", 0.0, per_minute=2) == 30.0
+    assert rates.seconds_until_next("ada", 20.0, per_minute=2) == pytest.approx(10.0)
+    assert rates.seconds_until_next("ada", 30.0, per_minute=2) == 0.0
