@@ -87,6 +87,9 @@ class TimingTransport:
     async def typing(self, channel_id: str) -> None:
         return None
 
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        return None
+
     async def wait(self, message_id: str) -> None:
         if message_id in self.sent_at:
             return

@@ -91,6 +91,11 @@ class FakeBridge:
     def typing_calls(self) -> int:
         return self._outbox.typing_calls
 
+    @property
+    def reactions(self) -> list[tuple[str, str, str, float]]:
+        """(channel id, message id, emoji, virtual time) of each reaction Clara added."""
+        return self._outbox.reactions
+
     def texts(self, channel_id: str | None = None) -> list[str]:
         """The text of every message posted (in one channel, or all)."""
         return self._outbox.texts(channel_id)
@@ -151,6 +156,12 @@ class FakeBridge:
     async def typing(self, channel_id: str) -> None:
         if self.ready:
             await self._outbox.typing(channel_id)
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        """Record the reaction (in ``outbox.reactions``); ``PlatformError`` when not connected."""
+        if not self.ready:
+            raise PlatformError("discord", "not connected")
+        await self._outbox.react(channel_id, message_id, emoji)
 
     def _wake(self) -> None:
         self._changed.set()

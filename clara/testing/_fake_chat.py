@@ -31,6 +31,8 @@ class FakeTransport:
 
     sent: list[Sent] = field(default_factory=list)
     typing_calls: int = 0
+    reactions: list[tuple[str, str, str, float]] = field(default_factory=list)
+    """(channel id, message id, emoji, virtual time) of each reaction, in order."""
     _nonces: set[str] = field(default_factory=set)
     _arrived: trio.Event = field(default_factory=trio.Event)
 
@@ -52,6 +54,9 @@ class FakeTransport:
 
     async def typing(self, channel_id: str) -> None:
         self.typing_calls += 1
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        self.reactions.append((channel_id, message_id, emoji, trio.current_time()))
 
     def texts(self, channel_id: str | None = None) -> list[str]:
         return [s.text for s in self.sent if channel_id is None or s.channel_id == channel_id]

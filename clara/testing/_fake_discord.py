@@ -66,6 +66,8 @@ class Posted:
 class FakeDiscord:
     posted: list[Posted] = field(default_factory=list)
     typing: list[str] = field(default_factory=list)
+    reactions: list[tuple[str, str, str]] = field(default_factory=list)
+    """(channel id, message id, emoji) of each reaction Clara added, in order."""
     connected: trio.Event = field(default_factory=trio.Event)
     identified_token: str | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1_000_000_000_000_000_000))
@@ -88,6 +90,11 @@ class FakeDiscord:
                 Route(f"{api}/gateway/bot", self._gateway_info, methods=["GET"]),
                 Route(f"{api}/channels/{{channel_id}}/messages", self._post, methods=["POST"]),
                 Route(f"{api}/channels/{{channel_id}}/typing", self._typing, methods=["POST"]),
+                Route(
+                    f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
+                    self._react,
+                    methods=["PUT"],
+                ),
                 Route(
                     f"{api}/applications/{{application_id}}/commands",
                     self._register_commands,
@@ -182,6 +189,11 @@ class FakeDiscord:
 
     async def _typing(self, request: Request) -> Response:
         self.typing.append(request.path_params["channel_id"])
+        return Response(status_code=204)
+
+    async def _react(self, request: Request) -> Response:
+        params = request.path_params
+        self.reactions.append((params["channel_id"], params["message_id"], params["emoji"]))
         return Response(status_code=204)
 
     async def _register_guild_commands(self, request: Request) -> Response:

@@ -248,6 +248,7 @@ async def test_a_burst_into_one_channel_is_answered_in_the_order_it_was_sent(
     tmp_path: Path,
 ) -> None:
     async with online(tmp_path) as o:
+        o.model.script(Reply("Hi from Clara.", delay=1.0))  # the rest queue behind the first
         sent = [
             await o.discord.post_message(
                 f"question {n}",
@@ -263,5 +264,7 @@ async def test_a_burst_into_one_channel_is_answered_in_the_order_it_was_sent(
                 await o.discord.wait_posted(len(o.discord.posted) + 1)
         answers = [p.reference for p in o.discord.posted if p.content == "Hi from Clara."]
         assert answers == [message["id"] for message in sent]
-        queued = [p.reference for p in o.discord.posted if p.content.startswith("queued")]
-        assert queued == sorted(queued, key=[message["id"] for message in sent].index)
+        marked = [message_id for _, message_id, _ in o.discord.reactions]
+        assert sorted(marked) == sorted(message["id"] for message in sent[1:])  # ⏳ on each queued
+        notices = [p for p in o.discord.posted if p.content.startswith("I'm in the middle")]
+        assert len(notices) == 1  # one line of text for the whole burst

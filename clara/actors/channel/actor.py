@@ -5,9 +5,10 @@ The flow of one message (DESIGN.md, "The flow of one Discord message"):
 
     addressed to Clara? (reply mode, DM)  → allowed? (servers, channels, roles)
     → first time seen? (a unique row in the store: a re-delivery or a restart never replies twice)
-    → a stop phrase? (cancel the running reply, clear the queue)
-    → within the person's rate? (token bucket, with a short notice)
-    → a reply running? queue it ("queued (position N)"; active mode coalesces), or say busy
+    → a stop phrase? (the speaker's own reply and queue; an administrator's: all)
+    → within the person's rate? (token bucket; over it, skipped, with one notice saying so)
+    → a reply running? queue it (⏳ on it, one line of text per burst; active mode
+      coalesces), or say busy
     → reply: context (history, summary, memories, the time where the person is), the model
       with tools (a progress line per call), chunks of 2,000 characters with nonces
     → afterwards: the exchange stored, memory told (in the background), proactive told.
@@ -72,6 +73,9 @@ __all__ = ["ChannelActor", "ChannelDependencies"]
 
 logger = logging.getLogger(__name__)
 
+#: The reaction a queued message gets (:hourglass_flowing_sand: on Discord).
+QUEUED = "\N{HOURGLASS WITH FLOWING SAND}"
+
 
 @dataclass
 class ChannelDependencies:
@@ -121,6 +125,7 @@ class ChannelActor(Actor):
         self.running: trio.CancelScope | None = None
         # What the running reply answers: whose it is decides who may stop it.
         self.running_batch: list[tuple[MessageReceived, DeferredReply | None]] = []
+        self._burst_noticed = False  # the one "I'll answer in turn" line of this burst is out
         self.generation = 0
         self.rates = UserRates()
         self.noticed: dict[str, float] = {}
@@ -186,6 +191,8 @@ class ChannelActor(Actor):
                 self.running = None
                 self.running_batch = []
                 self._next()
+                if self.running is None:  # nothing waits: the burst is over
+                    self._burst_noticed = False
             return None
         if isinstance(message, SettingsChanged):
             await self._load_settings()
@@ -295,8 +302,23 @@ class ChannelActor(Actor):
                 )
             return
         self.pending.append((message, reply))
-        if self.config.reply_mode == "mention" and not message.is_dm:
-            await self._say(message, f"queued (position {len(self.pending)})", "queued")
+        # Feedback without spam: ⏳ on each queued message, one line of text per burst.
+        self.context.start_task(self._react, message, QUEUED, name="queued")
+        if not self._burst_noticed and self.config.reply_mode == "mention" and not message.is_dm:
+            self._burst_noticed = True
+            self.context.start_task(
+                self._say,
+                message,
+                f"I'm in the middle of a reply; I'll answer what's marked {QUEUED} in turn.",
+                "queued",
+                name="notice",
+            )
+
+    async def _react(self, message: MessageReceived, emoji: str) -> None:
+        try:
+            await self.deps.transport.react(self.channel_id, message.message_id, emoji)
+        except ClaraError as error:
+            logger.info("channel %s: could not react: %s", self.channel_id, error)
 
     def _may_notice(self, kind: str) -> bool:
         now = trio.current_time()

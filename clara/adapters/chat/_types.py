@@ -79,6 +79,12 @@ class ChatTransport(Protocol):
         """Show that Clara is writing (lasts a few seconds on Discord)."""
         ...
 
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        """Put ``emoji`` on someone's message (a queued one gets ⏳); where a platform has no
+        reactions (the console), nothing. Raises ``PlatformError`` when the platform refuses.
+        """
+        ...
+
 
 def nonce_for(message_id: str, part: int) -> str:
     """A nonce for part ``part`` of the reply to ``message_id``: the same on every retry.

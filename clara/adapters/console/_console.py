@@ -40,6 +40,9 @@ class ConsoleTransport:
     async def typing(self, channel_id: str) -> None:
         return None
 
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        return None  # a terminal has no reactions: a queued line just waits its turn
+
 
 class PlainTransport:
     """For scripts (``run.py --once``): the reply's text alone on stdout, nothing else.
@@ -67,6 +70,9 @@ class PlainTransport:
         return "once"
 
     async def typing(self, channel_id: str) -> None:
+        return None
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         return None
 
 

@@ -244,6 +244,20 @@ class DiscordBridge:
         self.sent += 1
         return message_id
 
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        """Add Clara's ``emoji`` reaction to a message; ``PlatformError`` if Discord refuses."""
+        if self.client is None:
+            raise PlatformError("discord", "not connected")
+        client = self.client
+
+        async def add() -> None:
+            await client.http.add_reaction(int(channel_id), int(message_id), emoji)
+
+        try:
+            await trio_asyncio.aio_as_trio(add)()
+        except discord.HTTPException as error:
+            raise PlatformError("discord", f"reacting failed ({error.status})") from None
+
     async def typing(self, channel_id: str) -> None:
         if self.client is None:
             return

@@ -38,6 +38,8 @@ from clara.testing import (
 )
 from tests.adapters.llm.harness import openai
 
+NOTICE = "I'm in the middle of a reply; I'll answer what's marked \u23f3 in turn."
+
 
 @pytest.fixture
 def clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
@@ -174,7 +176,8 @@ async def test_a_stop_phrase_cancels_a_slow_reply_and_the_queue(
         await trio.sleep(1)
         w.kit.start_soon(converse, "and another")
         await trio.sleep(1)
-        assert "queued (position 1)" in w.transport.texts()
+        assert w.transport.texts() == [NOTICE]  # one line for the burst, ⏳ on the message
+        assert [emoji for *_, emoji, _ in w.transport.reactions] == ["\u23f3"]
         start = trio.current_time()
         assert (
             await channel.ask(Converse(message=incoming("clara stop", mention=True))) == "Stopped."

@@ -14,6 +14,7 @@ from tests.actors.channel.test_with_fakes import channel
 pytestmark = pytest.mark.trio
 
 Clock = trio.testing.MockClock
+NOTICE = "I'm in the middle of a reply; I'll answer what's marked \u23f3 in turn."
 
 
 def said(c: object) -> list[tuple[str, float]]:
@@ -30,7 +31,7 @@ async def test_another_persons_stop_leaves_your_reply_and_your_queue_alone(
         await c.ref.tell(incoming("clara stop", author="bob", mention=True))
         await trio.sleep(60)
         assert said(c) == [
-            ("queued (position 1)", 0.0),
+            (NOTICE, 0.0),
             ("There was nothing of yours to stop.", 5.0),
             ("first", 10.0),
             ("second", 20.0),
@@ -48,8 +49,7 @@ async def test_your_stop_ends_your_reply_and_your_queue_and_the_others_go_on(
         await c.ref.tell(incoming("nevermind", author="ada", mention=True))
         await trio.sleep(60)
         assert said(c) == [
-            ("queued (position 1)", 0.0),
-            ("queued (position 2)", 0.0),
+            (NOTICE, 0.0),  # one line for the burst; each queued message got ⏳
             ("Stopped.", 5.0),
             ("for bob", 6.0),  # bob's question is answered next; nobody tells bob anything
         ]
@@ -67,15 +67,14 @@ async def test_an_administrators_stop_ends_everything_and_tells_each_person_once
         await c.ref.tell(incoming("clara stop", author="cy", mention=True, admin=True))
         await trio.sleep(60)
         texts = [text for text, _ in said(c)]
-        assert texts[:3] == ["queued (position 1)", "queued (position 2)", "queued (position 3)"]
-        assert texts[3:] == [
+        assert texts[0] == NOTICE
+        assert len(c.transport.reactions) == 3  # ⏳ on each queued message
+        assert texts[1:] == [
             "Stopped everything here.",
             "Ada, Cy stopped my replies here, so I won't answer this; ask again if you still "
             "want it.",
             "Bob, Cy stopped my replies here, so I won't answer this; ask again if you still "
             "want it.",
         ]
-        assert [sent.reply_to for sent in c.transport.sent[4:]] == [
-            c.transport.sent[1].reply_to,  # ada's latest message stopped
-            c.transport.sent[2].reply_to,  # bob's
-        ]
+        ada_latest, bob = c.transport.reactions[1][1], c.transport.reactions[2][1]
+        assert [sent.reply_to for sent in c.transport.sent[2:]] == [ada_latest, bob]
