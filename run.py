@@ -107,6 +107,7 @@ def build_tree(
             channels=channels,
             database=database,
             memory=memory_ref,
+            llm=llm.ref,
             mcp=mcp,
             started_at=started_at,
         )

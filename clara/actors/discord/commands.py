@@ -34,6 +34,7 @@ from ..channel import SettingsChanged
 from ..mcp import OPERATIONS, McpAdmin
 from ..memory import Forget, Recall
 from ..policy import is_admin, write_audit
+from .reports import channel_report, memory_report, model_report
 
 __all__ = ["COMMANDS", "CommandDependencies", "Invocation", "run_command"]
 
@@ -42,10 +43,13 @@ logger = logging.getLogger(__name__)
 COMMANDS = {
     ("clara", "help"): "what Clara can do, and these commands",
     ("clara", "info"): "Clara's version and this channel's settings",
+    ("clara", "channel"): "this channel: reply mode, tier, queue and allow-lists",
     ("channel", "mode"): "admin: how Clara answers here: mention, active or off",
     ("model", "tier"): "admin: the default model tier here: high, mid or low",
+    ("model", "status"): "the model providers, whether each answers, and the tier here",
     ("memory", "search"): "what Clara remembers about you that matches a query",
     ("memory", "clear"): "forget everything Clara remembers about you (asks to confirm)",
+    ("memory", "status"): "whether memory is on, and how it is doing",
     **{("mcp", operation): text for operation, text in OPERATIONS.items()},
 }
 
@@ -74,6 +78,7 @@ class CommandDependencies:
     channel: Callable[[str], Awaitable[ActorRef]] | None = None
     started_at: float = 0.0
     mcp: McpAdmin | None = None
+    llm: ActorRef | None = None
 
 
 async def _audit(
@@ -112,9 +117,34 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
         )
     if key == ("clara", "info"):
         return await _info(invocation, deps)
+    if key == ("clara", "channel"):
+        channel = await deps.channel(invocation.channel_id) if deps.channel else None
+        return await channel_report(
+            deps.database,
+            invocation.platform,
+            invocation.channel_id,
+            invocation.guild_id,
+            channel,
+        )
+    if key == ("model", "status"):
+        config, guild = await _tier_configs(invocation, deps)
+        return model_report(deps.llm, config or guild)
+    if key == ("memory", "status"):
+        return memory_report(deps.memory)
     if key == ("memory", "search"):
         return await _memory_search(invocation, deps)
     return await _memory_clear(invocation, deps)
+
+
+async def _tier_configs(
+    invocation: Invocation, deps: CommandDependencies
+) -> tuple[str | None, str]:
+    """This channel's own default tier (None: none set) and the server's."""
+    if deps.database is None:
+        return None, "mid"
+    channel = await deps.database.run(channel_config, invocation.platform, invocation.channel_id)
+    guild = await deps.database.run(guild_config, invocation.platform, invocation.guild_id)
+    return channel.default_tier, guild.default_tier
 
 
 async def _info(invocation: Invocation, deps: CommandDependencies) -> str:

@@ -44,6 +44,7 @@ def discord_subsystem(
     channels: Channels,
     database: Database | None,
     memory: ActorRef | None,
+    llm: ActorRef | None,
     mcp: McpSystem | None,
     started_at: float,
 ) -> ChildSpec:
@@ -60,6 +61,7 @@ def discord_subsystem(
         channel=channels.ref,
         started_at=started_at,
         mcp=mcp.admin if mcp is not None else None,
+        llm=llm,
     )
     readiness.register(
         "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"

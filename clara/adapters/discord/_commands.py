@@ -65,6 +65,10 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     async def clara_info(interaction: discord.Interaction) -> None:
         await answer(interaction, "clara", "info", {})
 
+    @clara_group.command(name="channel", description="This channel: mode, tier, queue, who")
+    async def clara_channel(interaction: discord.Interaction) -> None:
+        await answer(interaction, "clara", "channel", {})
+
     channel_group = app_commands.Group(name="channel", description="Clara in this channel")
 
     @channel_group.command(name="mode", description="Admin: how Clara answers here")
@@ -84,6 +88,10 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     async def model_tier(interaction: discord.Interaction, tier: str) -> None:
         await answer(interaction, "model", "tier", {"tier": tier})
 
+    @model_group.command(name="status", description="The model providers and the tier here")
+    async def model_status(interaction: discord.Interaction) -> None:
+        await answer(interaction, "model", "status", {})
+
     memory_group = app_commands.Group(name="memory", description="What Clara remembers of you")
 
     @memory_group.command(name="search", description="Search what Clara remembers about you")
@@ -93,6 +101,10 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     @memory_group.command(name="clear", description="Forget everything about you (confirm)")
     async def memory_clear(interaction: discord.Interaction, confirm: bool = False) -> None:
         await answer(interaction, "memory", "clear", {"confirm": confirm})
+
+    @memory_group.command(name="status", description="Whether memory is on, and how it is doing")
+    async def memory_status(interaction: discord.Interaction) -> None:
+        await answer(interaction, "memory", "status", {})
 
     mcp_group = app_commands.Group(name="mcp", description="Clara's tools from MCP servers")
 
