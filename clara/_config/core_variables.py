@@ -331,7 +331,8 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "llm",
         "auto_tier",
         boolean,
-        "let a low-tier call choose the tier of each message that names none",
+        "let a quick low-tier call choose the tier of each message that names none (a server "
+        "may override it with /model auto)",
         "false",
     ),
 )

@@ -59,6 +59,8 @@ class GuildConfig(msgspec.Struct, frozen=True, kw_only=True):
     default_tier: str = "mid"
     allowed_channels: list[str] = msgspec.field(default_factory=list)
     admin_roles: list[str] = msgspec.field(default_factory=list)
+    auto_tier: bool | None = None
+    """A low-tier call chooses each message's tier (``/model auto``); None: Clara's setting."""
 
 
 class McpToolRecord(msgspec.Struct, frozen=True, kw_only=True):

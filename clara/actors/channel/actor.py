@@ -40,7 +40,6 @@ from ...adapters.llm import (
     Completion,
     ImagePart,
     TextPart,
-    Tier,
     explain_unavailable,
 )
 from ...adapters.memory import memory_user_id
@@ -68,6 +67,7 @@ from ..policy import UserRates, is_admin
 from .context import history_messages, recall_about, system_prompt
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .summary import fold_older_messages
+from .tiers import choose_tier, default_tier
 
 __all__ = ["ChannelActor", "ChannelDependencies"]
 
@@ -423,12 +423,13 @@ class ChannelActor(Actor):
     ) -> tuple[str, list[tuple[str, bytes]]]:
         trigger = messages[-1]
         tier, first_text = parse_tier(self._without_mention(trigger.content))
+        if tier is None and self._auto_tier():
+            tier = await choose_tier(self._complete, first_text)
         if tier is None:
-            default = self.config.default_tier or self.guild.default_tier
-            tier = (
-                Tier(default)
-                if default in ("high", "mid", "low")
-                else Tier(self.deps.llm_settings.default_tier)
+            tier = default_tier(
+                self.config.default_tier,
+                self.guild.default_tier,
+                fallback=self.deps.llm_settings.default_tier,
             )
         request = ChatRequest(
             messages=await self._build_context(messages, first_text), tier=tier, max_tokens=1500
@@ -457,6 +458,11 @@ class ChannelActor(Actor):
         if left_out:
             text += "\n\n" + "\n".join(f"({note})" for note in left_out)
         return text, files
+
+    def _auto_tier(self) -> bool:
+        """Whether a low-tier call chooses the tier: the server's setting, else Clara's."""
+        chosen = self.guild.auto_tier
+        return self.deps.llm_settings.auto_tier if chosen is None else chosen
 
     async def _complete(self, request: ChatRequest) -> Completion:
         completion: Completion = await self.deps.llm.ask(

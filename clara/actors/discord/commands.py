@@ -47,6 +47,7 @@ COMMANDS = {
     ("channel", "mode"): "admin: how Clara answers here: mention, active or off",
     ("model", "tier"): "admin: the default model tier here: high, mid or low",
     ("model", "status"): "the model providers, whether each answers, and the tier here",
+    ("model", "auto"): "admin: let a quick low-tier call choose each message's tier here",
     ("memory", "search"): "what Clara remembers about you that matches a query",
     ("memory", "clear"): "forget everything Clara remembers about you (asks to confirm)",
     ("memory", "status"): "whether memory is on, and how it is doing",
@@ -55,6 +56,7 @@ COMMANDS = {
 
 _MODES = ("mention", "active", "off")
 _TIERS = ("high", "mid", "low")
+_AUTO: dict[str, bool | None] = {"on": True, "off": False, "default": None}
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
     key = (invocation.group, invocation.name)
     if key not in COMMANDS:
         return f"I don't know /{invocation.group} {invocation.name}. Try /clara help."
-    if key in (("channel", "mode"), ("model", "tier")):
+    if key in (("channel", "mode"), ("model", "tier"), ("model", "auto")):
         return await _admin(invocation, deps)
     if invocation.group == "mcp":
         if deps.mcp is None:
@@ -172,7 +174,17 @@ async def _admin(invocation: Invocation, deps: CommandDependencies) -> str:
         return f"Only server administrators{role} can change that."
     if deps.database is None:
         return "Settings need the store, which is not available."
-    if invocation.group == "channel":
+    if invocation.name == "auto":
+        if invocation.guild_id is None:
+            return (
+                "Automatic tiers are set per server; here Clara's own setting "
+                "(CLARA_LLM_AUTO_TIER) applies."
+            )
+        choice = str(invocation.options.get("mode", "")).lower()
+        if choice not in _AUTO:
+            return f"The mode must be one of {', '.join(_AUTO)}; got {choice!r}."
+        answer = await _auto_tier(invocation, deps.database, invocation.guild_id, choice)
+    elif invocation.group == "channel":
         mode = str(invocation.options.get("mode", "")).lower()
         if mode not in _MODES:
             return f"The mode must be one of {', '.join(_MODES)}; got {mode!r}."
@@ -213,6 +225,20 @@ async def _admin(invocation: Invocation, deps: CommandDependencies) -> str:
         except ClaraError as error:
             logger.info("could not tell the channel its settings changed: %s", error)
     return answer
+
+
+async def _auto_tier(invocation: Invocation, database: Database, guild_id: str, choice: str) -> str:
+    """Save ``/model auto on|off|default`` for the server; the answer to show."""
+    guild = await database.run(guild_config, invocation.platform, guild_id)
+    await database.run(
+        save_guild_config,
+        invocation.platform,
+        guild_id,
+        msgspec.structs.replace(guild, auto_tier=_AUTO[choice]),
+    )
+    if choice == "default":
+        return "Automatic tiers on this server now follow Clara's own setting."
+    return f"Automatic tiers on this server are now {choice}."
 
 
 async def _memory_search(invocation: Invocation, deps: CommandDependencies) -> str:

@@ -88,6 +88,14 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     async def model_tier(interaction: discord.Interaction, tier: str) -> None:
         await answer(interaction, "model", "tier", {"tier": tier})
 
+    @model_group.command(name="auto", description="Admin: a quick call chooses each tier here")
+    @app_commands.describe(mode="on, off, or default (Clara's own setting)")
+    @app_commands.choices(
+        mode=[app_commands.Choice(name=m, value=m) for m in ("on", "off", "default")]
+    )
+    async def model_auto(interaction: discord.Interaction, mode: str) -> None:
+        await answer(interaction, "model", "auto", {"mode": mode})
+
     @model_group.command(name="status", description="The model providers and the tier here")
     async def model_status(interaction: discord.Interaction) -> None:
         await answer(interaction, "model", "status", {})
