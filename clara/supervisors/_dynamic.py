@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -233,7 +234,12 @@ class DynamicSupervisor(SupervisorBase):
             self._nursery.start_soon(self._reaper)
 
     async def _stop_all(self, *, final: bool) -> None:
-        await super()._stop_all(final=final)
+        # Keyed children do not depend on each other (no start order to reverse): they stop
+        # together, so stopping 10,000 channels takes one shutdown timeout, not 10,000.
+        async with trio.open_nursery() as nursery:
+            for record in list(self._records()):
+                if record.running or final:
+                    nursery.start_soon(functools.partial(self._stop_child, record, final=final))
         if final:
             self._children.clear()
             self._idle.clear()

@@ -258,3 +258,30 @@ async def test_passivation_ends_the_background_tasks_of_the_incarnation(
         assert ref.statistics().state is ActorState.PASSIVATED
         assert sorted(name for name, _ in events) == ["cancelled", "stop"]
         await root.stop()
+
+
+class SlowToStop(Actor):
+    """Takes a virtual second to stop (closing a connection, say)."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+
+    async def on_receive(self, message: Any) -> Any:
+        return None
+
+    async def on_stop(self) -> None:
+        await trio.sleep(1)
+        self.events.append(("stopped", trio.current_time()))
+
+
+@pytest.mark.trio
+async def test_keyed_children_stop_together_in_one_shutdown_timeout(autojump_clock: object) -> None:
+    events: list[Any] = []
+    channels = DynamicSupervisor(lambda key: SlowToStop(events))
+    root = Supervisor([ChildSpec("channels", channels)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        for key in range(5):
+            await channels.get_or_start(key)
+        await root.stop()
+    assert events == [("stopped", 1.0)] * 5  # together: 1 s in all, not 5
