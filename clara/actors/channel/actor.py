@@ -423,14 +423,14 @@ class ChannelActor(Actor):
     ) -> tuple[str, list[tuple[str, bytes]]]:
         trigger = messages[-1]
         tier, first_text = parse_tier(self._without_mention(trigger.content))
-        if tier is None and self._auto_tier():
-            tier = await choose_tier(self._complete, first_text)
         if tier is None:
             tier = default_tier(
                 self.config.default_tier,
                 self.guild.default_tier,
                 fallback=self.deps.llm_settings.default_tier,
             )
+            if self._auto_tier():
+                tier = await choose_tier(self._complete, first_text, tier)
         request = ChatRequest(
             messages=await self._build_context(messages, first_text), tier=tier, max_tokens=1500
         )

@@ -2,18 +2,19 @@
 
 In this order: a tier the message names (``!high``, ``!mid``, ``!low``); with automatic tiers
 on (``CLARA_LLM_AUTO_TIER``, or ``/model auto`` for one server), the one a quick call to the
-low tier chooses; else the channel's default, the server's, and Clara's.
+low tier chooses (``clara.adapters.llm.choose_tier``), within ``AUTO_TIER_TIMEOUT``; else the
+channel's default, the server's, and Clara's.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
 import trio
 
-from ...adapters.llm import ChatMessage, ChatRequest, Completion, Tier
+from ...adapters.llm import ChatRequest, Completion, Tier
+from ...adapters.llm import choose_tier as ask_the_low_tier
 from ...errors import ClaraError
 
 __all__ = ["AUTO_TIER_TIMEOUT", "choose_tier", "default_tier"]
@@ -22,14 +23,6 @@ logger = logging.getLogger(__name__)
 
 #: Seconds the choosing call may take; past it, the default tier answers.
 AUTO_TIER_TIMEOUT = 5.0
-
-CHOOSE = (
-    "You route chat messages to a model. Answer with exactly one word: high, mid or low.\n"
-    "high: hard reasoning, careful writing, code, maths, planning, or anything important.\n"
-    "mid: an ordinary question or conversation.\n"
-    "low: a greeting, thanks, a one-line fact, small talk."
-)
-_WORD = re.compile(r"\b(high|mid|low)\b")
 
 
 def default_tier(*choices: str | None, fallback: str) -> Tier:
@@ -43,31 +36,17 @@ def default_tier(*choices: str | None, fallback: str) -> Tier:
 async def choose_tier(
     complete: Callable[[ChatRequest], Awaitable[Completion]],
     text: str,
+    default: Tier,
     *,
     timeout: float = AUTO_TIER_TIMEOUT,
-) -> Tier | None:
-    """Ask the low tier which tier should answer ``text``.
-
-    Returns:
-        The tier it named, or None when it could not tell in time (an error, a timeout, an
-        answer naming no tier): the caller then uses the default.
-    """
-    request = ChatRequest(
-        messages=[
-            ChatMessage(role="system", content=CHOOSE),
-            ChatMessage(role="user", content=text[:2000]),
-        ],
-        tier=Tier.LOW,
-        max_tokens=4,
-        temperature=0.0,
-    )
+) -> Tier:
+    """The tier the low tier picks for ``text``; ``default`` when it cannot tell in time (an
+    error, a timeout, an answer naming no tier)."""
     with trio.move_on_after(timeout):
         try:
-            completion = await complete(request)
-        except ClaraError as error:
-            logger.info("choosing a tier failed: %s", error)
-            return None
-        found = _WORD.search(completion.text.lower())
-        return Tier(found.group(1)) if found else None
-    logger.info("choosing a tier took over %ss; the default answers", timeout)
-    return None
+            return await ask_the_low_tier(complete, text, default)
+        except ClaraError as error:  # the gateway itself (stopped, refusing): not the model
+            logger.info("choosing a tier failed (%s); using %s", error, default.value)
+            return default
+    logger.info("choosing a tier took over %ss; using %s", timeout, default.value)
+    return default

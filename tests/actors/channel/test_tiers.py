@@ -13,7 +13,7 @@ from clara.actors.discord import CommandDependencies, Invocation, run_command
 from clara.adapters.chat import Author
 from clara.adapters.llm import ChatRequest, Completion, Tier
 from clara.config import LlmSettings, load_settings
-from clara.errors import ProviderUnavailable
+from clara.errors import ActorDeadError, ProviderUnavailable
 from clara.store import Database, guild_config
 from clara.testing import Reply, incoming
 from tests.actors.channel.test_with_fakes import channel
@@ -31,26 +31,31 @@ def answering(text: str) -> object:
 
 @pytest.mark.trio
 async def test_the_low_tier_names_the_tier(autojump_clock: Clock) -> None:
-    assert await choose_tier(answering("High."), "prove it") is Tier.HIGH  # type: ignore[arg-type]
-    assert await choose_tier(answering("low"), "hi!") is Tier.LOW  # type: ignore[arg-type]
+    assert await choose_tier(answering("High."), "prove it", Tier.MID) is Tier.HIGH  # type: ignore[arg-type]
+    assert await choose_tier(answering("low"), "hi!", Tier.MID) is Tier.LOW  # type: ignore[arg-type]
 
 
 @pytest.mark.trio
-async def test_no_clear_answer_an_error_or_slowness_leaves_the_default(
+async def test_no_clear_answer_an_error_or_slowness_leaves_the_default_tier(
     autojump_clock: Clock,
 ) -> None:
-    assert await choose_tier(answering("banana"), "?") is None  # type: ignore[arg-type]
+    assert await choose_tier(answering("banana"), "?", Tier.MID) is Tier.MID  # type: ignore[arg-type]
 
     async def failing(request: ChatRequest) -> Completion:
         raise ProviderUnavailable("fake", "down")
 
-    assert await choose_tier(failing, "?") is None
+    assert await choose_tier(failing, "?", Tier.MID) is Tier.MID
+
+    async def gateway_gone(request: ChatRequest) -> Completion:
+        raise ActorDeadError("/clara/llm", "stopped")
+
+    assert await choose_tier(gateway_gone, "?", Tier.HIGH) is Tier.HIGH
 
     async def slow(request: ChatRequest) -> Completion:
         await trio.sleep(60)
         return Completion(text="high")
 
-    assert await choose_tier(slow, "?") is None
+    assert await choose_tier(slow, "?", Tier.LOW) is Tier.LOW
     assert trio.current_time() == AUTO_TIER_TIMEOUT
 
 
