@@ -81,7 +81,9 @@ class OrderedRouter:
         ref: ActorRef | None = None
         try:
             ref = await self._channel(channel_id)
-        except ClaraError as error:
+        except (ClaraError, RuntimeError) as error:
+            # ClaraError: the actor failed to start, or the channels are at their bound;
+            # RuntimeError: the channels' supervisor is not running (restarting, stopping).
             self._refuse_waiting(channel_id, f"its channel's actor cannot start: {error}")
             return
         finally:

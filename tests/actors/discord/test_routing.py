@@ -139,3 +139,17 @@ async def test_a_channel_actor_stopped_for_good_is_started_again_for_its_next_me
         second = supervisor.get("c1")
         assert second is not None and second is not first
         assert refused == []
+
+
+async def test_messages_for_a_channel_while_the_channels_are_down_are_refused_not_a_crash(
+    autojump_clock: Clock,
+) -> None:
+    async def not_running(channel_id: str) -> ActorRef:
+        raise RuntimeError("/clara/channels is not running")
+
+    refused: list[Any] = []
+    async with ActorTestKit(), trio.open_nursery() as nursery:
+        route = OrderedRouter(not_running, nursery.start_soon, lambda: refused.append(1))
+        await route(incoming("hello", channel_id="c1"))
+        await trio.testing.wait_all_tasks_blocked()
+        assert refused == [1]
