@@ -213,7 +213,7 @@ async def test_an_observer_that_raises_is_logged_and_the_tree_goes_on(
             await root.stop()
     assert "an observer of watched raised on Started" in caplog.text
     log.close()
-    assert system.observers == ()
+    assert not system.observers
     assert [type(event) for event in log.events("/watched")] == [Started, Stopped]
 
 
