@@ -32,9 +32,9 @@ from ..actors._core.events import BackingOff, Crashed, Escalated, Restarted, Sta
 from ..actors._core.statistics import Failure
 from ..errors import RestartIntensityExceeded, UnknownChild
 from ._child import Child
+from ._child import now_or_zero as _now
 from ._spec import Backoff, Restart, RestartIntensity, Strategy
 from ._views import TreeViews
-from ._views import now_or_zero as _now
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -13,10 +13,11 @@ from ._spec import Backoff, ChildSpec
 if TYPE_CHECKING:
     from ._base import SupervisorBase
 
-__all__ = ["Census", "Child", "ChildSummary", "SupervisorStatistics"]
+__all__ = ["Census", "Child", "ChildSummary", "SupervisorStatistics", "now_or_zero"]
 
 
-def _now() -> float:
+def now_or_zero() -> float:
+    """trio's clock, or 0 outside a trio run (a snapshot taken before the tree runs)."""
     try:
         return trio.current_time()
     except RuntimeError:
@@ -122,7 +123,7 @@ class Child:
             return None
         return BackoffSnapshot(
             attempt=self.attempt, delay=self.delay, next_start_at=self.next_start_at
-        ).at(_now())
+        ).at(now_or_zero())
 
     def summary(self) -> ChildSummary:
         return ChildSummary(

@@ -10,25 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import trio
-
 from ..actors import ActorState, ActorStatistics
 from ..actors._core.statistics import Failure
-from ._child import Census, Child, ChildSummary, SupervisorStatistics
+from ._child import Census, Child, ChildSummary, SupervisorStatistics, now_or_zero
 from ._spec import RestartIntensity, Strategy
 
 if TYPE_CHECKING:
     from ._base import SupervisorBase
 
-__all__ = ["TreeViews", "now_or_zero"]
-
-
-def now_or_zero() -> float:
-    """trio's clock, or 0 outside a trio run (a snapshot taken before the tree runs)."""
-    try:
-        return trio.current_time()
-    except RuntimeError:
-        return 0.0
+__all__ = ["TreeViews"]
 
 
 class TreeViews:

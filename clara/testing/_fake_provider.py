@@ -15,14 +15,13 @@ Hangs and delays wait on trio time, so ``autojump_clock`` moves them at once.
 
 from __future__ import annotations
 
-import email.utils
 import itertools
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 import msgspec
 import trio
 
@@ -36,11 +35,10 @@ from ..adapters.llm import (
     ToolCall,
     Usage,
 )
+from ..adapters.llm._http import check_response
 from ..errors import (
     LlmError,
     MalformedResponse,
-    ProviderRateLimited,
-    ProviderRejected,
     ProviderUnavailable,
 )
 from ._fake_llm import Fail, Garbage, Hang, Reply, Step
@@ -197,29 +195,17 @@ class FakeProvider:
 
 
 def _error_for(provider: str, step: Fail) -> LlmError:
-    """The error a real provider raises for the HTTP answer ``step`` describes."""
-    if step.status == 429:
-        return ProviderRateLimited(
-            provider, f"rate limited (429): {step.message}", _seconds(step.retry_after)
-        )
-    if step.status >= 500:
-        return ProviderUnavailable(provider, f"server error {step.status}: {step.message}")
-    return ProviderRejected(provider, f"refused the request ({step.status}): {step.message}")
-
-
-def _seconds(retry_after: float | str | None) -> float | None:
-    """A Retry-After value in seconds: a number, or an HTTP date (as the header may be)."""
-    if retry_after is None:
-        return None
+    """The error a real provider raises for the HTTP answer ``step`` describes: the adapter's
+    own mapping (``check_response``), fed the answer the loopback fake would send."""
+    headers = {} if step.retry_after is None else {"Retry-After": str(step.retry_after)}
+    answer = httpx.Response(
+        step.status, json={"error": {"message": step.message, "type": "scripted"}}, headers=headers
+    )
     try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(str(retry_after))
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
+        check_response(provider, answer)
+    except LlmError as error:
+        return error
+    raise ValueError(f"Fail needs an error status (400 or more); got {step.status}")
 
 
 def _malformed(provider: str, body: str) -> MalformedResponse:

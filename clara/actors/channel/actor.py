@@ -66,6 +66,7 @@ from ..memory import Remember
 from ..policy import UserRates, is_admin
 from .context import history_messages, recall_about, system_prompt
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
+from .rules import addressed, allowed, is_stop, plan_stop, without_mention
 from .summary import fold_older_messages
 from .tiers import choose_tier, default_tier
 
@@ -203,7 +204,9 @@ class ChannelActor(Actor):
         if message.guild_id is not None and message.guild_id != self._guild_id:
             self._guild_id = message.guild_id
             await self._load_settings()
-        if not self._addressed(message) or not self._allowed(message):
+        if not addressed(message, self.config) or not allowed(
+            message, self.deps.discord, self.guild, self.config
+        ):
             self.ignored += 1
             if reply is not None:
                 reply.reply(None)
@@ -217,8 +220,8 @@ class ChannelActor(Actor):
             if reply is not None:
                 reply.reply(None)
             return
-        text = self._without_mention(message.content)
-        if self._is_stop(text):
+        text = without_mention(message.content)
+        if is_stop(text, self.deps.discord.stop_phrases):
             await self._stop(message)
             if reply is not None:
                 reply.reply("Stopped.")
@@ -232,37 +235,6 @@ class ChannelActor(Actor):
             await self._enqueue(message, reply)
             return
         self._start([(message, reply)])
-
-    def _addressed(self, message: MessageReceived) -> bool:
-        mode = self.config.reply_mode
-        if mode == "off":
-            return False
-        if message.is_dm or mode == "active":
-            return True
-        return message.mentions_clara
-
-    def _allowed(self, message: MessageReceived) -> bool:
-        if message.is_dm:
-            return True
-        allowed_guilds = self.deps.discord.allowed_guilds
-        if allowed_guilds and (
-            message.guild_id is None or int(message.guild_id) not in allowed_guilds
-        ):
-            return False
-        if self.guild.allowed_channels and message.channel_id not in self.guild.allowed_channels:
-            return False
-        return not self.config.allowed_roles or bool(
-            set(self.config.allowed_roles) & set(message.author.roles)
-        )
-
-    @staticmethod
-    def _without_mention(text: str) -> str:
-        words = [w for w in text.split() if not (w.startswith("<@") and w.endswith(">"))]
-        return " ".join(words)
-
-    def _is_stop(self, text: str) -> bool:
-        normalized = text.strip().lower().rstrip("!.")
-        return normalized in {phrase.lower() for phrase in self.deps.discord.stop_phrases}
 
     def _within_rate(self, message: MessageReceived) -> bool:
         verdict = self.rates.take(
@@ -328,26 +300,23 @@ class ChannelActor(Actor):
         return True
 
     async def _stop(self, message: MessageReceived) -> None:
-        """A stop phrase stops what is the speaker's: their running reply (when it answers
-        only them) and their queued messages. An administrator stops everything here. Each
-        other person whose reply or queued message was stopped is told once."""
+        """A stop phrase stops what is the speaker's (``plan_stop``): an administrator's stops
+        everything here. Each other person whose reply or queued message was stopped is told
+        once."""
         speaker = message.author
-        everyone = is_admin(speaker, self.deps.discord)
-        stopped: dict[str, MessageReceived] = {}  # whose, and their latest message stopped
-        running_authors = {queued.author.id for queued, _ in self.running_batch}
-        if self.running is not None and (everyone or running_authors == {speaker.id}):
+        plan = plan_stop(
+            speaker,
+            is_admin(speaker, self.deps.discord),
+            self.running_batch if self.running is not None else None,
+            self.pending,
+        )
+        if plan.cancel_running and self.running is not None:
             self.running.cancel()
-            for queued, _ in self.running_batch:
-                stopped[queued.author.id] = queued
-        kept: deque[tuple[MessageReceived, DeferredReply | None]] = deque()
-        for queued, waiting in self.pending:
-            if everyone or queued.author.id == speaker.id:
-                stopped[queued.author.id] = queued
-                if waiting is not None:
-                    waiting.reply("Stopped.")
-            else:
-                kept.append((queued, waiting))
-        self.pending = kept
+        for _, waiting in plan.ended:
+            if waiting is not None:
+                waiting.reply("Stopped.")
+        self.pending = plan.kept
+        stopped = plan.stopped
         if speaker.id in stopped or not stopped:
             await self._say(
                 message, "Stopped." if stopped else "There was nothing of yours to stop.", "stop"
@@ -422,7 +391,7 @@ class ChannelActor(Actor):
         self, messages: list[MessageReceived]
     ) -> tuple[str, list[tuple[str, bytes]]]:
         trigger = messages[-1]
-        tier, first_text = parse_tier(self._without_mention(trigger.content))
+        tier, first_text = parse_tier(without_mention(trigger.content))
         if tier is None:
             tier = default_tier(
                 self.config.default_tier,
@@ -486,7 +455,7 @@ class ChannelActor(Actor):
             *history_messages(history),
         ]
         for message in messages:
-            text = last_text if message is trigger else self._without_mention(message.content)
+            text = last_text if message is trigger else without_mention(message.content)
             text = f"{message.author.name}: {text}"
             if message.reply_to_id and database is not None:
                 quoted = await database.run(
@@ -609,7 +578,7 @@ class ChannelActor(Actor):
         database = self.deps.database
         if database is not None:
             turns: list[tuple[str, str, str, str | None]] = [
-                (m.author.id, m.author.name, self._without_mention(m.content), m.message_id)
+                (m.author.id, m.author.name, without_mention(m.content), m.message_id)
                 for m in messages
             ]
             await database.run(
@@ -630,7 +599,7 @@ class ChannelActor(Actor):
                     HistoryEntry(
                         role="user",
                         name=message.author.name,
-                        content=self._without_mention(message.content),
+                        content=without_mention(message.content),
                     )
                 )
             self._history.append(HistoryEntry(role="assistant", name="Clara", content=reply))
@@ -647,7 +616,7 @@ class ChannelActor(Actor):
                     Remember(
                         user_id=memory_user_id(self.platform, message.author.id),
                         messages=[
-                            {"role": "user", "content": self._without_mention(message.content)},
+                            {"role": "user", "content": without_mention(message.content)},
                             {"role": "assistant", "content": reply},
                         ],
                     )

@@ -57,7 +57,11 @@ def _error_text(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
-def _check(provider: str, response: httpx.Response) -> None:
+def check_response(provider: str, response: httpx.Response) -> None:
+    """Raise the error a provider's HTTP answer means (429, 5xx, other 4xx); nothing on success.
+
+    Also what ``clara.testing.FakeProvider`` raises for a scripted failure, so the two agree.
+    """
     status = response.status_code
     if status < 400:
         return
@@ -130,7 +134,7 @@ async def _send(
         raise ProviderUnavailable(
             provider, f"cannot reach {_host(url)}: {type(error).__name__}"
         ) from None
-    _check(provider, response)
+    check_response(provider, response)
     return response
 
 
@@ -153,7 +157,7 @@ async def stream_sse(
         ) as response:
             if response.status_code >= 400:
                 await response.aread()
-                _check(provider, response)
+                check_response(provider, response)
             event = "message"
             async for line in response.aiter_lines():
                 if not line:
