@@ -12,8 +12,14 @@ own child spec; siblings are wired with refs that exist from the moment a child 
       llm       the LLM gateway
       memory    mem0 over Qdrant                         (CLARA_MEMORY_ENABLED)
       mcp       MCP servers: reaper, catalog, servers    (CLARA_MCP_ENABLED)
+      discord   the gateway connection                   (with DISCORD_BOT_TOKEN)
       channels  one ChannelActor per channel
-      discord   the gateway, or ``console`` (a terminal chat), or nothing (--once)
+      intake    resumes, catches up, then lets Discord's messages in; or ``console`` (a
+                terminal chat); or nothing (--once)
+
+Children stop in reverse order, so a SIGTERM first stops taking messages (intake), lets the
+running replies finish (channels, within CLARA_DRAIN_TIMEOUT; the queue stays in the
+inbox), and only then disconnects from Discord.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ def build_tree(
         database=database,
         mcp=mcp,
         http=http,
+        resume=chat != "once",
     )
     status = status_subsystem(
         settings.status,
@@ -98,9 +105,9 @@ def build_tree(
         started_at=started_at,
         oauth_callback=mcp.oauth_callback if mcp is not None else None,
     )
-    platform = None  # --once: the caller talks to the console channel itself
+    connection = platform = None  # --once: the caller talks to the console channel itself
     if bridge is not None:
-        platform = discord_subsystem(
+        discord = discord_subsystem(
             bridge,
             settings.discord,
             readiness,
@@ -111,6 +118,7 @@ def build_tree(
             mcp=mcp,
             started_at=started_at,
         )
+        connection, platform = discord.connection, discord.intake
     elif chat == "console":
         platform = console_subsystem(channels, on_console_end)
     children = [
@@ -119,6 +127,7 @@ def build_tree(
         llm,
         memory,
         mcp.spec if mcp is not None else None,
+        connection,
         channels.spec,
         platform,
     ]

@@ -1,22 +1,29 @@
 """Conversations under load: Clara's own overhead per reply, and a flood's effect on others.
 
-    python -m bench.conversations [--quick]
+    python -m bench.conversations [--quick] [--postgres URL | --no-postgres]
 
 A fake model actor answers every completion after a fixed latency (no HTTP, so what is
-measured is Clara: the channel actors, the store on SQLite, the queue, the chunking). A
-reply's overhead is (reply sent - message told) - the model's latency.
+measured is Clara: the channel actors, the store, the queue, the chunking). A reply's
+overhead is (reply sent - message told) - the model's latency.
+
+Everything runs twice, each time in a fresh interpreter: on a SQLite file, and on a
+PostgreSQL database made for the run (``CREATE DATABASE`` on the server of ``--postgres``,
+default postgresql://127.0.0.1:5432/test; dropped afterwards). A server that cannot be
+reached makes the PostgreSQL half "skipped", with the reason, and the SQLite half still runs.
 
 1. 1,000 channels active at once, 10 messages each, sent in rounds (each round waits for
    its replies, as people wait for an answer before writing again).
 2. A flood of 10,000 messages into one channel, while 100 other channels talk as usual:
    their p99 against the same 100 channels without the flood, and the process's RSS.
 
-Writes bench/results/conversations.json and .md.
+Writes bench/results/conversations.json and .md (``-quick`` with ``--quick``): the figures
+of each store under ``figures.sqlite`` and ``figures.postgresql``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import random
@@ -28,7 +35,7 @@ from typing import Any
 import trio
 import trio.lowlevel
 
-from bench._harness import latency_summary_us, rss_bytes, write_results
+from bench._harness import latency_summary_us, rss_bytes, run_in_subprocess, write_results
 from clara.actors import Actor, Overflow
 from clara.actors.channel import ChannelActor, ChannelDependencies
 from clara.actors.llm import Complete
@@ -36,7 +43,7 @@ from clara.adapters.llm import Completion
 from clara.config import load_settings
 from clara.store import Database, make_engine, upgrade
 from clara.supervisors import ChildSpec, DynamicSupervisor
-from clara.testing import ActorTestKit, incoming
+from clara.testing import ActorTestKit, incoming, throwaway_postgresql
 
 LLM_LATENCY = 0.05
 TARGET_OVERHEAD_P99_MS = 5.0
@@ -90,6 +97,9 @@ class TimingTransport:
     async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         return None
 
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        return False
+
     async def wait(self, message_id: str) -> None:
         if message_id in self.sent_at:
             return
@@ -97,10 +107,65 @@ class TimingTransport:
         await event.wait()
 
 
+#: The sizes of a full run and of ``--quick``: channels, messages per channel, flood
+#: messages, other channels during the flood, pause between a reply and the next message.
+FULL = {"channels": 1000, "rounds": 10, "flood": 10_000, "others": 100, "pause": (5.0, 15.0)}
+QUICK = {"channels": 100, "rounds": 3, "flood": 2000, "others": 20, "pause": (0.5, 1.5)}
+
+DEFAULT_POSTGRES = "postgresql://127.0.0.1:5432/test"
+
+
+def measure(store: str, quick: bool, postgres: str = DEFAULT_POSTGRES) -> dict[str, Any]:
+    """Both scenarios on one store (``"sqlite"`` or ``"postgresql"``); run in a fresh process.
+
+    For PostgreSQL, ``postgres`` names the server: a database is created there for the run
+    and dropped after it.
+    """
+    logging.disable(logging.CRITICAL)
+    sizes = QUICK if quick else FULL
+    with contextlib.ExitStack() as cleanup:
+        data = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="clara-bench-")))
+        if store == "sqlite":
+            url = f"sqlite:///{data / 'clara.db'}"
+        elif store == "postgresql":
+            try:
+                url = cleanup.enter_context(throwaway_postgresql(postgres))
+            except Exception as error:
+                return {"skipped": f"PostgreSQL at {postgres}: {error}".splitlines()[0]}
+        else:
+            raise ValueError(f"store: expected 'sqlite' or 'postgresql', got {store!r}")
+        engine = make_engine(url, pool_size=5)
+        upgrade(engine)
+        database = Database(engine)
+        cleanup.callback(database.dispose)
+        figures = trio.run(
+            _run,
+            database,
+            data,
+            sizes["channels"],
+            sizes["rounds"],
+            sizes["flood"],
+            sizes["others"],
+            sizes["pause"],
+        )
+        writer = database.write_statistics()
+        figures["writer"] = {
+            "transactions": writer.transactions,
+            "writes": writer.writes,
+            "largest_batch": writer.largest_batch,
+        }
+        return {"store": store, **figures}
+
+
 async def _run(
-    channels: int, rounds: int, flood: int, others: int, pause: tuple[float, float]
+    database: Database,
+    data: Path,
+    channels: int,
+    rounds: int,
+    flood: int,
+    others: int,
+    pause: tuple[float, float],
 ) -> dict[str, Any]:
-    data = Path(tempfile.mkdtemp(prefix="clara-bench-"))
     settings = load_settings(
         {
             "CLARA_DATA_DIR": str(data),
@@ -108,9 +173,6 @@ async def _run(
             "CLARA_CHANNEL_MAILBOX": "50",
         }
     )
-    engine = make_engine(f"sqlite:///{data / 'clara.db'}", pool_size=5)
-    upgrade(engine)
-    database = Database(engine)
     transport = TimingTransport()
     results: dict[str, Any] = {}
     async with ActorTestKit() as kit:
@@ -234,51 +296,134 @@ async def _run(
             "queued_at_end": details.get("queued"),
             "rss_growth_bytes": rss_after - rss_before,
         }
-    database.dispose()
     return results
 
 
+STORES = ("sqlite", "postgresql")
+
+
 def _markdown(doc: dict[str, Any]) -> str:
-    many = doc["figures"]["many_channels"]
-    flood = doc["figures"]["flood"]
-    ok = "✓" if many["p99_ms"] <= TARGET_OVERHEAD_P99_MS else "✗"
-    flood_ok = "✓" if flood["p99_increase"] <= TARGET_FLOOD_P99_INCREASE else "✗"
-    return "\n".join(
-        [
-            f"# Conversations under load ({doc['mode']} run)",
-            "",
-            f"Measured {doc['timestamp']}; python -m bench.conversations; a fake model with "
-            f"{LLM_LATENCY * 1000:g} ms latency; SQLite store.",
-            "",
-            "| figure | value | target |",
-            "| --- | ---: | --- |",
-            f"| Clara's overhead per reply, {many['channels']:,} channels × "
-            f"{many['messages'] // many['channels']} messages: p50 | {many['p50_ms']} ms | |",
-            f"| same, p99 | {many['p99_ms']} ms {ok} | ≤ {TARGET_OVERHEAD_P99_MS:g} ms |",
-            f"| same, each channel's first message left out (its actor, settings and history "
-            f"loaded): p50 / p99 | {many['warm_p50_ms']} / {many['warm_p99_ms']} ms | |",
-            f"| other channels' reply p99 without a flood | {flood['quiet_p99_ms']} ms | |",
-            f"| same during a {flood['flood_messages']:,}-message flood into one channel | "
-            f"{flood['flooded_p99_ms']} ms | |",
-            f"| increase | {flood['p99_increase']:+.1%} {flood_ok} | ≤ "
-            f"+{TARGET_FLOOD_P99_INCREASE:.0%} |",
-            f"| flood messages refused by the full mailbox / answered busy | "
-            f"{flood['refused_by_mailbox']:,} / {flood['answered_busy']:,} | |",
-            f"| RSS growth during the flood | {flood['rss_growth_bytes'] / 1e6:.1f} MB | bounded |",
-            "",
-        ]
+    measured = {
+        store: doc["figures"][store]
+        for store in STORES
+        if "many_channels" in doc["figures"].get(store, {})
+    }
+    lines = [
+        f"# Conversations under load ({doc['mode']} run)",
+        "",
+        f"Measured {doc['timestamp']}; python -m bench.conversations; a fake model with "
+        f"{LLM_LATENCY * 1000:g} ms latency.",
+        "",
+    ]
+    for store in STORES:
+        figures = doc["figures"].get(store, {})
+        if store not in measured:
+            reason = figures.get("skipped") or figures.get("error") or "not run"
+            lines += [f"{store}: not measured ({reason}).", ""]
+    if not measured:
+        return "\n".join(lines)
+
+    def row(label: str, cell: Any, target: str = "") -> str:
+        cells = " | ".join(cell(figures) for figures in measured.values())
+        return f"| {label} | {cells} | {target} |"
+
+    def overhead_ok(p99: float) -> str:
+        return "✓" if p99 <= TARGET_OVERHEAD_P99_MS else "✗"
+
+    def flood_ok(increase: float) -> str:
+        return "✓" if increase <= TARGET_FLOOD_P99_INCREASE else "✗"
+
+    first = next(iter(measured.values()))
+    many_size = (
+        f"{first['many_channels']['channels']:,} channels × "
+        f"{first['many_channels']['messages'] // first['many_channels']['channels']} messages"
     )
+    flood_size = f"{first['flood']['flood_messages']:,}-message flood into one channel"
+    lines += [
+        "| figure | " + " | ".join(measured) + " | target |",
+        "| --- | " + " | ".join("---:" for _ in measured) + " | --- |",
+        row(
+            f"Clara's overhead per reply, {many_size}: p50",
+            lambda f: f"{f['many_channels']['p50_ms']} ms",
+        ),
+        row(
+            "same, p99",
+            lambda f: (
+                f"{f['many_channels']['p99_ms']} ms " + overhead_ok(f["many_channels"]["p99_ms"])
+            ),
+            f"≤ {TARGET_OVERHEAD_P99_MS:g} ms",
+        ),
+        row(
+            "same, each channel's first message left out (its actor, settings and history "
+            "loaded): p50",
+            lambda f: f"{f['many_channels']['warm_p50_ms']} ms",
+        ),
+        row(
+            "same, first messages left out: p99",
+            lambda f: (
+                f"{f['many_channels']['warm_p99_ms']} ms "
+                + overhead_ok(f["many_channels"]["warm_p99_ms"])
+            ),
+            f"≤ {TARGET_OVERHEAD_P99_MS:g} ms",
+        ),
+        row(
+            "writer transactions / writes (largest batch)",
+            lambda f: (
+                f"{f['writer']['transactions']:,} / {f['writer']['writes']:,} "
+                f"({f['writer']['largest_batch']})"
+            ),
+        ),
+        row(
+            "other channels' reply p99 without a flood",
+            lambda f: f"{f['flood']['quiet_p99_ms']} ms",
+        ),
+        row(f"same during a {flood_size}", lambda f: f"{f['flood']['flooded_p99_ms']} ms"),
+        row(
+            "increase",
+            lambda f: f"{f['flood']['p99_increase']:+.1%} " + flood_ok(f["flood"]["p99_increase"]),
+            f"≤ +{TARGET_FLOOD_P99_INCREASE:.0%}",
+        ),
+        row(
+            "flood messages refused by the full mailbox / answered busy",
+            lambda f: (
+                f"{f['flood']['refused_by_mailbox']:,} / {f['flood']['answered_busy'] or 0:,}"
+            ),
+        ),
+        row(
+            "RSS growth during the flood",
+            lambda f: f"{f['flood']['rss_growth_bytes'] / 1e6:.1f} MB",
+            "bounded",
+        ),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.conversations")
     parser.add_argument("--quick", action="store_true", help="100 channels, 2,000-message flood")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=DEFAULT_POSTGRES,
+        help="the PostgreSQL server to make a database on for the run "
+        f"(default {DEFAULT_POSTGRES})",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     arguments = parser.parse_args(argv)
-    logging.disable(logging.CRITICAL)
-    if arguments.quick:
-        figures = trio.run(_run, 100, 3, 2000, 20, (0.5, 1.5))
-    else:
-        figures = trio.run(_run, 1000, 10, 10_000, 100, (5.0, 15.0))
+    figures: dict[str, Any] = {}
+    for store in STORES:
+        if store == "postgresql" and arguments.no_postgres:
+            figures[store] = {"skipped": "--no-postgres"}
+            continue
+        # A fresh interpreter per store: one store's heap and threads never weigh on the
+        # other's timings.
+        figures[store] = run_in_subprocess(
+            "bench.conversations",
+            "measure",
+            {"store": store, "quick": arguments.quick, "postgres": arguments.postgres},
+            timeout=1800,
+        )
     write_results("conversations", arguments.quick, {"figures": figures}, _markdown)
     return 0
 

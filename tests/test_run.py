@@ -34,7 +34,7 @@ def test_discord_replaces_the_console_and_disabled_features_are_left_out(
         CLARA_MEMORY_ENABLED="false",
         CLARA_MCP_ENABLED="false",
     ).root
-    assert root.child_ids == ["shared", "llm", "channels", "discord"]
+    assert root.child_ids == ["shared", "llm", "discord", "channels", "intake"]
 
 
 def test_a_one_shot_tree_has_no_chat_child(tmp_path: Path) -> None:

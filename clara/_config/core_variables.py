@@ -20,6 +20,7 @@ from .values import (
     id_list,
     integer,
     mask,
+    seconds,
     secret,
     secret_list,
     text,
@@ -243,6 +244,58 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "channel_mailbox",
         integer(1, 10_000),
         "messages a channel queues while a reply runs; beyond: Clara says it is busy",
+        "50",
+    ),
+    Var(
+        "CLARA_RESUME_WINDOW",
+        "discord",
+        "resume_window",
+        SECONDS,
+        "seconds an unanswered message stays worth answering after a restart or a deploy "
+        "(resumed from the inbox, or caught up from the channel's history)",
+        "600",
+    ),
+    Var(
+        "CLARA_RESUME_NOTE",
+        "discord",
+        "resume_note",
+        boolean,
+        "whether an unanswered message older than the resume window gets one short note "
+        "that Clara restarted (false: it is closed silently)",
+        "true",
+    ),
+    Var(
+        "CLARA_DRAIN_TIMEOUT",
+        "discord",
+        "drain_timeout",
+        seconds(allow_zero=True),
+        "seconds a SIGTERM lets running replies finish; what is queued stays in the inbox "
+        "for the next start",
+        "30",
+    ),
+    Var(
+        "CLARA_CATCHUP_LOOKBACK",
+        "discord",
+        "catchup_lookback",
+        seconds(allow_zero=True),
+        "at start, channels active within this many seconds are read for messages sent "
+        "while Clara was down (0: no catch-up)",
+        "3600",
+    ),
+    Var(
+        "CLARA_CATCHUP_CHANNELS",
+        "discord",
+        "catchup_channels",
+        integer(0, 1000),
+        "at most this many channels are caught up at start",
+        "50",
+    ),
+    Var(
+        "CLARA_CATCHUP_MESSAGES",
+        "discord",
+        "catchup_messages",
+        integer(1, 100),
+        "at most this many messages are read per channel when catching up",
         "50",
     ),
     # llm

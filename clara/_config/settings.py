@@ -102,6 +102,16 @@ class DiscordSettings(msgspec.Struct, frozen=True, kw_only=True):
     stop_phrases: tuple[str, ...] = ("clara stop", "nevermind")
     user_rate_per_minute: int = 10
     channel_mailbox: int = 50
+    resume_window: float = 600.0
+    """Seconds a message stays worth answering after a restart (resumed or caught up)."""
+    resume_note: bool = True
+    """Older unanswered messages get one short note that Clara restarted (else: closed)."""
+    drain_timeout: float = 30.0
+    """Seconds a SIGTERM lets running replies finish before the process exits."""
+    catchup_lookback: float = 3600.0
+    """Channels active within this many seconds before a start are caught up."""
+    catchup_channels: int = 50
+    catchup_messages: int = 50
 
     @property
     def enabled(self) -> bool:

@@ -2,8 +2,10 @@
 
 SQLite on a file by default (WAL, busy timeout); PostgreSQL through psycopg 3 when
 ``DATABASE_URL`` says so. Trio code reaches the database through ``Database.run``, which
-does the work in a worker thread, bounded by the connection pool. Schema changes are
-Alembic migrations (``python -m clara db upgrade``; ``run.py`` upgrades on start).
+does the work in a worker thread, bounded by the connection pool, and writes through
+``Database.write`` / ``write_soon``: one writer thread, many writes to a transaction.
+Schema changes are Alembic migrations (``python -m clara db upgrade``; ``run.py`` upgrades
+on start).
 
 The runtime core (``clara.actors._core``, ``clara.supervisors``) never imports this package.
 """
@@ -25,6 +27,30 @@ from ._conversations import (
     user_time_zone,
 )
 from ._engine import database_url, make_engine
+from ._history import (
+    ChannelPlace,
+    ChatLine,
+    channel_messages,
+    channel_place,
+    dm_channels,
+    search_messages,
+    server_channels,
+)
+from ._inbox import (
+    FINISHED_STATES,
+    OPEN_STATES,
+    InboxEntry,
+    channels_with_open_messages,
+    claim_message,
+    finish_messages,
+    known_messages,
+    note_piece,
+    open_messages,
+    prune_inbox,
+    recent_channels,
+    save_reply,
+    start_replying,
+)
 from ._mcp import (
     OAuthCredentials,
     StoredMcpServer,
@@ -54,7 +80,6 @@ from ._repositories import (
     email_password,
     load_conversation,
     load_oauth_token,
-    mark_processed,
     record_email_alert,
     record_proactive_message,
     rotate_secrets,
@@ -62,44 +87,62 @@ from ._repositories import (
 )
 from ._secrets import KEY_FILE, SecretBox, generate_key
 from ._unit_of_work import Database
+from ._writer import PendingWrite, WriterStatistics
 
 __all__ = [
+    "FINISHED_STATES",
     "KEY_FILE",
+    "OPEN_STATES",
     "ChannelConfig",
+    "ChannelPlace",
+    "ChatLine",
     "Database",
     "GuildConfig",
     "HistoryEntry",
+    "InboxEntry",
     "McpServerConfig",
     "McpToolRecord",
     "OAuthCredentials",
+    "PendingWrite",
     "RecordProblem",
     "SecretBox",
     "Store",
     "StoredMcpServer",
+    "WriterStatistics",
     "add_email_account",
     "audit",
     "channel_config",
+    "channel_messages",
+    "channel_place",
+    "channels_with_open_messages",
+    "claim_message",
     "conversation_summary",
     "current_revision",
     "database_url",
     "decode_record",
     "decode_records",
     "delete_mcp_server",
+    "dm_channels",
     "email_password",
     "ensure_user",
+    "finish_messages",
     "generate_key",
     "guild_config",
     "head_revision",
+    "known_messages",
     "load_conversation",
     "load_mcp_server_secrets",
     "load_mcp_servers",
     "load_oauth_credentials",
     "load_oauth_token",
     "make_engine",
-    "mark_processed",
     "message_text",
     "models",
+    "note_piece",
+    "open_messages",
     "open_store",
+    "prune_inbox",
+    "recent_channels",
     "recent_history",
     "record_email_alert",
     "record_exchange",
@@ -110,8 +153,12 @@ __all__ = [
     "save_mcp_server",
     "save_mcp_server_secrets",
     "save_oauth_credentials",
+    "save_reply",
     "save_summary",
+    "search_messages",
+    "server_channels",
     "set_mcp_server_enabled",
+    "start_replying",
     "store_oauth_token",
     "unsummarized",
     "upgrade",

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from ..config import Settings
 from ._engine import database_url, make_engine
+from ._inbox import prune_inbox
 from ._migrate import upgrade
 from ._secrets import SecretBox
 from ._unit_of_work import Database
 
-__all__ = ["Store", "open_store"]
+__all__ = ["INBOX_KEEP_DAYS", "Store", "open_store"]
+
+logger = logging.getLogger(__name__)
+
+#: Days the inbox keeps the key of a finished message: far longer than any platform re-delivers.
+INBOX_KEEP_DAYS = 30
 
 
 @dataclass
@@ -40,4 +48,11 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade(engine)
     box = SecretBox.from_settings(settings.encryption, settings.runtime.data_dir)
-    return Store(database=Database(engine), secrets=box)
+    database = Database(engine)
+    if migrate:
+        before = dt.datetime.now(dt.UTC) - dt.timedelta(days=INBOX_KEEP_DAYS)
+        with database.unit_of_work() as session:
+            pruned = prune_inbox(session, before)
+        if pruned:
+            logger.info("store: forgot %d inbox keys older than %d days", pruned, INBOX_KEEP_DAYS)
+    return Store(database=database, secrets=box)

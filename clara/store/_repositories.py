@@ -20,7 +20,6 @@ from .models import (
     EmailAlert,
     OAuthToken,
     ProactiveMessage,
-    ProcessedMessage,
 )
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "email_password",
     "load_conversation",
     "load_oauth_token",
-    "mark_processed",
     "record_email_alert",
     "record_proactive_message",
     "rotate_secrets",
@@ -48,11 +46,6 @@ def _insert_once(session: Session, model: Any, values: dict[str, Any]) -> bool:
     # RETURNING says whether a row went in, on both engines (rowcount is unreliable here).
     inserted = session.execute(statement.returning(model.id)).scalar_one_or_none()
     return inserted is not None
-
-
-def mark_processed(session: Session, platform: str, message_id: str) -> bool:
-    """Claim an inbound message: True the first time, False for a duplicate (ever after)."""
-    return _insert_once(session, ProcessedMessage, {"platform": platform, "message_id": message_id})
 
 
 def record_email_alert(

@@ -39,6 +39,7 @@ __all__ = [
     "EmailAlert",
     "EmailRule",
     "GuildSettings",
+    "InboxMessage",
     "InteractionPattern",
     "McpServer",
     "Message",
@@ -46,7 +47,6 @@ __all__ = [
     "ProactiveAssessment",
     "ProactiveMessage",
     "ProactiveNote",
-    "ProcessedMessage",
     "User",
     "utcnow",
 ]
@@ -168,16 +168,37 @@ class Message(Base):
     user: Mapped[User | None] = relationship()
 
 
-class ProcessedMessage(Base):
-    """Inbound deduplication: one row per (platform, message id) ever handled."""
+class InboxMessage(Base):
+    """The durable inbox: one row per message addressed to Clara, ever (its dedup key), with
+    where its answer stands, so that a crash, a deploy or a restarted actor loses nothing.
 
-    __tablename__ = "processed_messages"
-    __table_args__ = (UniqueConstraint("platform", "message_id"),)
+    ``state``: ``received`` (waiting), ``replying`` (a reply is being made; ``attempts``
+    counts the tries), ``sending`` (the reply is made and stored in ``reply``; the first
+    ``pieces_sent`` pieces are posted), or finished: ``answered``, ``stopped`` (a stop
+    phrase ended it), ``skipped`` (over the person's rate), ``refused`` (the channel's queue
+    was full), ``expired`` (too old to answer after a restart), ``failed`` (gave up after
+    repeated crashes). A finished row keeps only its key: ``payload`` and ``reply`` (what
+    people wrote, what Clara would say) are cleared.
+    """
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "message_id"),
+        Index("ix_inbox_messages_open", "platform", "channel_id", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[str] = mapped_column(String(64))
-    processed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reply: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    pieces_sent: Mapped[int] = mapped_column(Integer, default=0)
+    first_piece_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class ChannelSummary(Base):

@@ -5,6 +5,8 @@
 - ``Probe``: a recording actor with ``expect`` / ``expect_no_message``.
 - ``FakeLlmServer``: a scripted model server on loopback (OpenAI and Anthropic protocols,
   embeddings) for the LLM and memory code, which then runs for real against it.
+- ``FakeDiscord``: Discord's gateway and REST API on loopback, for discord.py itself:
+  servers with roles and ``PermissionOverwrite``-s, channel histories, members.
 
 In-memory fakes of every seam (no socket; each records what it got):
 
@@ -12,12 +14,14 @@ In-memory fakes of every seam (no socket; each records what it got):
   ``FakeLlmServer`` (``Reply``, ``Fail``, ``Hang``, ``Garbage``); ``Gateway([provider])``.
 - ``FakeTransport``: the ``ChatTransport`` a channel actor answers through.
 - ``FakeBridge``: the Discord connection the ``DiscordGateway`` actor runs; ``deliver``
-  plays a message in, ``disconnect`` drops the connection.
+  plays a message in, ``remember`` puts one in a channel's history without delivering it,
+  ``disconnect`` drops the connection.
 - ``FakeMcpConnection``: an MCP server's connection (``McpServerActor(...,
   connection_factory=fake)``): tools in Python, ``set_tools``, ``die``, ``hang``.
 - ``FakeMemory``: the memory store.
 - ``throwaway_database``: a migrated SQLite store in a temporary folder (the tests'
   ``database`` fixture); ``channel_dependencies`` fills in a channel actor's settings.
+- ``throwaway_postgresql``: a database of its own on a PostgreSQL server, dropped afterwards.
 
 Time: run tests with pytest-trio's ``autojump_clock`` fixture (trio's
 ``MockClock(autojump_threshold=0)``): sleeps, ask timeouts, backoff and passivation then take
@@ -32,17 +36,18 @@ from ._channel import channel_dependencies
 from ._events import EventLog
 from ._fake_bridge import FakeBridge
 from ._fake_chat import FakeTransport, Sent, incoming
-from ._fake_discord import BOT_ID, FakeDiscord, Posted
+from ._fake_discord import BOT_ID, MEMBER_PERMISSIONS, FakeDiscord, PermissionOverwrite, Posted
 from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply, Step
 from ._fake_mcp import FakeMcpConnection, FakeTool, McpToolCall
 from ._fake_memory import FakeMemory
 from ._fake_provider import FakeProvider, ProviderRequest
 from ._kit import ActorTestKit
 from ._probe import Probe
-from ._store import throwaway_database
+from ._store import throwaway_database, throwaway_postgresql
 
 __all__ = [
     "BOT_ID",
+    "MEMBER_PERMISSIONS",
     "ActorTestKit",
     "Embed",
     "EventLog",
@@ -58,6 +63,7 @@ __all__ = [
     "Garbage",
     "Hang",
     "McpToolCall",
+    "PermissionOverwrite",
     "Posted",
     "Probe",
     "ProviderRequest",
@@ -67,4 +73,5 @@ __all__ = [
     "channel_dependencies",
     "incoming",
     "throwaway_database",
+    "throwaway_postgresql",
 ]

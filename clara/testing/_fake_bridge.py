@@ -9,6 +9,8 @@ actor's router to the channel actors), reads what Clara posted, and drops the co
     await bridge.deliver(incoming("hello", mention=True))
     await bridge.wait_for(1)                       # one message posted
     bridge.disconnect()                            # the actor crashes, and is restarted
+    bridge.remember(incoming("while you were away"))   # in the history, never delivered
+    bridge.allow_reading("ada", "c1")              # what can_read answers
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class FakeBridge:
     """A ``Bridge`` in memory: ``run`` connects at once, ``deliver`` plays a gateway event.
 
     Sends are recorded as ``Sent`` (as ``FakeTransport`` records them), deduplicated by
-    nonce as Discord's ``enforce_nonce`` does.
+    nonce as Discord's ``enforce_nonce`` does. Every message delivered or ``remember``-ed is
+    in its channel's history, which ``history`` reads back; ``can_read`` answers what
+    ``allow_reading`` allowed (nothing at first).
 
     Args:
         connect_delay: seconds (trio time) each connection takes to become ready.
@@ -53,6 +57,8 @@ class FakeBridge:
         self._route: Route | None = None
         self._refusal: str | None = None
         self._lost: str | None = None
+        self._history_refusal: str | None = None
+        self._histories: dict[str, list[MessageReceived]] = {}
         self._changed = trio.Event()
 
     # -- what the test does ---------------------------------------------------------------------
@@ -65,8 +71,24 @@ class FakeBridge:
         """
         if not self.ready or self._route is None:
             raise RuntimeError("the fake bridge is not connected: nothing can be delivered")
+        self.remember(message)
         self.received += 1
         await self._route(message)
+
+    def remember(self, message: MessageReceived) -> None:
+        """Put ``message`` in its channel's history without delivering it: someone wrote
+        while Clara was away (connected or not)."""
+        self._histories.setdefault(message.channel_id, []).append(message)
+
+    def allow_reading(self, user_id: str, *channel_ids: str) -> None:
+        """Let ``user_id`` read the history of ``channel_ids`` (what ``can_read`` answers)."""
+        self._outbox.allow_reading(user_id, *channel_ids)
+
+    def refuse_history(
+        self, reason: str | None = "reading the channel failed (403): Missing Access"
+    ) -> None:
+        """Make ``history`` raise ``PlatformError`` with ``reason`` (None: answer again)."""
+        self._history_refusal = reason
 
     def disconnect(self, reason: str = "the gateway closed the connection") -> None:
         """Lose the connection for good: ``run`` raises ``PlatformError`` with ``reason``."""
@@ -162,6 +184,38 @@ class FakeBridge:
         if not self.ready:
             raise PlatformError("discord", "not connected")
         await self._outbox.react(channel_id, message_id, emoji)
+
+    async def history(
+        self, channel_id: str, *, after: str | None, limit: int
+    ) -> list[MessageReceived]:
+        """The channel's messages recorded after the one with id ``after`` (an id never
+        recorded, or None: from the start), oldest first, the last ``limit`` of them when
+        ``after`` is None and the first ``limit`` otherwise, as the real one.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+            PlatformError: not connected, or ``refuse_history`` was called.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1; got {limit!r}")
+        if not self.ready:
+            raise PlatformError("discord", "not connected")
+        if self._history_refusal is not None:
+            raise PlatformError("discord", self._history_refusal)
+        await trio.lowlevel.checkpoint()
+        messages = self._histories.get(channel_id, [])
+        ids = [message.message_id for message in messages]
+        if after is None:
+            return list(messages[-limit:])
+        start = ids.index(after) + 1 if after in ids else 0
+        return list(messages[start : start + limit])
+
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        """What ``allow_reading`` allowed; ``PlatformError`` when not connected, as the real
+        one."""
+        if not self.ready:
+            raise PlatformError("discord", "not connected")
+        return await self._outbox.can_read(user_id, channel_id)
 
     def _wake(self) -> None:
         self._changed.set()

@@ -27,12 +27,18 @@ class Sent:
 
 @dataclass
 class FakeTransport:
-    """Records every message sent; ``nonce`` deduplicates like Discord's enforce_nonce."""
+    """Records every message sent; ``nonce`` deduplicates like Discord's enforce_nonce.
+
+    ``can_read`` answers from ``readable``: (person, channel) pairs, none at first
+    (``allow_reading`` adds some).
+    """
 
     sent: list[Sent] = field(default_factory=list)
     typing_calls: int = 0
     reactions: list[tuple[str, str, str, float]] = field(default_factory=list)
     """(channel id, message id, emoji, virtual time) of each reaction, in order."""
+    readable: set[tuple[str, str]] = field(default_factory=set)
+    """(user id, channel id): who may read which channel's history."""
     _nonces: set[str] = field(default_factory=set)
     _arrived: trio.Event = field(default_factory=trio.Event)
 
@@ -58,6 +64,13 @@ class FakeTransport:
     async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         self.reactions.append((channel_id, message_id, emoji, trio.current_time()))
 
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        return (user_id, channel_id) in self.readable
+
+    def allow_reading(self, user_id: str, *channel_ids: str) -> None:
+        """Let ``user_id`` read the history of ``channel_ids``."""
+        self.readable.update((user_id, channel_id) for channel_id in channel_ids)
+
     def texts(self, channel_id: str | None = None) -> list[str]:
         return [s.text for s in self.sent if channel_id is None or s.channel_id == channel_id]
 
@@ -80,6 +93,7 @@ def incoming(
     admin: bool = False,
     message_id: str | None = None,
     platform: str = "discord",
+    sent_at: float | None = None,
 ) -> MessageReceived:
     """A message as a platform adapter would report it."""
     return MessageReceived(
@@ -91,4 +105,5 @@ def incoming(
         author=Author(id=author, name=author.capitalize(), roles=roles, is_admin=admin),
         content=("<@999> " if mention else "") + content,
         mentions_clara=mention,
+        sent_at=sent_at,
     )

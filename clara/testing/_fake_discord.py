@@ -4,19 +4,27 @@ Enough of the real protocol for discord.py 2.x to log in, identify, receive READ
 MESSAGE_CREATE events, and post messages (with nonces and message references) and typing
 indicators. The gateway speaks zlib-stream compressed JSON, as Discord does.
 
+Every message is kept in its channel's history (what people wrote, delivered or not, and what
+Clara posted), which ``GET /channels/{id}/messages`` serves as Discord does: newest first,
+``before`` / ``after`` / ``limit``. Servers have roles, permissions and per-channel
+overwrites, and their members can be looked up, so discord.py works out who may see what.
+Message ids are real snowflakes: their time is when the message was sent.
+
     fake = FakeDiscord()
     url = await nursery.start(fake.serve)     # REST at {url}/api/v10, gateway at ws://.../gateway
     await fake.connected.wait()
     await fake.post_message("hello <@BOT>", channel_id="10", author_id="1")
+    await fake.post_message("while you were away", channel_id="10", deliver=False)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import time
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import trio
@@ -28,15 +36,29 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..adapters.http import serve_http
 
-__all__ = ["BOT_ID", "FakeDiscord", "Posted"]
+__all__ = ["BOT_ID", "MEMBER_PERMISSIONS", "FakeDiscord", "PermissionOverwrite", "Posted"]
 
 BOT_ID = "999000000000000001"
 APPLICATION_ID = "999000000000000002"
+#: Discord's epoch (2015-01-01) in milliseconds: a snowflake's time counts from it.
+DISCORD_EPOCH_MS = 1_420_070_400_000
+#: What ``@everyone`` may do in a server by default: View Channel (1 << 10), Send Messages
+#: (1 << 11), Read Message History (1 << 16).
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 16)
 
 
 def _json(data: Any, status: int = 200) -> Response:
     # discord.py checks for exactly this content type.
     return Response(msgspec.json.encode(data), status_code=status, media_type="application/json")
+
+
+def _error(status: int, code: int, message: str) -> Response:
+    """An error as Discord words it (discord.py reads ``code`` and ``message``)."""
+    return _json({"code": code, "message": message}, status)
+
+
+def _as_snowflake(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _user(user_id: str, name: str, bot: bool = False) -> dict[str, Any]:
@@ -62,6 +84,27 @@ class Posted:
     files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PermissionOverwrite:
+    """A channel's exception to the server's permissions, for a role or one member.
+
+    ``allow`` and ``deny`` are Discord permission bits (``discord.Permissions(...).value``).
+    """
+
+    target_id: str
+    kind: Literal["role", "member"] = "role"
+    allow: int = 0
+    deny: int = 0
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.target_id,
+            "type": 0 if self.kind == "role" else 1,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
+
+
 @dataclass
 class FakeDiscord:
     posted: list[Posted] = field(default_factory=list)
@@ -70,7 +113,14 @@ class FakeDiscord:
     """(channel id, message id, emoji) of each reaction Clara added, in order."""
     connected: trio.Event = field(default_factory=trio.Event)
     identified_token: str | None = None
-    _ids: Any = field(default_factory=lambda: itertools.count(1_000_000_000_000_000_000))
+    unreadable: set[str] = field(default_factory=set)
+    """Channels whose history Clara may not read: 403 Missing Access."""
+    _last_id: int = 0
+    _increment: int = 0
+    _histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _members: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    """Per server: user id → (name, role ids)."""
     _socket: WebSocket | None = None
     _sequence: int = 0
     _compress: Any = None
@@ -88,7 +138,14 @@ class FakeDiscord:
                 Route(f"{api}/users/@me", self._me, methods=["GET"]),
                 Route(f"{api}/oauth2/applications/@me", self._application, methods=["GET"]),
                 Route(f"{api}/gateway/bot", self._gateway_info, methods=["GET"]),
+                Route(f"{api}/channels/{{channel_id}}", self._channel, methods=["GET"]),
                 Route(f"{api}/channels/{{channel_id}}/messages", self._post, methods=["POST"]),
+                Route(f"{api}/channels/{{channel_id}}/messages", self._messages, methods=["GET"]),
+                Route(
+                    f"{api}/guilds/{{guild_id}}/members/{{user_id}}",
+                    self._member,
+                    methods=["GET"],
+                ),
                 Route(f"{api}/channels/{{channel_id}}/typing", self._typing, methods=["POST"]),
                 Route(
                     f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
@@ -184,8 +241,63 @@ class FakeDiscord:
         message = self._message(channel_id, body.get("content") or "", BOT_ID, "Clara", bot=True)
         if nonce is not None:
             self._nonces[nonce] = message
+        self._histories.setdefault(channel_id, []).append(message)
         self._posted_event.set()
         return _json(message)
+
+    async def _channel(self, request: Request) -> Response:
+        channel = self._channels.get(request.path_params["channel_id"])
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        return _json(channel)
+
+    async def _messages(self, request: Request) -> Response:
+        """A page of a channel's history: newest first, as Discord documents it (with
+        ``after`` too: then the ``limit`` messages just after it, still newest first)."""
+        channel_id = request.path_params["channel_id"]
+        if channel_id not in self._channels and channel_id not in self._histories:
+            return _error(404, 10003, "Unknown Channel")
+        if channel_id in self.unreadable:
+            return _error(403, 50001, "Missing Access")
+        query = request.query_params
+        if "around" in query:
+            return _error(400, 50035, "Invalid Form Body: the fake does not do 'around'")
+        raw_limit = query.get("limit", "50")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            return _error(400, 50035, f"Invalid Form Body: limit must be 1-100, not {raw_limit}")
+        limit = int(raw_limit)
+        after, before = _as_snowflake(query.get("after")), _as_snowflake(query.get("before"))
+        ordered = sorted(self._histories.get(channel_id, []), key=lambda m: int(m["id"]))
+        if before is not None:
+            ordered = [m for m in ordered if int(m["id"]) < before]
+        if after is not None:
+            ordered = [m for m in ordered if int(m["id"]) > after][:limit]
+        else:
+            ordered = ordered[-limit:]
+        # Messages read over REST carry no guild id and no member, as on Discord.
+        page = [
+            {key: value for key, value in m.items() if key not in {"guild_id", "member"}}
+            for m in reversed(ordered)
+        ]
+        return _json(page)
+
+    async def _member(self, request: Request) -> Response:
+        guild_id, user_id = request.path_params["guild_id"], request.path_params["user_id"]
+        known = self._members.get(guild_id, {}).get(user_id)
+        if known is None:
+            return _error(404, 10007, "Unknown Member")
+        name, roles = known
+        return _json({**self._member_payload(roles), "user": _user(user_id, name)})
+
+    @staticmethod
+    def _member_payload(roles: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "roles": list(roles),
+            "joined_at": dt.datetime.now(dt.UTC).isoformat(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
 
     async def _typing(self, request: Request) -> Response:
         self.typing.append(request.path_params["channel_id"])
@@ -210,7 +322,7 @@ class FakeDiscord:
         return [
             {
                 **command,
-                "id": str(next(self._ids)),
+                "id": self._next_id(),
                 "application_id": APPLICATION_ID,
                 "version": "1",
                 "default_member_permissions": command.get("default_member_permissions"),
@@ -271,7 +383,7 @@ class FakeDiscord:
         roles: tuple[str, ...] = (),
     ) -> str:
         """Someone runs ``/group name option:value``: INTERACTION_CREATE; the answer's text."""
-        interaction_id = str(next(self._ids))
+        interaction_id = self._next_id()
         subcommand_options = [
             {"name": key, "type": 5 if isinstance(value, bool) else 3, "value": value}
             for key, value in (options or {}).items()
@@ -372,48 +484,74 @@ class FakeDiscord:
         await self._send({"op": 0, "t": event, "s": self._sequence, "d": data})
 
     async def add_guild(
-        self, guild_id: str, channel_ids: tuple[str, ...], roles: tuple[str, ...] = ()
+        self,
+        guild_id: str,
+        channel_ids: tuple[str, ...],
+        roles: tuple[str, ...] = (),
+        *,
+        everyone: int = MEMBER_PERMISSIONS,
+        role_permissions: Mapping[str, int] | None = None,
+        overwrites: Mapping[str, Sequence[PermissionOverwrite]] | None = None,
+        owner_id: str = "1",
     ) -> None:
-        """A server Clara is in, with text channels and roles: GUILD_CREATE."""
-        everyone = {
+        """A server Clara is in, with text channels and roles: GUILD_CREATE.
+
+        Args:
+            everyone: the ``@everyone`` role's permission bits (what every member may do).
+            role_permissions: the permission bits of some of ``roles`` (0 for the others).
+            overwrites: per channel, its permission overwrites.
+            owner_id: the server's owner, who may do everything everywhere.
+        """
+        role_permissions = role_permissions or {}
+        overwrites = overwrites or {}
+        everyone_role = {
             "id": guild_id,
             "name": "@everyone",
-            "permissions": "0",
+            "permissions": str(everyone),
             "position": 0,
             "color": 0,
             "hoist": False,
             "managed": False,
             "mentionable": False,
         }
+        channels: list[dict[str, Any]] = [
+            {
+                "id": channel,
+                "type": 0,
+                "name": f"channel-{channel}",
+                "position": index,
+                "permission_overwrites": [o.payload() for o in overwrites.get(channel, ())],
+                "guild_id": guild_id,
+            }
+            for index, channel in enumerate(channel_ids)
+        ]
+        self._channels.update((str(channel["id"]), channel) for channel in channels)
+        self._members.setdefault(guild_id, {})
         await self.dispatch(
             "GUILD_CREATE",
             {
                 "id": guild_id,
                 "name": f"guild {guild_id}",
                 "icon": None,
-                "owner_id": "1",
+                "owner_id": owner_id,
                 "unavailable": False,
                 "member_count": 2,
                 "large": False,
                 "features": [],
                 "emojis": [],
                 "stickers": [],
-                "roles": [everyone]
+                "roles": [everyone_role]
                 + [
-                    {**everyone, "id": role, "name": f"role {role}", "position": 1}
+                    {
+                        **everyone_role,
+                        "id": role,
+                        "name": f"role {role}",
+                        "position": 1,
+                        "permissions": str(role_permissions.get(role, 0)),
+                    }
                     for role in roles
                 ],
-                "channels": [
-                    {
-                        "id": channel,
-                        "type": 0,
-                        "name": f"channel-{channel}",
-                        "position": index,
-                        "permission_overwrites": [],
-                        "guild_id": guild_id,
-                    }
-                    for index, channel in enumerate(channel_ids)
-                ],
+                "channels": channels,
                 "members": [],
                 "threads": [],
                 "voice_states": [],
@@ -422,6 +560,19 @@ class FakeDiscord:
                 "guild_scheduled_events": [],
             },
         )
+
+    def _next_id(self, at: float | None = None) -> str:
+        """A snowflake for something made at ``at`` (seconds since the epoch; None: now).
+
+        Made now, ids only grow, as Discord's do; made in the past (a message written while
+        Clara was away), the id is that moment's, so it sorts where it belongs.
+        """
+        self._increment = (self._increment + 1) & 0xFFF  # the snowflake's low 12 bits
+        moment = time.time() if at is None else at
+        snowflake = ((int(moment * 1000) - DISCORD_EPOCH_MS) << 22) | self._increment
+        if at is None:
+            snowflake = self._last_id = max(self._last_id + 1, snowflake)
+        return str(snowflake)
 
     def _message(
         self,
@@ -435,13 +586,19 @@ class FakeDiscord:
         message_id: str | None = None,
         mentions_bot: bool = False,
         roles: tuple[str, ...] = (),
+        sent_at: float | None = None,
     ) -> dict[str, Any]:
+        moment = (
+            dt.datetime.now(dt.UTC)
+            if sent_at is None
+            else dt.datetime.fromtimestamp(sent_at, dt.UTC)
+        )
         message: dict[str, Any] = {
-            "id": message_id or str(next(self._ids)),
+            "id": message_id or self._next_id(sent_at),
             "channel_id": channel_id,
             "author": _user(author_id, author_name, bot=bot),
             "content": content,
-            "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+            "timestamp": moment.isoformat(),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
@@ -454,14 +611,17 @@ class FakeDiscord:
         }
         if guild_id is not None:
             message["guild_id"] = guild_id
-            message["member"] = {
-                "roles": list(roles),
-                "joined_at": dt.datetime.now(dt.UTC).isoformat(),
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-            }
+            message["member"] = self._member_payload(roles)
         return message
+
+    def add_member(
+        self, guild_id: str, user_id: str, name: str = "", roles: tuple[str, ...] = ()
+    ) -> None:
+        """Someone is a member of a server, with ``roles`` (their permissions come from them).
+
+        ``post_message`` in a server makes its author a member too, with the roles it names.
+        """
+        self._members.setdefault(guild_id, {})[user_id] = (name or f"user {user_id}", roles)
 
     async def post_message(
         self,
@@ -474,8 +634,19 @@ class FakeDiscord:
         message_id: str | None = None,
         mention: bool = False,
         roles: tuple[str, ...] = (),
+        deliver: bool = True,
+        sent_at: float | None = None,
     ) -> dict[str, Any]:
-        """Someone writes in a channel (a DM when ``guild_id`` is None): MESSAGE_CREATE."""
+        """Someone writes in a channel (a DM when ``guild_id`` is None): MESSAGE_CREATE.
+
+        The message joins the channel's history either way.
+
+        Args:
+            deliver: False: no gateway event (someone wrote while Clara was away); only
+                ``GET /channels/{id}/messages`` shows it.
+            sent_at: when it was written (seconds since the epoch; its id says so too).
+                Default: now.
+        """
         text = (f"<@{BOT_ID}> " if mention else "") + content
         message = self._message(
             channel_id,
@@ -486,6 +657,22 @@ class FakeDiscord:
             message_id=message_id,
             mentions_bot=mention,
             roles=roles,
+            sent_at=sent_at,
         )
-        await self.dispatch("MESSAGE_CREATE", message)
+        if guild_id is None:
+            self._channels.setdefault(
+                channel_id,
+                {
+                    "id": channel_id,
+                    "type": 1,
+                    "recipients": [_user(author_id, author_name)],
+                    "last_message_id": None,
+                    "flags": 0,
+                },
+            )
+        else:
+            self.add_member(guild_id, author_id, author_name, roles)
+        self._histories.setdefault(channel_id, []).append(message)
+        if deliver:
+            await self.dispatch("MESSAGE_CREATE", message)
         return message

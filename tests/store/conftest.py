@@ -8,7 +8,6 @@ the PostgreSQL half is skipped with a reason, except under CI, where that is a f
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from clara.store import Database, SecretBox, make_engine, upgrade
+from clara.testing import throwaway_postgresql
 from tests.helpers import require
 
 POSTGRES_ADMIN = os.environ.get(
@@ -36,15 +36,8 @@ def _postgres_available() -> bool:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     require(_postgres_available(), f"PostgreSQL at {POSTGRES_ADMIN}")
-    import psycopg  # noqa: PLC0415
-
-    name = f"clara_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0]
-    yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgresql(POSTGRES_ADMIN) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

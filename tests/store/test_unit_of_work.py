@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from clara.store import (
     Database,
+    claim_message,
     load_conversation,
-    mark_processed,
     record_email_alert,
     record_proactive_message,
 )
@@ -20,8 +20,8 @@ from clara.store.models import (
     Conversation,
     ConversationParticipant,
     EmailAccount,
+    InboxMessage,
     Message,
-    ProcessedMessage,
     User,
 )
 
@@ -55,7 +55,11 @@ def test_a_thousand_units_of_work_a_third_raising_leave_no_connection_out(
     for index in range(1000):
         try:
             with database.unit_of_work() as session:
-                session.add(ProcessedMessage(platform="discord", message_id=str(index)))
+                session.add(
+                    InboxMessage(
+                        platform="discord", message_id=str(index), channel_id="c1", state="answered"
+                    )
+                )
                 if index % 3 == 0:
                     raise ValueError(index)
         except ValueError:
@@ -63,7 +67,7 @@ def test_a_thousand_units_of_work_a_third_raising_leave_no_connection_out(
     assert failures == 334
     assert database.checked_out() == 0
     with database.unit_of_work() as session:
-        assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 666
+        assert session.scalar(select(func.count()).select_from(InboxMessage)) == 666
     assert database.checked_out() == 0
 
 
@@ -78,16 +82,20 @@ def test_booleans_and_timestamps_are_real(database: Database) -> None:
         assert abs(stored.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
 
-def test_inbound_messages_are_processed_once(database: Database) -> None:
+def test_inbound_messages_are_claimed_once(database: Database) -> None:
     with database.unit_of_work() as session:
-        assert mark_processed(session, "discord", "111")
-        assert not mark_processed(session, "discord", "111")
-        assert mark_processed(session, "discord", "222")
-        assert mark_processed(session, "slack", "111")  # another platform, another id space
+        assert claim_message(session, "discord", "111", "c1", b"m") is None
+        assert claim_message(session, "discord", "111", "c1", b"m") == "received"
+        assert claim_message(session, "discord", "222", "c1", b"m") is None
+        # another platform, another id space
+        assert claim_message(session, "slack", "111", "c1", b"m") is None
     with database.unit_of_work() as session:
-        assert not mark_processed(session, "discord", "111")  # and after a "restart"
+        # and after a "restart"
+        assert claim_message(session, "discord", "111", "c1", b"m") == "received"
     with pytest.raises(IntegrityError), database.unit_of_work() as session:
-        session.add(ProcessedMessage(platform="discord", message_id="111"))
+        session.add(
+            InboxMessage(platform="discord", message_id="111", channel_id="c1", state="answered")
+        )
 
 
 def test_one_alert_per_message_and_one_proactive_message_per_key(database: Database) -> None:
@@ -170,7 +178,11 @@ async def test_trio_code_reaches_the_store_in_worker_threads_bounded_by_the_pool
             import time  # noqa: PLC0415
 
             time.sleep(0.02)
-            session.add(ProcessedMessage(platform="discord", message_id=f"t{index}"))  # type: ignore[attr-defined]
+            session.add(
+                InboxMessage(
+                    platform="discord", message_id=f"t{index}", channel_id="c1", state="answered"
+                )
+            )  # type: ignore[attr-defined]
             return index
         finally:
             running -= 1
@@ -193,7 +205,7 @@ async def test_trio_code_reaches_the_store_in_worker_threads_bounded_by_the_pool
     assert ticks > 10  # the event loop kept running while threads waited on the database
     assert database.checked_out() == 0
     count = await database.run(
-        lambda session: session.scalar(select(func.count()).select_from(ProcessedMessage))
+        lambda session: session.scalar(select(func.count()).select_from(InboxMessage))
     )
     assert count == 20
 

@@ -200,7 +200,7 @@ def test_run_py_upgrades_the_database_on_start(tmp_path: Path) -> None:
     rest, _ = process.communicate(timeout=30)
     output = "".join(seen) + rest
     assert process.returncode == 0, output
-    assert "database upgraded from empty to 0003" in output
+    assert "database upgraded from empty to 0004" in output
     assert (tmp_path / "clara.db").is_file()
     assert (tmp_path / "encryption.key").is_file()
     assert "generated a key into" in output

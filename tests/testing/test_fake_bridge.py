@@ -136,3 +136,53 @@ async def test_a_message_delivered_to_the_bridge_is_answered_through_it(
             1.0,
         )
         assert bridge.sent == 1 and bridge.typing_calls == 1
+
+
+async def test_history_reads_back_what_was_delivered_or_remembered_in_order(
+    autojump_clock: Clock,
+) -> None:
+    bridge = FakeBridge()
+    routed: list[MessageReceived] = []
+
+    async def route(message: MessageReceived) -> None:
+        routed.append(message)
+
+    seen, *away = [incoming(f"m{n}", channel_id="42", message_id=f"id{n}") for n in range(4)]
+    elsewhere = incoming("other", channel_id="43")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(bridge.run, route)
+        await bridge.deliver(seen)
+        for message in [*away, elsewhere]:
+            bridge.remember(message)  # written while Clara was away: never routed
+        assert routed == [seen]
+        assert await bridge.history("42", after="id0", limit=10) == away
+        assert await bridge.history("42", after="id0", limit=2) == away[:2]
+        assert await bridge.history("42", after=None, limit=2) == away[1:]
+        assert await bridge.history("44", after=None, limit=2) == []
+        with pytest.raises(ValueError, match="limit must be at least 1; got 0"):
+            await bridge.history("42", after=None, limit=0)
+        bridge.refuse_history("reading channel 42 failed (403): Missing Access")
+        with pytest.raises(PlatformError, match="403"):
+            await bridge.history("42", after=None, limit=1)
+        bridge.refuse_history(None)
+        assert await bridge.history("42", after="id2", limit=1) == away[2:]
+        nursery.cancel_scope.cancel()
+    with pytest.raises(PlatformError, match="not connected"):
+        await bridge.history("42", after=None, limit=1)
+
+
+async def test_can_read_answers_what_the_test_allowed(autojump_clock: Clock) -> None:
+    bridge = FakeBridge()
+
+    async def route(message: MessageReceived) -> None:
+        raise AssertionError("nothing is delivered here")
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(bridge.run, route)
+        assert not await bridge.can_read("ada", "42")
+        bridge.allow_reading("ada", "42", "43")
+        assert await bridge.can_read("ada", "42") and await bridge.can_read("ada", "43")
+        assert not await bridge.can_read("bob", "42")
+        nursery.cancel_scope.cancel()
+    with pytest.raises(PlatformError, match="not connected"):
+        await bridge.can_read("ada", "42")

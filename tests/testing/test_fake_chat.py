@@ -47,3 +47,12 @@ async def test_incoming_builds_a_mention_or_a_dm() -> None:
         "9",
     )
     assert (dm.is_dm, dm.guild_id) == (True, None)
+
+
+async def test_can_read_answers_what_the_test_allowed() -> None:
+    transport = FakeTransport()
+    assert not await transport.can_read("ada", "c1")
+    transport.allow_reading("ada", "c1")
+    assert await transport.can_read("ada", "c1")
+    assert not await transport.can_read("bob", "c1")
+    assert transport.readable == {("ada", "c1")}

@@ -10,10 +10,10 @@ import trio.testing
 
 from clara.store import (
     Database,
+    claim_message,
     current_revision,
     guild_config,
     head_revision,
-    mark_processed,
 )
 from clara.testing import throwaway_database
 
@@ -39,8 +39,8 @@ async def test_units_of_work_take_no_virtual_time(autojump_clock: Clock) -> None
     with throwaway_database() as database:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio.sleep, 30)  # a deadline autojump could jump to
-            assert await database.run(mark_processed, "discord", "1")
-            assert not await database.run(mark_processed, "discord", "1")
+            assert await database.run(claim_message, "discord", "1", "c1", None) is None
+            assert await database.run(claim_message, "discord", "1", "c1", None) == "received"
             assert trio.current_time() == 0.0
             nursery.cancel_scope.cancel()
 
@@ -55,4 +55,4 @@ async def test_with_threads_it_is_the_production_database(autojump_clock: Clock)
 @pytest.mark.trio
 async def test_the_database_fixture_is_a_throwaway_store(database: Database) -> None:
     assert current_revision(database.engine) == head_revision()
-    assert await database.run(mark_processed, "discord", "1")
+    assert await database.run(claim_message, "discord", "1", "c1", None) is None

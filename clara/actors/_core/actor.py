@@ -250,6 +250,16 @@ class Actor:
             "on_receive"
         )
 
+    async def on_drain(self) -> None:
+        """Called when a graceful, final stop begins (a deploy), after the message being
+        handled is done and before the background tasks are cancelled: let work in flight
+        finish here (a reply being posted). No message is handled meanwhile.
+
+        Bounded by the stop's timeout: at the deadline it is cancelled, then the tasks are,
+        then ``on_stop`` runs with what is left. If it raises, the error is logged and the
+        stop goes on. Not called on a crash, a restart or passivation.
+        """
+
     async def on_stop(self) -> None:
         """Called once when this incarnation ends."""
 

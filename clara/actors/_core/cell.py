@@ -442,6 +442,21 @@ class ActorCell(ContextServices):
         are cancelled, its deferred replies failed, and its on_stop run (``timeout`` s)."""
         await self._run_on_stop(timeout)
 
+    async def _run_on_drain(self, deadline: float) -> None:
+        """Let the incarnation finish its work in flight (``Actor.on_drain``) until ``deadline``."""
+        actor = self._actor
+        if actor is None or type(actor).on_drain is Actor.on_drain:
+            return
+        with trio.move_on_at(deadline) as scope:
+            try:
+                await actor.on_drain()
+            except Exception as exc:
+                logger.warning(
+                    "actor %s: on_drain raised %s: %s", self.path, type(exc).__name__, exc
+                )
+        if scope.cancelled_caught:
+            logger.warning("actor %s: work in flight was cut off by the stop timeout", self.path)
+
     async def _run_on_stop(self, timeout: float) -> None:
         """End the incarnation's background tasks and deferred replies, then run its on_stop."""
         self._cancel_tasks()
@@ -566,6 +581,8 @@ class ActorCell(ContextServices):
                     self._runner_scope.cancel()
                     with trio.CancelScope(shield=True):
                         await waiter.wait()
+            if final and was_live:
+                await self._run_on_drain(deadline)
             if final:
                 self._fail_queued("actor stopped")
             if was_live:

@@ -4,20 +4,29 @@ exactly one reply, in order; a flood or a slow tool here never slows another cha
 The flow of one message (DESIGN.md, "The flow of one Discord message"):
 
     addressed to Clara? (reply mode, DM)  → allowed? (servers, channels, roles)
-    → first time seen? (a unique row in the store: a re-delivery or a restart never replies twice)
+    → in hand already? (a re-delivery of a message queued or being answered here)
     → a stop phrase? (the speaker's own reply and queue; an administrator's: all)
     → within the person's rate? (token bucket; over it, skipped, with one notice saying so)
+    → claimed in the durable inbox (started now, waited for before the first piece is posted:
+      a message the store holds as finished is not answered twice)
     → a reply running? queue it (⏳ on it, one line of text per burst; active mode
       coalesces), or say busy
     → reply: context (history, summary, memories, the time where the person is), the model
       with tools (a progress line per call), chunks of 2,000 characters with nonces
-    → afterwards: the exchange stored, memory told (in the background), proactive told.
+    → afterwards: the exchange stored and the messages marked answered (one unit of work),
+      memory told (in the background), proactive told.
+
+What the inbox holds unfinished when the actor starts (after a crash, a deploy, a restart)
+is answered first, in the order it arrived; what is older than ``CLARA_RESUME_WINDOW`` gets
+a short note instead. A graceful stop (``on_drain``) lets the running reply finish; what is
+queued stays in the inbox for the next start.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +62,6 @@ from ...store import (
     channel_config,
     conversation_summary,
     guild_config,
-    mark_processed,
     message_text,
     recent_history,
     record_exchange,
@@ -65,6 +73,7 @@ from ..llm import Complete
 from ..memory import Remember
 from ..policy import UserRates, is_admin
 from .context import history_messages, recall_about, system_prompt
+from .inbox import MAX_ATTEMPTS, ChannelInbox, Claim, Draft, Resumed
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .rules import addressed, allowed, is_stop, plan_stop, without_mention
 from .summary import fold_older_messages
@@ -107,6 +116,13 @@ class ChannelDependencies:
     """The one HTTP client every channel shares (attachments); its owner closes it once.
     None: attachments that must be downloaded are skipped (a note tells the model, a warning
     the log); attachments that carry their data are read all the same."""
+    resume_window: float = 600.0
+    """Seconds an unfinished message stays worth answering when the channel starts again."""
+    resume_note: bool = True
+    """Whether an older unfinished message gets one short note (else it is closed silently)."""
+    resume: bool = True
+    """Whether a starting channel answers what the inbox holds unfinished (off for a one-shot
+    ``run.py --once``, whose output is the one answer asked for)."""
 
 
 class ChannelActor(Actor):
@@ -127,6 +143,8 @@ class ChannelActor(Actor):
         # What the running reply answers: whose it is decides who may stop it.
         self.running_batch: list[tuple[MessageReceived, DeferredReply | None]] = []
         self._burst_noticed = False  # the one "I'll answer in turn" line of this burst is out
+        self._to_react: deque[str] = deque()  # queued messages still to get their ⏳
+        self._reacting = False
         self.generation = 0
         self.rates = UserRates()
         self.noticed: dict[str, float] = {}
@@ -139,16 +157,77 @@ class ChannelActor(Actor):
         self._zones: dict[str, tuple[str, float]] = {}
         self._since_summary_check = 0
         self._summarizing = False  # one summary at a time, or two would fold the same messages
+        self.inbox = ChannelInbox(None, platform, channel_id, lambda *a, **k: None)
+        self._claims: dict[str, Claim] = {}  # of the messages in hand (queued or answered now)
+        self._resumed: dict[str, Resumed] = {}  # unfinished at start: how far their reply got
+        self._reply_over: trio.Event | None = None  # set when the running reply task ends
         self.replies = 0
         self.ignored = 0
         self.duplicates = 0
         self.rate_limited = 0
         self.busy = 0
+        self.resumed = 0
+        self.expired = 0
 
     # -- life ---------------------------------------------------------------------------------
 
     async def on_start(self) -> None:
+        self.inbox = ChannelInbox(
+            self.deps.database, self.platform, self.channel_id, self.context.start_task
+        )
         await self._load_settings()
+        if self.deps.resume:
+            await self._resume()
+
+    async def on_drain(self) -> None:
+        """A graceful stop (a deploy): the running reply may finish; the queue stays in the
+        inbox for the next start."""
+        over = self._reply_over
+        if self.running is not None and over is not None:
+            await over.wait()
+
+    async def _resume(self) -> None:
+        """Answer what the inbox holds unfinished for this channel, in its original order."""
+        for resumed in await self.inbox.unfinished():
+            message = resumed.message
+            if resumed.attempts >= MAX_ATTEMPTS:
+                logger.warning(
+                    "channel %s: giving up on message %s after %d failed attempts",
+                    self.channel_id,
+                    message.message_id,
+                    resumed.attempts,
+                )
+                self.inbox.finish([message.message_id], "failed")
+                await self._say(
+                    message,
+                    "Sorry, something kept going wrong while I answered this, so I've given up "
+                    "on it; could you ask again, perhaps differently?",
+                    "failed",
+                )
+                continue
+            if resumed.age > self.deps.resume_window:
+                self.expired += 1
+                self.inbox.finish([message.message_id], "expired")
+                if self.deps.resume_note:
+                    await self._say(
+                        message,
+                        "Sorry, I restarted and this message waited too long for me; "
+                        "could you ask again?",
+                        "expired",
+                    )
+                continue
+            if message.guild_id is not None and message.guild_id != self._guild_id:
+                self._guild_id = message.guild_id
+                await self._load_settings()
+            self.resumed += 1
+            self._resumed[message.message_id] = resumed
+            self._claims[message.message_id] = Claim(message.message_id)
+            self.pending.append((message, None))
+        if self.pending and self.running is None:
+            logger.info(
+                "channel %s: resuming %d unanswered message(s)", self.channel_id, len(self.pending)
+            )
+            self._next()
 
     async def _load_settings(self) -> None:
         database = self.deps.database
@@ -174,6 +253,8 @@ class ChannelActor(Actor):
             "duplicates": self.duplicates,
             "rate_limited": self.rate_limited,
             "busy": self.busy,
+            "resumed": self.resumed,
+            "expired": self.expired,
             "mode": self.config.reply_mode,
         }
 
@@ -211,30 +292,47 @@ class ChannelActor(Actor):
             if reply is not None:
                 reply.reply(None)
             return
-        database = self.deps.database
-        if database is not None and not await database.run(
-            mark_processed, message.platform, message.message_id
-        ):
+        if self._in_hand(message.message_id):
             self.duplicates += 1
-            logger.debug("channel %s: message %s seen before", self.channel_id, message.message_id)
+            logger.debug("channel %s: message %s is in hand", self.channel_id, message.message_id)
             if reply is not None:
                 reply.reply(None)
             return
         text = without_mention(message.content)
         if is_stop(text, self.deps.discord.stop_phrases):
+            if not await self._first_time(message, "answered"):
+                if reply is not None:
+                    reply.reply(None)
+                return
             await self._stop(message)
             if reply is not None:
                 reply.reply("Stopped.")
             return
         if not self._within_rate(message):
             self.rate_limited += 1
+            self.inbox.close(message, "skipped")
             if reply is not None:
                 reply.reply(None)
             return
         if self.running is not None:
             await self._enqueue(message, reply)
             return
+        self._claims[message.message_id] = self.inbox.claim(message)
         self._start([(message, reply)])
+
+    def _in_hand(self, message_id: str) -> bool:
+        """Whether ``message_id`` is queued here or being answered (a re-delivery of it)."""
+        return message_id in self._claims
+
+    async def _first_time(self, message: MessageReceived, state: str) -> bool:
+        """Record ``message`` as finished in ``state`` and say whether it was new (waited for:
+        a stop phrase delivered twice must not stop twice)."""
+        claim = self.inbox.claim(message)
+        if not await claim.is_new():
+            self.duplicates += 1
+            return False
+        self.inbox.finish([message.message_id], state)
+        return True
 
     def _within_rate(self, message: MessageReceived) -> bool:
         verdict = self.rates.take(
@@ -264,6 +362,7 @@ class ChannelActor(Actor):
     async def _enqueue(self, message: MessageReceived, reply: DeferredReply | None) -> None:
         if len(self.pending) >= self.deps.discord.channel_mailbox:
             self.busy += 1
+            self.inbox.close(message, "refused")
             if reply is not None:
                 reply.reply(None)
             if self._may_notice("busy"):
@@ -273,9 +372,13 @@ class ChannelActor(Actor):
                     "busy",
                 )
             return
+        self._claims[message.message_id] = self.inbox.claim(message)
         self.pending.append((message, reply))
         # Feedback without spam: ⏳ on each queued message, one line of text per burst.
-        self.context.start_task(self._react, message, QUEUED, name="queued")
+        self._to_react.append(message.message_id)
+        if not self._reacting:
+            self._reacting = True
+            self.context.start_task(self._react_in_order, name="queued")
         if not self._burst_noticed and self.config.reply_mode == "mention" and not message.is_dm:
             self._burst_noticed = True
             self.context.start_task(
@@ -286,11 +389,18 @@ class ChannelActor(Actor):
                 name="notice",
             )
 
-    async def _react(self, message: MessageReceived, emoji: str) -> None:
+    async def _react_in_order(self) -> None:
+        """⏳ on each queued message, in the order they came, one at a time (a burst makes one
+        task, not one per message)."""
         try:
-            await self.deps.transport.react(self.channel_id, message.message_id, emoji)
-        except ClaraError as error:
-            logger.info("channel %s: could not react: %s", self.channel_id, error)
+            while self._to_react:
+                message_id = self._to_react.popleft()
+                try:
+                    await self.deps.transport.react(self.channel_id, message_id, QUEUED)
+                except ClaraError as error:
+                    logger.info("channel %s: could not react: %s", self.channel_id, error)
+        finally:
+            self._reacting = False
 
     def _may_notice(self, kind: str) -> bool:
         now = trio.current_time()
@@ -312,9 +422,11 @@ class ChannelActor(Actor):
         )
         if plan.cancel_running and self.running is not None:
             self.running.cancel()
-        for _, waiting in plan.ended:
+        for ended, waiting in plan.ended:
             if waiting is not None:
                 waiting.reply("Stopped.")
+            self._forget(ended.message_id)
+        self.inbox.finish([ended.message_id for ended, _ in plan.ended], "stopped")
         self.pending = plan.kept
         stopped = plan.stopped
         if speaker.id in stopped or not stopped:
@@ -332,22 +444,40 @@ class ChannelActor(Actor):
                     "stopped",
                 )
 
+    def _forget(self, message_id: str) -> None:
+        self._claims.pop(message_id, None)
+        self._resumed.pop(message_id, None)
+
     def _next(self) -> None:
         if not self.pending:
             return
-        if self.config.reply_mode == "active":
-            batch = list(self.pending)  # coalesced into one turn
-            self.pending.clear()
+        first = self.pending[0][0].message_id
+        resumed = self._resumed.get(first)
+        if resumed is not None and resumed.draft is not None:
+            # A reply made before a restart: it answers what it covered, nothing more.
+            covers = set(resumed.draft.covers) | {first}
+            batch = [entry for entry in self.pending if entry[0].message_id in covers]
+            self.pending = deque(e for e in self.pending if e[0].message_id not in covers)
+        elif self.config.reply_mode == "active":
+            batch = [e for e in self.pending if self._draft_of(e[0]) is None]  # one turn
+            self.pending = deque(e for e in self.pending if self._draft_of(e[0]) is not None)
         else:
             batch = [self.pending.popleft()]
         self._start(batch)
+
+    def _draft_of(self, message: MessageReceived) -> Draft | None:
+        resumed = self._resumed.get(message.message_id)
+        return resumed.draft if resumed is not None else None
 
     def _start(self, batch: list[tuple[MessageReceived, DeferredReply | None]]) -> None:
         self.running_batch = batch
         self.generation += 1
         scope = trio.CancelScope()
         self.running = scope
-        self.context.start_task(self._reply, batch, scope, self.generation, name="reply")
+        self._reply_over = trio.Event()
+        self.context.start_task(
+            self._reply, batch, scope, self.generation, self._reply_over, name="reply"
+        )
 
     # -- replying -----------------------------------------------------------------------------
 
@@ -356,28 +486,82 @@ class ChannelActor(Actor):
         batch: list[tuple[MessageReceived, DeferredReply | None]],
         scope: trio.CancelScope,
         generation: int,
+        over: trio.Event,
     ) -> None:
         messages = [message for message, _ in batch]
         trigger = messages[-1]
         text = ""
+        ended = False
         try:
             with scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._keep_typing)
-                    files: list[tuple[str, bytes]] = []
-                    with trio.move_on_after(self.deps.reply_timeout) as timer:
-                        text, files = await self._compose(messages)
-                    if timer.cancelled_caught:
-                        text = "That took too long, so I stopped. Could you try again?"
-                    sent_ids = await self._send(trigger, text, files)
+                    resumed = self._resumed.get(trigger.message_id)
+                    if resumed is not None and resumed.draft is not None:
+                        nursery.start_soon(self._keep_typing)
+                        draft = resumed.draft
+                        posted, first_id = resumed.pieces_sent, resumed.first_piece_id
+                    else:
+                        self.inbox.replying([message.message_id for message in messages])
+                        # The claims were started on arrival: a message the store holds as
+                        # answered (a replay after a restart) costs no model call.
+                        messages = await self._still_owed(messages)
+                        if not messages:
+                            nursery.cancel_scope.cancel()
+                            ended = True
+                            return
+                        trigger = messages[-1]
+                        nursery.start_soon(self._keep_typing)
+                        files: list[tuple[str, bytes]] = []
+                        with trio.move_on_after(self.deps.reply_timeout) as timer:
+                            text, files = await self._compose(messages)
+                        if timer.cancelled_caught:
+                            text = "That took too long, so I stopped. Could you try again?"
+                        draft = Draft(
+                            text=text, files=files, covers=[m.message_id for m in messages]
+                        )
+                        posted, first_id = 0, None
+                    text = draft.text
+                    first_id = await self._send(trigger, draft, posted, first_id)
                     nursery.cancel_scope.cancel()
+            if not scope.cancelled_caught:
                 self.replies += 1
-                await self._after(messages, text, sent_ids[0] if sent_ids else None)
+                await self._after(messages, text, first_id)
+            ended = True
         finally:
-            for _, waiting in batch:
+            ids = [message.message_id for message, _ in batch]
+            owed = {message.message_id for message in messages}
+            for message_id in ids:
+                self._forget(message_id)
+            if scope.cancelled_caught:
+                self.inbox.finish(ids, "stopped")
+            for message, waiting in batch:
                 if waiting is not None and not waiting.done:
-                    waiting.reply(text if not scope.cancelled_caught else "Stopped.")
-            self.context.tell_self(ReplyDone(generation=generation))
+                    if message.message_id not in owed:
+                        waiting.reply(None)  # answered before: nothing new to say
+                    else:
+                        waiting.reply(text if not scope.cancelled_caught else "Stopped.")
+            over.set()
+            if ended:
+                self.context.tell_self(ReplyDone(generation=generation))
+            # else: the reply failed and takes this incarnation with it; the next one resumes
+            # the inbox in order (this one must not start the next message meanwhile).
+
+    async def _still_owed(self, messages: list[MessageReceived]) -> list[MessageReceived]:
+        """The messages whose claim found them new (or unfinished): the rest were answered
+        before (a re-delivery after a restart) and are left alone."""
+        owed = []
+        for message in messages:
+            claim = self._claims.get(message.message_id)
+            if claim is None or await claim.is_new():
+                owed.append(message)
+            else:
+                self.duplicates += 1
+                logger.debug(
+                    "channel %s: message %s was answered before",
+                    self.channel_id,
+                    message.message_id,
+                )
+        return owed
 
     async def _keep_typing(self) -> None:
         while True:
@@ -405,9 +589,15 @@ class ChannelActor(Actor):
         )
         registry = self.deps.tools_for(trigger) if self.deps.tools_for else ToolRegistry()
 
+        lines = 0
+
         async def progress(event: ToolProgress) -> None:
+            nonlocal lines
             if event.status == "started":
-                await self._say(trigger, f"-# using {event.tool}…", "progress", reply=False)
+                lines += 1  # each line its own nonce, or Discord would keep only the first
+                await self._say(
+                    trigger, f"-# using {event.tool}…", f"progress-{lines}", reply=False
+                )
 
         try:
             result = await run_tool_loop(
@@ -540,33 +730,45 @@ class ChannelActor(Actor):
             self._summarizing = False
 
     async def _send(
-        self, trigger: MessageReceived, text: str, files: list[tuple[str, bytes]] | None = None
-    ) -> list[str]:
-        """Post the reply in chunks; files the tools made go with the last one."""
-        sent = []
-        chunks = split_message(text) or [""]
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            sent.append(
-                await self.deps.transport.send(
-                    self.channel_id,
-                    chunk,
-                    reply_to=trigger.message_id if index == 0 else None,
-                    nonce=nonce_for(trigger.message_id, index),
-                    files=(files or []) if last else (),
-                )
+        self, trigger: MessageReceived, draft: Draft, posted: int, first_id: str | None
+    ) -> str | None:
+        """Post the reply's pieces from ``posted`` on (the ones before are out already); the
+        files go with the last. Each piece has its own nonce, the same on every retry, and a
+        reply of several pieces is stored first and each piece noted as it is posted, so a
+        resumed reply posts each piece once.
+
+        Returns:
+            the platform's id of the first piece.
+        """
+        chunks = split_message(draft.text) or [""]
+        several = len(chunks) > 1
+        if several and posted == 0:
+            await self.inbox.made(trigger.message_id, draft)
+        for index in range(posted, len(chunks)):
+            piece_id = await self.deps.transport.send(
+                self.channel_id,
+                chunks[index],
+                reply_to=trigger.message_id if index == 0 else None,
+                nonce=nonce_for(trigger.message_id, index),
+                files=draft.files if index == len(chunks) - 1 else (),
             )
-        return sent
+            if index == 0:
+                first_id = piece_id
+            if several:
+                self.inbox.posted(trigger.message_id, index + 1, piece_id if index == 0 else None)
+        return first_id
 
     async def _say(
         self, message: MessageReceived, text: str, kind: str, *, reply: bool = True
     ) -> None:
+        """A notice about ``message``: its nonce is the message's and the kind's (the same in
+        every process, so a notice retried after a restart is posted once)."""
         try:
             await self.deps.transport.send(
                 self.channel_id,
                 text,
                 reply_to=message.message_id if reply else None,
-                nonce=nonce_for(message.message_id, hash(kind) % 1000 + 1000),
+                nonce=nonce_for(message.message_id, f"{kind}:{zlib.crc32(kind.encode())}"),
             )
         except ClaraError as error:
             logger.info("channel %s: could not send a %s notice: %s", self.channel_id, kind, error)
@@ -576,23 +778,26 @@ class ChannelActor(Actor):
     ) -> None:
         trigger = messages[-1]
         database = self.deps.database
-        if database is not None:
-            turns: list[tuple[str, str, str, str | None]] = [
-                (m.author.id, m.author.name, without_mention(m.content), m.message_id)
-                for m in messages
-            ]
-            await database.run(
-                lambda session: record_exchange(
-                    session,
-                    platform=self.platform,
-                    channel_id=self.channel_id,
-                    guild_id=trigger.guild_id,
-                    is_dm=trigger.is_dm,
-                    turns=turns,
-                    reply=reply,
-                    reply_message_id=reply_id,
-                )
+        turns: list[tuple[str, str, str, str | None]] = [
+            (m.author.id, m.author.name, without_mention(m.content), m.message_id) for m in messages
+        ]
+        platform, channel_id = self.platform, self.channel_id
+
+        def exchange(session: Any) -> None:
+            record_exchange(
+                session,
+                platform=platform,
+                channel_id=channel_id,
+                guild_id=trigger.guild_id,
+                is_dm=trigger.is_dm,
+                turns=turns,
+                reply=reply,
+                reply_message_id=reply_id,
             )
+
+        # Not waited for: the next reply needs only the history kept here, and the single
+        # writer commits this before anything written after it.
+        self.inbox.answered_soon([m.message_id for m in messages], exchange)
         if self._history is not None:
             for message in messages:
                 self._history.append(
@@ -609,7 +814,10 @@ class ChannelActor(Actor):
             if due and not self._summarizing:
                 self._since_summary_check = 0
                 self._summarizing = True
-                self.context.start_task(self._summarize, name="summary")
+                try:
+                    self.context.start_task(self._summarize, name="summary")
+                except RuntimeError:  # stopping (a deploy): the next start folds them in
+                    self._summarizing = False
         if self.deps.memory is not None:
             for message in messages:
                 await self.deps.memory.tell(

@@ -1,8 +1,8 @@
 """The ``channels`` child of the root: one ``ChannelActor`` per channel, started on first use.
 
 Also the policy that goes with conversations: which tools a reply may use (per message: the
-built-ins, and the MCP servers the person may call), how long one tool call may take, and
-the one HTTP client every channel shares.
+built-ins, the chat history the person may see, and the MCP servers the person may call), how
+long one tool call may take, and the one HTTP client every channel shares.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ...adapters.memory import memory_user_id
 from ...config import Settings
 from ...store import Database
 from ...supervisors import ChildSpec, DynamicSupervisor, Restart
-from ...tools import BuiltinTools, ToolRegistry
+from ...tools import BuiltinTools, CanRead, ChatHistoryTools, ToolRegistry
 from .. import ActorRef, Overflow
 from ..mcp import McpSystem
 from ..memory import searcher
@@ -53,11 +53,23 @@ def channel_http_client() -> httpx.AsyncClient:
 
 
 def tools_for(
-    settings: Settings, memory: ActorRef | None, mcp: McpSystem | None
+    settings: Settings,
+    memory: ActorRef | None,
+    mcp: McpSystem | None,
+    *,
+    database: Database | None = None,
+    can_read: CanRead | None = None,
 ) -> Callable[[MessageReceived], ToolRegistry]:
     """The tools one reply may use: the built-ins (with a search of what Clara remembers about
-    the author), and each enabled MCP server plus the ``mcp`` management tools, which change
-    only what the author's own message names."""
+    the author), the search and reading of earlier conversations the author may see (with a
+    store, and the platform's ``can_read``), and each enabled MCP server plus the ``mcp``
+    management tools, which change only what the author's own message names.
+
+    Args:
+        database: where conversations are recorded; None: no history tools.
+        can_read: the platform's answer to "may this person read that channel"
+            (``ChatTransport.can_read``); None: no history tools.
+    """
 
     def registry_for(message: MessageReceived) -> ToolRegistry:
         registry = ToolRegistry()
@@ -65,6 +77,8 @@ def tools_for(
         if memory is not None:
             search = searcher(memory, memory_user_id(message.platform, message.author.id))
         registry.register(BuiltinTools(memory_search=search))
+        if database is not None and can_read is not None:
+            registry.register(ChatHistoryTools(database, message, can_read))
         if mcp is not None:
             for provider in mcp.tools_for(message.author, message.platform, message.content):
                 registry.register(provider)
@@ -83,6 +97,7 @@ def channels_subsystem(
     database: Database | None,
     mcp: McpSystem | None,
     http: httpx.AsyncClient,
+    resume: bool = True,
 ) -> Channels:
     """The channels DynamicSupervisor: a bounded, rejecting mailbox per channel
     (``CLARA_CHANNEL_MAILBOX``, plus room for the notices a full queue sends), passivation
@@ -92,6 +107,7 @@ def channels_subsystem(
         transport: where replies go (the Discord bridge, the console, stdout).
         platform: the platform every channel of this process is on (``discord``, ``console``).
         http: the shared client; its owner closes it once the channels have stopped.
+        resume: whether channels answer what the inbox holds unfinished when they start.
     """
     dependencies = ChannelDependencies(
         transport=transport,
@@ -100,10 +116,13 @@ def channels_subsystem(
         llm_settings=settings.llm,
         database=database,
         memory=memory,
-        tools_for=tools_for(settings, memory, mcp),
+        tools_for=tools_for(settings, memory, mcp, database=database, can_read=transport.can_read),
         # An MCP server's own limit applies first; its error is clearer than ours.
         tool_timeout=max(30.0, settings.mcp.call_timeout + 1.0),
         http=http,
+        resume_window=settings.discord.resume_window,
+        resume_note=settings.discord.resume_note,
+        resume=resume,
     )
     supervisor = DynamicSupervisor(
         lambda channel_id: ChannelActor(platform, channel_id, dependencies),
@@ -114,5 +133,7 @@ def channels_subsystem(
         passivate_after=PASSIVATE_AFTER,
         max_restarts=100,
         max_seconds=60.0,
+        # A deploy lets running replies finish (on_drain) within CLARA_DRAIN_TIMEOUT.
+        shutdown=settings.discord.drain_timeout + 1.0,
     )
     return Channels(spec=ChildSpec("channels", supervisor), supervisor=supervisor)

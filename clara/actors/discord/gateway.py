@@ -8,6 +8,7 @@ from typing import Any
 
 from ...adapters.discord import Bridge, CommandHandler
 from .. import Actor, ActorRef
+from .intake import IntakeGate
 from .routing import OrderedRouter
 
 __all__ = ["DiscordGateway"]
@@ -27,6 +28,8 @@ class DiscordGateway(Actor):
             the channels' transport).
         channel: returns the ref of the actor for a channel id, starting it if needed.
         commands: runs a slash command (none are registered without it).
+        gate: what messages pass before the router: held until the ``intake`` child opens
+            it (None: straight to the router).
     """
 
     def __init__(
@@ -34,15 +37,21 @@ class DiscordGateway(Actor):
         bridge: Bridge,
         channel: Callable[[str], Awaitable[ActorRef]],
         commands: CommandHandler | None = None,
+        gate: IntakeGate | None = None,
     ) -> None:
         self.bridge = bridge
         self._channel = channel
         self._commands = commands
+        self._gate = gate
         self.refused = 0
 
     async def on_start(self) -> None:
         # One router per incarnation: what it buffers belongs to the tasks this one starts.
-        route = OrderedRouter(self._channel, self.context.start_task, self._refused)
+        router = OrderedRouter(self._channel, self.context.start_task, self._refused)
+        route: Callable[[Any], Awaitable[None]] = router
+        if self._gate is not None:
+            self._gate.attach(router)
+            route = self._gate
         await self.context.start_service(self.bridge.run, route, self._commands, name="discord")
 
     def _refused(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ...adapters.chat import Author
@@ -15,8 +16,20 @@ from ..channel.subsystem import Channels
 from ..mcp import McpSystem
 from .commands import CommandDependencies, Invocation, run_command
 from .gateway import DiscordGateway
+from .intake import Intake, IntakeGate
 
-__all__ = ["discord_bridge", "discord_subsystem"]
+__all__ = ["Discord", "discord_bridge", "discord_subsystem"]
+
+
+@dataclass(frozen=True)
+class Discord:
+    """The two children Discord adds to the tree: ``connection`` (the gateway; declared
+    before the channels, so it stops after them and replies can still be posted while Clara
+    drains) and ``intake`` (declared after the channels: it resumes and catches up, then lets
+    live messages in, and is the first to stop taking them)."""
+
+    connection: ChildSpec
+    intake: ChildSpec
 
 
 def discord_bridge(settings: DiscordSettings, *, guild_ready_timeout: float = 2.0) -> DiscordBridge:
@@ -47,9 +60,10 @@ def discord_subsystem(
     llm: ActorRef | None,
     mcp: McpSystem | None,
     started_at: float,
-) -> ChildSpec:
-    """The gateway actor's spec: messages go to their channel's actor, slash commands run
-    with what they need; ``/readyz`` reports ``discord`` until the gateway is connected.
+) -> Discord:
+    """The gateway actor's spec and the intake's: messages go to their channel's actor,
+    slash commands run with what they need; ``/readyz`` reports ``discord`` until the
+    gateway is connected.
 
     A connection discord.py gives up on crashes the actor; it is restarted with a backoff of
     1 s doubling to a minute (Discord's own reconnect limits are far gentler than that).
@@ -66,11 +80,24 @@ def discord_subsystem(
     readiness.register(
         "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"
     )
-    return ChildSpec(
+    gate = IntakeGate()
+    connection = ChildSpec(
         "discord",
-        lambda: DiscordGateway(bridge, channels.ref, slash_commands(dependencies)),
+        lambda: DiscordGateway(bridge, channels.ref, slash_commands(dependencies), gate),
         backoff=Backoff(min=1.0, max=60.0),
     )
+    intake = ChildSpec(
+        "intake",
+        lambda: Intake(
+            gate,
+            platform="discord",
+            channel=channels.ref,
+            history=bridge.history,
+            database=database,
+            settings=settings,
+        ),
+    )
+    return Discord(connection=connection, intake=intake)
 
 
 def slash_commands(dependencies: CommandDependencies) -> CommandHandler:

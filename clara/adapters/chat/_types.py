@@ -53,6 +53,10 @@ class MessageReceived(msgspec.Struct, frozen=True, kw_only=True):
     mentions_clara: bool = False
     reply_to_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    sent_at: float | None = None
+    """When the person sent it (seconds since the epoch), when the platform says; a message
+    resumed or caught up after a restart is answered only while it is younger than
+    ``CLARA_RESUME_WINDOW``."""
 
 
 class ChatTransport(Protocol):
@@ -85,9 +89,21 @@ class ChatTransport(Protocol):
         """
         ...
 
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        """Whether the person ``user_id`` may read the history of ``channel_id`` on this
+        platform (what Clara may show them of it): a DM only its own person; a server's
+        channel whoever may view it and read its history. An unknown channel: False.
 
-def nonce_for(message_id: str, part: int) -> str:
-    """A nonce for part ``part`` of the reply to ``message_id``: the same on every retry.
+        Raises:
+            PlatformError: the platform could not be asked (not connected, a server error).
+        """
+        ...
+
+
+def nonce_for(message_id: str, part: int | str) -> str:
+    """A nonce for part ``part`` of what Clara posts about ``message_id`` (a reply piece's
+    index, or a notice's kind): the same on every retry and in every process, distinct for
+    every piece, so Discord's ``enforce_nonce`` drops a repeat and keeps everything else.
 
     Discord takes nonces of at most 25 characters.
     """

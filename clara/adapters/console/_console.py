@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from typing import TextIO
@@ -43,6 +44,10 @@ class ConsoleTransport:
     async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         return None  # a terminal has no reactions: a queued line just waits its turn
 
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        """The console's one person reads the console's one channel, and nothing else."""
+        return channel_id == CONSOLE_CHANNEL
+
 
 class PlainTransport:
     """For scripts (``run.py --once``): the reply's text alone on stdout, nothing else.
@@ -75,6 +80,9 @@ class PlainTransport:
     async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         return None
 
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        return channel_id == CONSOLE_CHANNEL
+
 
 def console_message(text: str, user: str = "you") -> MessageReceived:
     """A line typed in the console, as a direct message to Clara."""
@@ -86,4 +94,5 @@ def console_message(text: str, user: str = "you") -> MessageReceived:
         is_dm=True,
         author=Author(id=user, name=user, is_admin=True),
         content=text,
+        sent_at=time.time(),
     )

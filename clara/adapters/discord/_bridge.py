@@ -13,10 +13,12 @@ discord.py keeps them in class attributes, so one process talks to one Discord.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import discord
 import trio
@@ -34,11 +36,25 @@ logger = logging.getLogger(__name__)
 
 #: Events received and not yet handed to the router; beyond, they wait in order.
 INBOX_CAPACITY = 1000
+#: How long a server member looked up over REST is reused (one search checks many channels
+#: for one person: one lookup, not one per channel); short, so a changed role counts soon.
+MEMBER_CACHE_SECONDS = 10.0
+#: ``history`` reads at most this many times ``limit`` messages (Clara's own are skipped).
+HISTORY_SCAN_FACTOR = 4
+
+GuildPlace = discord.abc.GuildChannel | discord.Thread
 
 
-def to_message(message: discord.Message, bot_id: int) -> MessageReceived:
-    """A discord.py message as Clara's platform-neutral ``MessageReceived``."""
-    author = message.author
+def to_message(
+    message: discord.Message, bot_id: int, *, member: discord.Member | None = None
+) -> MessageReceived:
+    """A discord.py message as Clara's platform-neutral ``MessageReceived``.
+
+    Args:
+        member: the author as a server member, when the message does not carry it (messages
+            read over REST have no member data: no roles, no permissions).
+    """
+    author = member or message.author
     roles = tuple(str(role.id) for role in getattr(author, "roles", ()) if not role.is_default())
     permissions = getattr(author, "guild_permissions", None)
     is_dm = message.guild is None
@@ -70,6 +86,7 @@ def to_message(message: discord.Message, bot_id: int) -> MessageReceived:
             )
             for item in message.attachments
         ),
+        sent_at=message.created_at.timestamp(),
     )
 
 
@@ -105,6 +122,7 @@ class DiscordBridge:
         self.ready = False
         self.received = 0
         self.sent = 0
+        self._members: dict[tuple[int, int], tuple[float, discord.Member | None]] = {}
 
     async def run(
         self,
@@ -270,3 +288,147 @@ class DiscordBridge:
             await trio_asyncio.aio_as_trio(trigger)()
         except discord.HTTPException as error:
             raise PlatformError("discord", f"typing failed ({error.status})") from None
+
+    async def history(
+        self, channel_id: str, *, after: str | None, limit: int
+    ) -> list[MessageReceived]:
+        """What others wrote in a channel after message ``after``, oldest first: at most
+        ``limit`` messages, Clara's own left out (``after`` None: the latest ones).
+
+        For catching up on what was written while Clara was away: the gateway replays
+        nothing. Messages read this way carry no member data, so each author is looked up in
+        the server for their roles (one who has left has none). At most
+        ``HISTORY_SCAN_FACTOR * limit`` messages are read, Clara's included.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+            PlatformError: not connected, or Discord refused (an unknown channel, no access
+                to its history, a server error).
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1; got {limit!r}")
+        client = self._connected()
+        channel_number = _snowflake(channel_id, "channel")
+        after_number = None if after is None else _snowflake(after, "message")
+
+        async def read() -> list[MessageReceived]:
+            assert client.user is not None  # connected
+            bot_id = client.user.id
+            channel = await _resolve_channel(client, channel_number)
+            if not isinstance(channel, discord.abc.Messageable):
+                raise PlatformError("discord", f"channel {channel_id} holds no messages")
+            scan = limit * HISTORY_SCAN_FACTOR
+            stream = (
+                channel.history(limit=scan)  # newest first
+                if after_number is None
+                else channel.history(
+                    limit=scan, after=discord.Object(id=after_number), oldest_first=True
+                )
+            )
+            found: list[discord.Message] = []
+            # An async generator (typed as an iterator): closed at once when left early.
+            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)) as messages:
+                async for message in messages:
+                    if message.author.id != bot_id:
+                        found.append(message)
+                        if len(found) == limit:
+                            break
+            if after_number is None:
+                found.reverse()
+            members: dict[int, discord.Member | None] = {}
+            if isinstance(channel, GuildPlace):
+                for author_id in dict.fromkeys(m.author.id for m in found):
+                    members[author_id] = await self._member(channel.guild, author_id)
+            return [to_message(m, bot_id, member=members.get(m.author.id)) for m in found]
+
+        try:
+            received: list[MessageReceived] = await trio_asyncio.aio_as_trio(read)()
+        except discord.HTTPException as error:
+            raise PlatformError(
+                "discord", f"reading channel {channel_id} failed ({error.status}): {error.text}"
+            ) from None
+        return received
+
+    async def can_read(self, user_id: str, channel_id: str) -> bool:
+        """Whether ``user_id`` may read ``channel_id``'s history: a DM only its own person; a
+        server's channel a member with View Channel and Read Message History there (roles,
+        the channel's overwrites and timeouts counted by discord.py). An unknown channel, or
+        one Clara cannot see itself: False.
+
+        Raises:
+            PlatformError: not connected, or Discord failed (not a refusal: a server error).
+        """
+        client = self._connected()
+        if not (user_id.isdigit() and channel_id.isdigit()):
+            return False
+        person = int(user_id)
+
+        async def check() -> bool:
+            try:
+                channel = await _resolve_channel(client, int(channel_id))
+            except (discord.NotFound, discord.Forbidden):
+                return False
+            if isinstance(channel, discord.DMChannel):
+                return channel.recipient is not None and channel.recipient.id == person
+            if isinstance(channel, discord.GroupChannel):
+                return any(recipient.id == person for recipient in channel.recipients)
+            if not isinstance(channel, GuildPlace) or channel.guild.unavailable:
+                return False
+            member = await self._member(channel.guild, person)
+            if member is None:
+                return False
+            permissions = channel.permissions_for(member)
+            return permissions.view_channel and permissions.read_message_history
+
+        try:
+            readable: bool = await trio_asyncio.aio_as_trio(check)()
+        except discord.HTTPException as error:
+            raise PlatformError(
+                "discord", f"checking channel {channel_id} failed ({error.status}): {error.text}"
+            ) from None
+        return readable
+
+    async def _member(self, guild: discord.Guild, user_id: int) -> discord.Member | None:
+        """``user_id`` as a member of ``guild`` (None: not a member), cached briefly: without
+        the members intent discord.py keeps no members, so each lookup is a request."""
+        cached = guild.get_member(user_id)
+        if cached is not None:
+            return cached
+        now = time.monotonic()
+        known = self._members.get((guild.id, user_id))
+        if known is not None and now - known[0] < MEMBER_CACHE_SECONDS:
+            return known[1]
+        try:
+            member: discord.Member | None = await guild.fetch_member(user_id)
+        except (discord.NotFound, discord.Forbidden):
+            member = None
+        if len(self._members) >= 1000:  # keep only what is still fresh
+            self._members = {
+                key: entry
+                for key, entry in self._members.items()
+                if now - entry[0] < MEMBER_CACHE_SECONDS
+            }
+        self._members[(guild.id, user_id)] = (now, member)
+        return member
+
+    def _connected(self) -> discord.Client:
+        if self.client is None or not self.ready:
+            raise PlatformError("discord", "not connected")
+        return self.client
+
+
+def _snowflake(value: str, what: str) -> int:
+    if not value.isdigit():
+        raise PlatformError("discord", f"{what} ids are numbers; got {value!r}")
+    return int(value)
+
+
+async def _resolve_channel(
+    client: discord.Client, channel_id: int
+) -> discord.abc.GuildChannel | discord.abc.PrivateChannel | discord.Thread:
+    """The channel from discord.py's cache, else from Discord (a DM seen only through a
+    message is cached without its person: asked again)."""
+    channel = client.get_channel(channel_id)
+    if channel is None or (isinstance(channel, discord.DMChannel) and channel.recipient is None):
+        channel = await client.fetch_channel(channel_id)
+    return channel

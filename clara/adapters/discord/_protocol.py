@@ -54,3 +54,17 @@ class Bridge(ChatTransport, Protocol):
                 and its supervisor restarts it with backoff).
         """
         ...
+
+    async def history(
+        self, channel_id: str, *, after: str | None, limit: int
+    ) -> list[MessageReceived]:
+        """What others wrote in ``channel_id`` after message ``after`` (None: the latest),
+        oldest first, at most ``limit`` messages, Clara's own left out: what was said while
+        Clara was away, which the gateway does not replay.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+            PlatformError: not connected, or the platform refused (unknown channel, no
+                access to its history).
+        """
+        ...

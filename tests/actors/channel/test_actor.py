@@ -260,13 +260,13 @@ async def test_after_a_reply_the_exchange_is_stored_and_remembered(
     async with world(tmp_path) as w:
         channel = await w.channel()
         await channel.ask(Converse(message=incoming("I love green tea", mention=True)))
+        await trio.sleep(5)  # the memory batch window (and the store's writer: not waited for)
         with w.database.unit_of_work() as session:
             history = recent_history(session, "discord", "c1", 10)
         assert [(h.role, h.name, h.content) for h in history] == [
             ("user", "Ada", "I love green tea"),
             ("assistant", "Clara", "Hello from Clara."),
         ]
-        await trio.sleep(5)  # the memory batch window
         assert w.memory.memories["discord:ada"] == ["I love green tea"]
         # The next reply sees the history and the memory.
         await channel.ask(Converse(message=incoming("what do I like? tea", mention=True)))

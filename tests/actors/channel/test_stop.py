@@ -61,8 +61,10 @@ async def test_an_administrators_stop_ends_everything_and_tells_each_person_once
     async with channel(database, Reply("never", delay=10)) as c:
         await c.ref.tell(incoming("tell me a story", author="ada", mention=True))
         await c.ref.tell(incoming("and another", author="ada", mention=True))
-        await c.ref.tell(incoming("one more", author="ada", mention=True))
-        await c.ref.tell(incoming("what's 2+2?", author="bob", mention=True))
+        ada_latest = incoming("one more", author="ada", mention=True)
+        bob = incoming("what's 2+2?", author="bob", mention=True)
+        await c.ref.tell(ada_latest)
+        await c.ref.tell(bob)
         await trio.sleep(5)
         await c.ref.tell(incoming("clara stop", author="cy", mention=True, admin=True))
         await trio.sleep(60)
@@ -76,5 +78,7 @@ async def test_an_administrators_stop_ends_everything_and_tells_each_person_once
             "Bob, Cy stopped my replies here, so I won't answer this; ask again if you still "
             "want it.",
         ]
-        ada_latest, bob = c.transport.reactions[1][1], c.transport.reactions[2][1]
-        assert [sent.reply_to for sent in c.transport.sent[2:]] == [ada_latest, bob]
+        assert [sent.reply_to for sent in c.transport.sent[2:]] == [
+            ada_latest.message_id,
+            bob.message_id,
+        ]
