@@ -1,8 +1,9 @@
 """Tools for looking back: search what was said before, read a channel's earlier messages.
 
 What the model may show is what the person it answers may see: the channel they are in,
-their own DM with Clara, and the channels of the same server the platform says they may
-read (``ChatTransport.can_read``). Never another server's channels, never another person's
+their own DM with Clara (only when they ask in that DM: a reply in a server channel is read
+by others), and the channels of the same server the platform says they may read
+(``ChatTransport.can_read``). Never another server's channels, never another person's
 DM. A channel they cannot see is an error naming it, not an empty answer, so the model does
 not conclude that nothing was said there.
 """
@@ -89,10 +90,9 @@ class ChatHistoryTools:
             ToolSpec(
                 name="search_chat_history",
                 description="Search earlier messages (what people said and your replies) for "
-                "words, in the channels the person you are answering can see: this channel, "
-                "their DM with you, and channels of this server they may read. Most matching "
-                "words first, then newest. Messages from their DM are private: do not repeat "
-                "them in a server channel unless they ask you to.",
+                "words, in the channels the person you are answering can see: this channel "
+                "(and, in a server, its other channels they may read). Most matching words "
+                "first, then newest.",
                 parameters={
                     "type": "object",
                     "properties": {
@@ -235,7 +235,8 @@ class ChatHistoryTools:
     async def _may_see(self, place: ChannelPlace) -> bool:
         asker = self._asker
         if place.is_dm:
-            return place.people == (asker.author.id,)
+            # Their own DM, and only from a DM: a server channel's reply is read by others.
+            return asker.is_dm and place.people == (asker.author.id,)
         if asker.guild_id is None or place.guild_id != asker.guild_id:
             return False
         return await self._can_read(asker.author.id, place.channel_id)
@@ -246,7 +247,7 @@ class ChatHistoryTools:
         doubt, nothing is shown)."""
         asker = self._asker
         channels = [asker.channel_id]
-        for channel in dms:
+        for channel in dms if asker.is_dm else ():
             if channel not in channels:
                 channels.append(channel)
         unchecked = 0

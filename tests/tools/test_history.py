@@ -87,12 +87,12 @@ async def test_search_finds_what_was_said_and_replied_in_the_channels_the_asker_
         "search_chat_history", {"query": "Pancakes recipe", "limit": 20}
     )
     lines = found.splitlines()[1:]
-    # Both words first; then newest first: the DM, the current channel.
+    # Both words first; then newest first. Not their DM: a server channel's reply is public.
     assert "my pancakes recipe: flour, eggs" in lines[0] and "channel c2" in lines[0]
     assert "(message m21)" in lines[0] and "Bob" in lines[0]
-    assert "I secretly hate pancakes" in lines[1] and "their DM with you (private)" in lines[1]
-    assert "who makes the best pancakes?" in lines[2] and "this channel" in lines[2]
-    assert len(lines) == 3
+    assert "who makes the best pancakes?" in lines[1] and "this channel" in lines[1]
+    assert len(lines) == 2
+    assert "secretly" not in found
     assert "UTC" in lines[0]
     # Clara's replies are found too.
     replies = await tools(database, in_server()).call("search_chat_history", {"query": "bob does"})
@@ -126,6 +126,9 @@ async def test_another_persons_dm_is_never_searched_nor_read(database: Database)
     assert found.startswith("No earlier messages match")
     with pytest.raises(ValueError, match="you can't see channel dm-ada"):
         await bob.call("search_chat_history", {"query": "pancakes", "channel_id": "dm-ada"})
+    # Ada's own DM, asked about in a server channel: private there too.
+    with pytest.raises(ValueError, match="you can't see channel dm-ada"):
+        await tools(database, in_server()).call("read_chat_history", {"channel_id": "dm-ada"})
 
 
 @pytest.mark.trio
