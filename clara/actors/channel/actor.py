@@ -175,9 +175,10 @@ class ChannelActor(Actor):
         self.inbox = ChannelInbox(
             self.deps.database, self.platform, self.channel_id, self.context.start_task
         )
-        await self._load_settings()
-        if self.deps.resume:
-            await self._resume()
+        if not self.deps.resume:
+            await self._load_settings()
+            return
+        await self._resume()
 
     async def on_drain(self) -> None:
         """A graceful stop (a deploy): the running reply may finish; the queue stays in the
@@ -187,8 +188,15 @@ class ChannelActor(Actor):
             await over.wait()
 
     async def _resume(self) -> None:
-        """Answer what the inbox holds unfinished for this channel, in its original order."""
-        for resumed in await self.inbox.unfinished():
+        """Answer what the inbox holds unfinished for this channel, in its original order
+        (read with the channel's settings, in one unit of work)."""
+        platform, channel_id = self.platform, self.channel_id
+        unfinished, config = await self.inbox.unfinished(
+            lambda session: channel_config(session, platform, channel_id)
+        )
+        if config is not None:
+            self.config = config
+        for resumed in unfinished:
             message = resumed.message
             if resumed.attempts >= MAX_ATTEMPTS:
                 logger.warning(
@@ -634,8 +642,7 @@ class ChannelActor(Actor):
     ) -> list[ChatMessage]:
         trigger = messages[-1]
         database = self.deps.database
-        zone_name = await self._time_zone(trigger)
-        history = await self._recent()
+        zone_name, history = await self._zone_and_history(trigger)
         memories = await self._memories(messages, last_text)
         chat = [
             ChatMessage(
@@ -672,41 +679,41 @@ class ChannelActor(Actor):
             chat.append(ChatMessage(role="user", content=parts))
         return chat
 
-    async def _time_zone(self, trigger: MessageReceived) -> str:
-        """The person's time zone: from the store, cached for ten minutes."""
-        if self.deps.time_zone_of is not None:
-            return self.deps.time_zone_of(trigger)
-        database = self.deps.database
-        if database is None:
-            return "UTC"
+    async def _zone_and_history(self, trigger: MessageReceived) -> tuple[str, list[HistoryEntry]]:
+        """The person's time zone (cached ten minutes) and the history window (read once,
+        then kept up to date here): whatever is missing comes in one read of the store."""
         now = trio.current_time()
-        cached = self._zones.get(trigger.author.id)
-        if cached is not None and now - cached[1] < 600:
-            return cached[0]
-        zone = await database.run(user_time_zone, self.platform, trigger.author.id)
-        if len(self._zones) > 500:
-            self._zones.clear()
-        self._zones[trigger.author.id] = (zone, now)
-        return zone
+        zone: str | None = "UTC"
+        if self.deps.time_zone_of is not None:
+            zone = self.deps.time_zone_of(trigger)
+        elif self.deps.database is not None:
+            cached = self._zones.get(trigger.author.id)
+            zone = cached[0] if cached is not None and now - cached[1] < 600 else None
+        database = self.deps.database
+        need_history = self._history is None
+        if database is not None and (zone is None or need_history):
+            platform, channel_id, window = self.platform, self.channel_id, self.deps.history_window
+            person = trigger.author.id
 
-    async def _recent(self) -> list[HistoryEntry]:
-        """The history window: read from the store once, then kept up to date here."""
+            def load(session: Any) -> tuple[str | None, list[HistoryEntry] | None, str]:
+                return (
+                    user_time_zone(session, platform, person) if zone is None else None,
+                    recent_history(session, platform, channel_id, window) if need_history else None,
+                    conversation_summary(session, platform, channel_id) if need_history else "",
+                )
+
+            read_zone, history, summary = await database.run(load)  # one thread hop
+            if read_zone is not None:
+                zone = read_zone
+                if len(self._zones) > 500:
+                    self._zones.clear()
+                self._zones[person] = (zone, now)
+            if history is not None and self._history is None:
+                self._history = deque(history, maxlen=window)
+                self._summary = summary
         if self._history is None:
-            window = self.deps.history_window
-            self._history = deque(maxlen=window)
-            database = self.deps.database
-            if database is not None:
-                platform, channel_id = self.platform, self.channel_id
-
-                def load(session: Any) -> tuple[list[HistoryEntry], str]:
-                    return (
-                        recent_history(session, platform, channel_id, window),
-                        conversation_summary(session, platform, channel_id),
-                    )
-
-                history, self._summary = await database.run(load)  # one thread hop
-                self._history.extend(history)
-        return list(self._history)
+            self._history = deque(maxlen=self.deps.history_window)
+        return zone or "UTC", list(self._history)
 
     async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
         if self.deps.memory is None:

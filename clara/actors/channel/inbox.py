@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -44,6 +44,8 @@ from ...store import (
 __all__ = ["ChannelInbox", "Claim", "Draft", "Resumed"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: A message whose reply crashed its actor this many times is given up on.
 MAX_ATTEMPTS = 3
@@ -195,16 +197,21 @@ class ChannelInbox:
 
     # -- resuming -----------------------------------------------------------------------------
 
-    async def unfinished(self) -> list[Resumed]:
-        """What this channel left unfinished, in the order it arrived. A record that cannot be
-        read is logged (by id, not content), marked ``failed``, and left out."""
+    async def unfinished(self, also: Callable[[Any], T]) -> tuple[list[Resumed], T | None]:
+        """What this channel left unfinished, in the order it arrived, and what ``also(session)``
+        reads in the same unit of work (the channel's settings: one hop for a start). A record
+        that cannot be read is logged (by id, not content), marked ``failed``, and left out.
+        """
         if self.database is None:
-            return []
+            return [], None
+        platform, channel_id = self.platform, self.channel_id
+
+        def read(session: Any) -> tuple[list[InboxEntry], T]:
+            return open_messages(session, platform, channel_id), also(session)
+
         # Read through the writer: behind every write already queued (an "answered" mark a
         # moment ago, by this channel's previous incarnation), so nothing answered comes back.
-        entries: list[InboxEntry] = await self.database.write(
-            open_messages, self.platform, self.channel_id
-        )
+        entries, extra = await self.database.write(read)
         resumed: list[Resumed] = []
         unreadable: list[str] = []
         now = time.time()
@@ -236,7 +243,7 @@ class ChannelInbox:
                 )
             )
         self.finish(unreadable, "failed")
-        return resumed
+        return resumed, extra
 
     # -- internals ----------------------------------------------------------------------------
 
