@@ -47,6 +47,8 @@ class IntakeGate:
         self._opened = trio.Event()
         self._route: Route | None = None
         self.held = 0
+        # Caught up before the gate opened, and perhaps delivered live too: passed once.
+        self._caught_up: set[str] = set()
 
     def attach(self, route: Route) -> None:
         """The router live messages go to once the gate is open (the connection's)."""
@@ -70,16 +72,24 @@ class IntakeGate:
                 await self._opened.wait()
             finally:
                 self.held -= 1
-        await self.deliver(message)
+        if self._caught_up and message.message_id in self._caught_up:
+            self._caught_up.discard(message.message_id)
+            return
+        if self._route is None:
+            raise RuntimeError("no connection is routing messages")
+        await self._route(message)
 
     async def deliver(self, message: MessageReceived) -> None:
-        """Route ``message`` past the gate (caught-up messages, before it opens).
+        """Route ``message`` past the gate (caught-up messages, before it opens); the same
+        message arriving live afterwards is not passed again.
 
         Raises:
             RuntimeError: no router is attached (the connection is not running).
         """
         if self._route is None:
             raise RuntimeError("no connection is routing messages")
+        if len(self._caught_up) < 100_000:
+            self._caught_up.add(message.message_id)
         await self._route(message)
 
 
@@ -176,13 +186,19 @@ class Intake(Actor):
         oldest = time.time() - settings.resume_window
         for channel_id, last_seen in channels:
             try:
-                missed = await self._history(
-                    channel_id, after=last_seen, limit=settings.catchup_messages
+                # The latest ones (a busy channel may hold more than the bound since then):
+                # the newest missed questions matter most.
+                latest = await self._history(
+                    channel_id, after=None, limit=settings.catchup_messages
                 )
             except ClaraError as error:
                 logger.info("intake: cannot catch up channel %s: %s", channel_id, error)
                 continue
-            fresh = [m for m in missed if m.sent_at is None or m.sent_at >= oldest]
+            fresh = [
+                m
+                for m in latest
+                if _after(m.message_id, last_seen) and (m.sent_at is None or m.sent_at >= oldest)
+            ]
             if not fresh:
                 continue
             known = await self.database.run(
@@ -195,3 +211,11 @@ class Intake(Actor):
                 await self.gate.deliver(message)
         if self.caught_up:
             logger.info("intake: caught up %d message(s) sent while Clara was down", self.caught_up)
+
+
+def _after(message_id: str, last_seen: str) -> bool:
+    """Whether ``message_id`` came after ``last_seen`` (Discord's ids grow with time; ids
+    that are not numbers are let through, and the inbox filters what it knows)."""
+    if message_id.isdigit() and last_seen.isdigit():
+        return int(message_id) > int(last_seen)
+    return True
