@@ -42,7 +42,7 @@ from clara.actors.llm import Complete
 from clara.adapters.llm import Completion
 from clara.config import load_settings
 from clara.store import Database, make_engine, upgrade
-from clara.supervisors import ChildSpec, DynamicSupervisor
+from clara.supervisors import ChildSpec, DynamicSupervisor, freeze_startup_objects
 from clara.testing import ActorTestKit, incoming, throwaway_postgresql
 
 LLM_LATENCY = 0.05
@@ -194,6 +194,7 @@ async def _run(
         )
         await kit.supervisor.start_child(ChildSpec("channels", supervisor))
         refs = [await supervisor.get_or_start(f"c{n}") for n in range(channels)]
+        freeze_startup_objects()  # as run.py does once the tree is up
 
         # 1. Many channels at once: each person writes, waits for the answer, reads it
         # (a pause), writes again. A busy Discord channel sees a message every few seconds.
@@ -257,6 +258,7 @@ async def _run(
                     )
             return samples
 
+        await others_round("warm-up")  # each channel's first message is measured above
         quiet = latency_summary_us(await others_round("quiet"))
         gc.collect()
         rss_before = rss_bytes()

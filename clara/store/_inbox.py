@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,42 @@ __all__ = [
 OPEN_STATES = ("received", "replying", "sending")
 #: A row in one of these is done with; only its key is kept.
 FINISHED_STATES = ("answered", "stopped", "skipped", "refused", "expired", "failed")
+
+
+# The statements a reply runs on its way, built once: each message costs a claim, a start
+# and an answer, and building a statement costs more than running it.
+_INBOX: Table = InboxMessage.__table__  # type: ignore[assignment]
+_COLUMNS = ("platform", "message_id", "channel_id", "state", "payload", "pieces_sent",
+            "attempts", "received_at", "finished_at")  # fmt: skip
+_CLAIM: dict[str, Any] = {
+    name: dialect.insert(_INBOX)
+    .values({column: bindparam(column) for column in _COLUMNS})
+    .on_conflict_do_nothing(index_elements=["platform", "message_id"])
+    .returning(_INBOX.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_STATE_OF = select(_INBOX.c.state).where(
+    _INBOX.c.platform == bindparam("platform"), _INBOX.c.message_id == bindparam("message_id")
+)
+_IDS: Any = bindparam("ids", expanding=True)
+_START = (
+    update(_INBOX)
+    .where(
+        _INBOX.c.platform == bindparam("p"),
+        _INBOX.c.message_id.in_(_IDS),
+        _INBOX.c.state.in_(("received", "replying")),
+    )
+    .values(state="replying", attempts=_INBOX.c.attempts + 1)
+)
+_FINISH = (
+    update(_INBOX)
+    .where(
+        _INBOX.c.platform == bindparam("p"),
+        _INBOX.c.message_id.in_(_IDS),
+        _INBOX.c.state.in_(OPEN_STATES),
+    )
+    .values(state=bindparam("s"), payload=None, reply=None, finished_at=bindparam("at"))
+)
 
 
 class InboxEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +115,7 @@ def claim_message(
     """
     _check_state(state)
     finished = state in FINISHED_STATES
+    now = utcnow()
     values = {
         "platform": platform,
         "message_id": message_id,
@@ -86,20 +124,18 @@ def claim_message(
         "payload": None if finished else payload,
         "pieces_sent": 0,
         "attempts": 1 if state == "replying" else 0,
-        "received_at": utcnow(),
-        "finished_at": utcnow() if finished else None,
+        "received_at": now,
+        "finished_at": now if finished else None,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxMessage).values(**values).on_conflict_do_nothing()
+    statement = _CLAIM[
+        "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+    ]
     # RETURNING says whether a row went in, on both engines (rowcount is unreliable here).
-    if session.execute(statement.returning(InboxMessage.id)).scalar_one_or_none() is not None:
+    if session.execute(statement, values).scalar_one_or_none() is not None:
         return None
-    existing: str = session.scalars(
-        select(InboxMessage.state).where(
-            InboxMessage.platform == platform, InboxMessage.message_id == message_id
-        )
-    ).one()
+    existing: str = session.execute(
+        _STATE_OF, {"platform": platform, "message_id": message_id}
+    ).scalar_one()
     return existing
 
 
@@ -143,15 +179,7 @@ def channels_with_open_messages(session: Session, platform: str) -> list[str]:
 def start_replying(session: Session, platform: str, message_ids: Sequence[str]) -> None:
     """A reply to these messages begins: one more attempt each (a message that crashes its
     reply again and again is given up on, not retried for ever)."""
-    session.execute(
-        update(InboxMessage)
-        .where(
-            InboxMessage.platform == platform,
-            InboxMessage.message_id.in_(message_ids),
-            InboxMessage.state.in_(("received", "replying")),
-        )
-        .values(state="replying", attempts=InboxMessage.attempts + 1)
-    )
+    session.execute(_START, {"p": platform, "ids": list(message_ids)})
 
 
 def save_reply(session: Session, platform: str, message_id: str, reply: bytes) -> None:
@@ -192,15 +220,7 @@ def finish_messages(
     and what Clara would have said are cleared."""
     if state not in FINISHED_STATES:
         raise ValueError(f"a finished state must be one of {FINISHED_STATES}, got {state!r}")
-    session.execute(
-        update(InboxMessage)
-        .where(
-            InboxMessage.platform == platform,
-            InboxMessage.message_id.in_(message_ids),
-            InboxMessage.state.in_(OPEN_STATES),
-        )
-        .values(state=state, payload=None, reply=None, finished_at=utcnow())
-    )
+    session.execute(_FINISH, {"p": platform, "ids": list(message_ids), "s": state, "at": utcnow()})
 
 
 def prune_inbox(session: Session, older_than: dt.datetime) -> int:

@@ -117,6 +117,20 @@ class PendingWrite(Generic[T]):
         """True once the write is committed or has failed: ``result()`` will not wait."""
         return self._finished
 
+    def result_now(self) -> T:
+        """The outcome of a write that is ``done``, without waiting.
+
+        Raises:
+            RuntimeError: the write is not done yet.
+            Exception: what the write raised, as ``result()`` would.
+        """
+        with self._lock:
+            if not self._finished:
+                raise RuntimeError("the write is not done yet; await result() instead")
+        if self._error is not None:
+            raise self._error.with_traceback(self._traceback)
+        return cast(T, self._value)
+
     async def result(self) -> T:
         """What the write's function returned, once the transaction holding it committed.
 
@@ -282,6 +296,15 @@ class Writer:
                 with _WriterSession(bind=connection, expire_on_commit=False) as session:
                     transaction = session.begin()
                     session.connection()  # BEGIN now: if it fails, the batch fails
+                    if _run_plainly(session, batch, outcomes):
+                        transaction.commit()
+                        return
+                    # A write failed: undo the batch and run it again, each write in a
+                    # savepoint of its own, so only the failing one fails.
+                    transaction.rollback()
+                    outcomes.clear()
+                    transaction = session.begin()
+                    session.connection()
                     _run_each(session, transaction, batch, outcomes)
                     transaction.commit()
             except BaseException:
@@ -313,6 +336,28 @@ class _WriterSession(Session):
         if self.in_write:
             raise RuntimeError("a write must not roll back its session: raise instead")
         super().rollback()
+
+
+def _run_plainly(
+    session: _WriterSession, batch: list[PendingWrite[Any]], outcomes: list[_Outcome]
+) -> bool:
+    """Run the batch's writes in order without savepoints (each costs a round trip and a
+    third of a millisecond), appending their outcomes; False at the first that raises (the
+    caller rolls back and runs the batch again, each write in a savepoint). So a write may
+    run twice when a batch-mate fails: what it does must live in the session alone.
+    """
+    for pending in batch:
+        session.in_write = True
+        try:
+            value = pending._run(session)
+            session.flush()  # its inserts now: an error is this write's, not the commit's
+        except Exception:
+            return False
+        finally:
+            session.in_write = False
+            session.expunge_all()
+        outcomes.append((value, None))
+    return True
 
 
 def _run_each(

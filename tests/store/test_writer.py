@@ -402,20 +402,38 @@ async def test_units_of_work_and_writes_interleave_without_busy_errors(database:
     assert "rolled back" not in stored_ids(database)
 
 
-def test_each_write_is_a_savepoint_and_sqlite_begins_immediate(database: Database) -> None:
+def test_a_batch_runs_plainly_and_again_in_savepoints_only_when_a_write_fails(
+    database: Database,
+) -> None:
     statements: list[str] = []
 
     def note(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(" ".join(statement.split()[:2]).upper())
 
+    def fails(session: Session) -> None:
+        raise ValueError("no")
+
+    async def batch_with_a_failure() -> None:
+        first = database.write_soon(add_note, "two")
+        failing = database.write_soon(fails)
+        await first.result()
+        with pytest.raises(ValueError, match="no"):
+            await failing.result()
+
     event.listen(database.engine, "before_cursor_execute", note)
     try:
         trio.run(database.write, add_note, "one")
+        plain = list(statements)
+        statements.clear()
+        trio.run(batch_with_a_failure)
     finally:
         event.remove(database.engine, "before_cursor_execute", note)
     # psycopg sends PostgreSQL's BEGIN itself, unseen by this event.
     begin = ["BEGIN IMMEDIATE"] if database.engine.dialect.name == "sqlite" else []
-    assert statements == [*begin, "SAVEPOINT SA_SAVEPOINT_1", "INSERT INTO", "RELEASE SAVEPOINT"]
+    assert plain == [*begin, "INSERT INTO"]
+    # Tried plainly, rolled back, run again with the good write in a savepoint of its own.
+    again = [*begin, "SAVEPOINT SA_SAVEPOINT_1", "INSERT INTO", "RELEASE SAVEPOINT"]
+    assert statements == [*begin, "INSERT INTO", *again]
 
 
 def test_a_write_batch_limit_below_one_is_refused(database: Database) -> None:

@@ -83,6 +83,10 @@ __all__ = ["ChannelActor", "ChannelDependencies"]
 
 logger = logging.getLogger(__name__)
 
+#: Seconds a reply waits for its message's claim before asking the model (see
+#: ``_not_answered_before``).
+CLAIM_PATIENCE = 0.003
+
 #: The reaction a queued message gets (:hourglass_flowing_sand: on Discord).
 QUEUED = "\N{HOURGLASS WITH FLOWING SAND}"
 
@@ -325,7 +329,7 @@ class ChannelActor(Actor):
         if self.running is not None:
             await self._enqueue(message, reply)
             return
-        self._claims[message.message_id] = self.inbox.claim(message)
+        self._claims[message.message_id] = self.inbox.claim(message, replying=True)
         self._start([(message, reply)])
 
     def _in_hand(self, message_id: str) -> bool:
@@ -452,6 +456,10 @@ class ChannelActor(Actor):
                     "stopped",
                 )
 
+    def _claimed_replying(self, message: MessageReceived) -> bool:
+        claim = self._claims.get(message.message_id)
+        return claim is not None and claim.replying
+
     def _forget(self, message_id: str) -> None:
         self._claims.pop(message_id, None)
         self._resumed.pop(message_id, None)
@@ -509,10 +517,13 @@ class ChannelActor(Actor):
                         draft = resumed.draft
                         posted, first_id = resumed.pieces_sent, resumed.first_piece_id
                     else:
-                        self.inbox.replying([message.message_id for message in messages])
-                        # The claims were started on arrival: a message the store holds as
-                        # answered (a replay after a restart) costs no model call.
-                        messages = await self._still_owed(messages)
+                        self.inbox.replying(
+                            [m.message_id for m in messages if not self._claimed_replying(m)]
+                        )
+                        # The claims were started on arrival and are waited for only before
+                        # the first piece goes out; one already written that found the
+                        # message answered before (a replay) costs no model call either.
+                        messages = await self._not_answered_before(messages)
                         if not messages:
                             nursery.cancel_scope.cancel()
                             ended = True
@@ -528,10 +539,13 @@ class ChannelActor(Actor):
                             text=text, files=files, covers=[m.message_id for m in messages]
                         )
                         posted, first_id = 0, None
-                    text = draft.text
-                    first_id = await self._send(trigger, draft, posted, first_id)
+                        messages = await self._still_owed(messages)
+                    if messages:
+                        trigger = messages[-1]
+                        text = draft.text
+                        first_id = await self._send(trigger, draft, posted, first_id)
                     nursery.cancel_scope.cancel()
-            if not scope.cancelled_caught:
+            if messages and not scope.cancelled_caught:
                 self.replies += 1
                 await self._after(messages, text, first_id)
             ended = True
@@ -553,6 +567,21 @@ class ChannelActor(Actor):
                 self.context.tell_self(ReplyDone(generation=generation))
             # else: the reply failed and takes this incarnation with it; the next one resumes
             # the inbox in order (this one must not start the next message meanwhile).
+
+    async def _not_answered_before(self, messages: list[MessageReceived]) -> list[MessageReceived]:
+        """The messages whose claim is not known to have found them answered before. A
+        claim gets a moment (``CLAIM_PATIENCE``) to be written: no wait when the store is
+        quick, no model call for a replay; a busy store does not hold the reply up, and the
+        claim is waited for before the first piece instead."""
+        owed = []
+        for message in messages:
+            claim = self._claims.get(message.message_id)
+            if claim is not None and await claim.answered_before(CLAIM_PATIENCE):
+                self.duplicates += 1
+                self._claims.pop(message.message_id, None)
+            else:
+                owed.append(message)
+        return owed
 
     async def _still_owed(self, messages: list[MessageReceived]) -> list[MessageReceived]:
         """The messages whose claim found them new (or unfinished): the rest were answered

@@ -28,11 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
+import trio
 
 from ...adapters.chat import MessageReceived
 from ...store import (
+    OPEN_STATES,
     Database,
     InboxEntry,
+    PendingWrite,
     claim_message,
     finish_messages,
     note_piece,
@@ -75,20 +78,45 @@ class Resumed:
 
 @dataclass
 class Claim:
-    """A claim started on arrival; ``settled`` tells, once it is written, whether the message
-    was new to the store (or was there unfinished: a re-delivery of a message not answered)."""
+    """A claim started on arrival. ``is_new`` waits for it to be written and tells whether
+    the message was new to the store (or there unfinished: a re-delivery of a message not
+    answered); ``known_answered`` tells without waiting, when the write is done already."""
 
     message_id: str
-    result: Callable[[], Any] | None = None
+    pending: PendingWrite[str | None] | None = None
     verdict: str | None = field(default=None)
+    replying: bool = False
+    """Claimed as ``replying`` already (its reply started at once): no second write."""
 
     async def is_new(self) -> bool:
         """Wait for the claim to be written: True unless the message was already finished."""
-        if self.result is not None:
-            existing = await self.result()
-            self.result = None
+        if self.pending is not None:
+            existing = await self.pending.result()
+            self.pending = None
             self.verdict = "new" if existing is None else existing
-        return self.verdict in (None, "new", "received", "replying", "sending")
+        return self.verdict in (None, "new", *OPEN_STATES)
+
+    async def answered_before(self, patience: float) -> bool:
+        """Whether the claim found the message answered before, waiting at most
+        ``patience`` seconds for it to be written (not written by then: False, and
+        ``is_new`` decides later)."""
+        if self.pending is not None and not self.pending.done:
+            with trio.move_on_after(patience):
+                with contextlib.suppress(Exception):  # is_new raises it where awaited
+                    await self.pending.result()
+        return self.known_answered()
+
+    def known_answered(self) -> bool:
+        """True when the claim is written and found the message finished before; False
+        when it was new, or is not written yet (then ``is_new`` decides later)."""
+        if self.pending is not None and self.pending.done:
+            try:
+                existing = self.pending.result_now()
+            except Exception:  # the claim failed: is_new raises it where it is awaited
+                return False
+            self.pending = None
+            self.verdict = "new" if existing is None else existing
+        return self.verdict not in (None, "new", *OPEN_STATES)
 
 
 _payload_encoder = msgspec.msgpack.Encoder()
@@ -125,8 +153,9 @@ class ChannelInbox:
 
     # -- arrival ------------------------------------------------------------------------------
 
-    def claim(self, message: MessageReceived) -> Claim:
-        """Record ``message`` as received (started now, not waited for)."""
+    def claim(self, message: MessageReceived, *, replying: bool = False) -> Claim:
+        """Record ``message`` as received, or as ``replying`` when its reply starts at once
+        (one write, not two); started now, not waited for."""
         if self.database is None:
             return Claim(message.message_id)
         pending = self.database.write_soon(
@@ -135,8 +164,9 @@ class ChannelInbox:
             message.message_id,
             self.channel_id,
             _payload_encoder.encode(message),
+            state="replying" if replying else "received",
         )
-        return Claim(message.message_id, result=pending.result)
+        return Claim(message.message_id, pending=pending, replying=replying)
 
     def close(self, message: MessageReceived, state: str) -> None:
         """Record ``message`` as finished at once (a stop phrase, over the rate, refused): its
@@ -152,7 +182,7 @@ class ChannelInbox:
 
     def replying(self, message_ids: Sequence[str]) -> None:
         """A reply to these begins (one more attempt each)."""
-        if self.database is None:
+        if self.database is None or not message_ids:
             return
         pending = self.database.write_soon(start_replying, self.platform, list(message_ids))
         self._watch(pending.result, "record a reply's start")
