@@ -71,12 +71,16 @@ def build_tree(
     database: Database | None = None,
     secrets: SecretBox | None = None,
     on_console_end: Callable[[], None] = lambda: None,
-    guild_ready_timeout: float = 2.0,
+    guild_ready_timeout: float | None = None,
 ) -> Tree:
     """Clara's supervision tree, with ``chat`` as its chat platform."""
     bridge = None
     if chat == "discord":
-        bridge = discord_bridge(settings.discord, guild_ready_timeout=guild_ready_timeout)
+        wait = settings.discord.guild_ready_timeout
+        bridge = discord_bridge(
+            settings.discord,
+            guild_ready_timeout=wait if guild_ready_timeout is None else guild_ready_timeout,
+        )
     transport = bridge or (ConsoleTransport() if chat == "console" else PlainTransport())
     http = channel_http_client()
     llm = llm_subsystem(settings.llm, readiness)

@@ -120,6 +120,7 @@ class World:
             "CLARA_MCP_ENABLED": "false",
             "CLARA_STATUS_ENABLED": "false",
             "CLARA_LOG_LEVEL": "INFO",
+            "CLARA_GUILD_READY_TIMEOUT": "0.05",
         }
 
 

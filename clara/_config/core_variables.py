@@ -247,6 +247,15 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "50",
     ),
     Var(
+        "CLARA_GUILD_READY_TIMEOUT",
+        "discord",
+        "guild_ready_timeout",
+        SECONDS,
+        "seconds discord.py waits for the servers' data after connecting before Clara counts "
+        "as connected (more servers may want more)",
+        "2",
+    ),
+    Var(
         "CLARA_RESUME_WINDOW",
         "discord",
         "resume_window",

@@ -112,6 +112,8 @@ class DiscordSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Channels active within this many seconds before a start are caught up."""
     catchup_channels: int = 50
     catchup_messages: int = 50
+    guild_ready_timeout: float = 2.0
+    """Seconds discord.py waits for the servers' data after connecting, before it is ready."""
 
     @property
     def enabled(self) -> bool:
