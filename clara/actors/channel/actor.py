@@ -322,7 +322,8 @@ class ChannelActor(Actor):
             return
         if not self._within_rate(message):
             self.rate_limited += 1
-            self.inbox.close(message, "skipped")
+            # Not recorded: a flood would cost a write a message and slow every channel's
+            # writes; and a re-delivered skipped message is not a second answer if taken.
             if reply is not None:
                 reply.reply(None)
             return
@@ -374,7 +375,8 @@ class ChannelActor(Actor):
     async def _enqueue(self, message: MessageReceived, reply: DeferredReply | None) -> None:
         if len(self.pending) >= self.deps.discord.channel_mailbox:
             self.busy += 1
-            self.inbox.close(message, "refused")
+            # Not recorded either (as for messages over the rate): the person is told to send
+            # it again, and a flood must not turn into a write a message.
             if reply is not None:
                 reply.reply(None)
             if self._may_notice("busy"):

@@ -4,10 +4,10 @@ What a channel promised is in the store before it acts on it, and marked done af
 
     arrival        claim (received)            the dedup key and the promise, in one row
     reply starts   replying, attempts + 1      a reply that crashes its actor 3 times is given up
-    reply made     sending + the reply         (replies of several pieces, or with files)
+    reply made     sending + the reply         (a reply of several pieces, before the first)
     piece posted   pieces_sent                 a resumed reply never posts a piece twice
     reply posted   answered + the exchange     one unit of work: the history and the mark
-    stop, rate, …  stopped / skipped / …       the key stays; what was said is cleared
+    a stop phrase  stopped                     the key stays; what was said is cleared
 
 Writes go through ``Database.write`` (one writer thread; units queued together commit
 together). The claim is started when a message arrives and waited for only before the first
@@ -167,16 +167,6 @@ class ChannelInbox:
             state="replying" if replying else "received",
         )
         return Claim(message.message_id, pending=pending, replying=replying)
-
-    def close(self, message: MessageReceived, state: str) -> None:
-        """Record ``message`` as finished at once (a stop phrase, over the rate, refused): its
-        key stays, so a re-delivery is not taken for a new message."""
-        if self.database is None:
-            return
-        pending = self.database.write_soon(
-            claim_message, self.platform, message.message_id, self.channel_id, None, state=state
-        )
-        self._watch(pending.result, f"record message {message.message_id} as {state}")
 
     # -- a reply's way ------------------------------------------------------------------------
 
