@@ -231,7 +231,10 @@ async def test_a_burst_keeps_its_order_under_load(
             await eventually(lambda: all(w.replies_to(m) for m in sent), "30 answers")
             assert await clara.terminate() == 0
         asked = [r.body["messages"][-1]["content"] for r in w.model.chat_requests()]
-        assert [text.rsplit(" ", 1)[-1] for text in asked] == [f"n{n}" for n in range(30)]
+        # (Leaving out the summary Clara may ask for once the history grows long enough.)
+        words = [text.rsplit(" ", 1)[-1] for text in asked]
+        words = [word for word in words if word[:1] == "n" and word[1:].isdigit()]
+        assert words == [f"n{n}" for n in range(30)]
         answers = [p.reference for p in w.discord.posted if p.content == "ok"]
         assert answers == sent
 
