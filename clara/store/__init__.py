@@ -48,6 +48,7 @@ from ._inbox import (
     open_messages,
     prune_inbox,
     recent_channels,
+    recently_finished,
     save_reply,
     start_replying,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "prune_inbox",
     "recent_channels",
     "recent_history",
+    "recently_finished",
     "record_email_alert",
     "record_exchange",
     "record_proactive_message",

@@ -32,6 +32,7 @@ __all__ = [
     "open_messages",
     "prune_inbox",
     "recent_channels",
+    "recently_finished",
     "save_reply",
     "start_replying",
 ]
@@ -268,3 +269,20 @@ def recent_channels(
             if len(latest) >= limit:
                 break
     return list(latest.items())
+
+
+def recently_finished(session: Session, platform: str, channel_id: str, limit: int) -> list[str]:
+    """The ids of the channel's last ``limit`` finished messages (a channel keeps them at hand
+    to know a re-delivered one without asking the store)."""
+    return list(
+        session.scalars(
+            select(InboxMessage.message_id)
+            .where(
+                InboxMessage.platform == platform,
+                InboxMessage.channel_id == channel_id,
+                InboxMessage.state.in_(FINISHED_STATES),
+            )
+            .order_by(InboxMessage.id.desc())
+            .limit(limit)
+        )
+    )

@@ -29,7 +29,7 @@ import math
 import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -64,6 +64,7 @@ from ...store import (
     guild_config,
     message_text,
     recent_history,
+    recently_finished,
     record_exchange,
     user_time_zone,
 )
@@ -73,6 +74,7 @@ from ..llm import Complete
 from ..memory import Remember
 from ..policy import UserRates, is_admin
 from .context import history_messages, recall_about, system_prompt
+from .guilds import GuildSettingsCache
 from .inbox import MAX_ATTEMPTS, ChannelInbox, Claim, Draft, Resumed
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .rules import addressed, allowed, is_stop, plan_stop, without_mention
@@ -85,7 +87,10 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a reply waits for its message's claim before asking the model (see
 #: ``_not_answered_before``).
-CLAIM_PATIENCE = 0.003
+CLAIM_PATIENCE = 0.0
+
+#: Finished messages a channel keeps the ids of, to know a re-delivered one at once.
+RECENT_ANSWERS = 500
 
 #: The reaction a queued message gets (:hourglass_flowing_sand: on Discord).
 QUEUED = "\N{HOURGLASS WITH FLOWING SAND}"
@@ -127,6 +132,8 @@ class ChannelDependencies:
     resume: bool = True
     """Whether a starting channel answers what the inbox holds unfinished (off for a one-shot
     ``run.py --once``, whose output is the one answer asked for)."""
+    guilds: GuildSettingsCache = field(default_factory=GuildSettingsCache)
+    """Server settings, shared by the channels (one read a minute per server at most)."""
 
 
 class ChannelActor(Actor):
@@ -163,6 +170,7 @@ class ChannelActor(Actor):
         self._summarizing = False  # one summary at a time, or two would fold the same messages
         self.inbox = ChannelInbox(None, platform, channel_id, lambda *a, **k: None)
         self._claims: dict[str, Claim] = {}  # of the messages in hand (queued or answered now)
+        self._finished: dict[str, None] = {}  # ids finished lately, oldest first (bounded)
         self._resumed: dict[str, Resumed] = {}  # unfinished at start: how far their reply got
         self._reply_over: trio.Event | None = None  # set when the running reply task ends
         self.replies = 0
@@ -194,12 +202,26 @@ class ChannelActor(Actor):
     async def _resume(self) -> None:
         """Answer what the inbox holds unfinished for this channel, in its original order
         (read with the channel's settings, in one unit of work)."""
-        platform, channel_id = self.platform, self.channel_id
-        unfinished, config = await self.inbox.unfinished(
-            lambda session: channel_config(session, platform, channel_id)
-        )
-        if config is not None:
-            self.config = config
+        platform, channel_id, window = self.platform, self.channel_id, self.deps.history_window
+
+        def settings_and_history(
+            session: Any,
+        ) -> tuple[ChannelConfig, list[HistoryEntry], str, list[str]]:
+            return (
+                channel_config(session, platform, channel_id),
+                recent_history(session, platform, channel_id, window),
+                conversation_summary(session, platform, channel_id),
+                recently_finished(session, platform, channel_id, RECENT_ANSWERS),
+            )
+
+        # One read for a start: what is unfinished, the settings, the history window, and
+        # the messages finished lately (a replay of one is known without asking the store).
+        unfinished, loaded = await self.inbox.unfinished(settings_and_history)
+        if loaded is not None:
+            self.config, history, self._summary, finished = loaded
+            self._history = deque(history, maxlen=window)
+            for message_id in reversed(finished):
+                self._remember_finished(message_id)
         for resumed in unfinished:
             message = resumed.message
             if resumed.attempts >= MAX_ATTEMPTS:
@@ -228,9 +250,8 @@ class ChannelActor(Actor):
                         "expired",
                     )
                 continue
-            if message.guild_id is not None and message.guild_id != self._guild_id:
-                self._guild_id = message.guild_id
-                await self._load_settings()
+            if message.guild_id is not None:
+                await self._server_settings(message.guild_id)
             self.resumed += 1
             self._resumed[message.message_id] = resumed
             self._claims[message.message_id] = Claim(message.message_id)
@@ -242,9 +263,12 @@ class ChannelActor(Actor):
             self._next()
 
     async def _load_settings(self) -> None:
+        """Read this channel's settings and its server's again (they changed)."""
         database = self.deps.database
         if database is None:
             return
+        if self._guild_id is not None:
+            self.deps.guilds.forget(self.platform, self._guild_id)
         platform, channel_id, guild_id = self.platform, self.channel_id, self._guild_id
 
         def load(session: Any) -> tuple[ChannelConfig, GuildConfig]:
@@ -255,6 +279,22 @@ class ChannelActor(Actor):
 
         # One unit of work (one thread hop) for both.
         self.config, self.guild = await database.run(load)
+        if guild_id is not None:
+            self.deps.guilds.put(platform, guild_id, self.guild, trio.current_time())
+
+    async def _server_settings(self, guild_id: str) -> None:
+        """This server's settings: from the shared cache, read when missing or old."""
+        self._guild_id = guild_id
+        now = trio.current_time()
+        cached = self.deps.guilds.get(self.platform, guild_id, now)
+        if cached is not None:
+            self.guild = cached
+            return
+        database = self.deps.database
+        if database is None:
+            return
+        self.guild = await database.run(guild_config, self.platform, guild_id)
+        self.deps.guilds.put(self.platform, guild_id, self.guild, now)
 
     def describe(self) -> dict[str, Any] | None:
         return {
@@ -294,9 +334,8 @@ class ChannelActor(Actor):
         raise TypeError(f"ChannelActor does not handle {type(message).__name__}")
 
     async def _incoming(self, message: MessageReceived, reply: DeferredReply | None) -> None:
-        if message.guild_id is not None and message.guild_id != self._guild_id:
-            self._guild_id = message.guild_id
-            await self._load_settings()
+        if message.guild_id is not None:
+            await self._server_settings(message.guild_id)
         if not addressed(message, self.config) or not allowed(
             message, self.deps.discord, self.guild, self.config
         ):
@@ -334,8 +373,14 @@ class ChannelActor(Actor):
         self._start([(message, reply)])
 
     def _in_hand(self, message_id: str) -> bool:
-        """Whether ``message_id`` is queued here or being answered (a re-delivery of it)."""
-        return message_id in self._claims
+        """Whether ``message_id`` is queued here, being answered, or answered lately (a
+        re-delivery of it)."""
+        return message_id in self._claims or message_id in self._finished
+
+    def _remember_finished(self, message_id: str) -> None:
+        self._finished[message_id] = None
+        if len(self._finished) > RECENT_ANSWERS:
+            del self._finished[next(iter(self._finished))]
 
     async def _first_time(self, message: MessageReceived, state: str) -> bool:
         """Record ``message`` as finished in ``state`` and say whether it was new (waited for:
@@ -345,6 +390,7 @@ class ChannelActor(Actor):
             self.duplicates += 1
             return False
         self.inbox.finish([message.message_id], state)
+        self._remember_finished(message.message_id)
         return True
 
     def _within_rate(self, message: MessageReceived) -> bool:
@@ -556,6 +602,8 @@ class ChannelActor(Actor):
             owed = {message.message_id for message in messages}
             for message_id in ids:
                 self._forget(message_id)
+                if ended:
+                    self._remember_finished(message_id)
             if scope.cancelled_caught:
                 self.inbox.finish(ids, "stopped")
             for message, waiting in batch:
@@ -686,7 +734,9 @@ class ChannelActor(Actor):
             text = last_text if message is trigger else without_mention(message.content)
             text = f"{message.author.name}: {text}"
             if message.reply_to_id and database is not None:
-                quoted = await database.run(
+                # Through the writer: behind the exchange stored a moment ago, which may
+                # hold the very message replied to.
+                quoted = await database.write(
                     message_text, self.platform, self.channel_id, message.reply_to_id
                 )
                 if quoted:

@@ -100,7 +100,7 @@ class Claim:
         """Whether the claim found the message answered before, waiting at most
         ``patience`` seconds for it to be written (not written by then: False, and
         ``is_new`` decides later)."""
-        if self.pending is not None and not self.pending.done:
+        if self.pending is not None and not self.pending.done and patience > 0:
             with trio.move_on_after(patience):
                 with contextlib.suppress(Exception):  # is_new raises it where awaited
                     await self.pending.result()
