@@ -441,11 +441,10 @@ def test_a_write_batch_limit_below_one_is_refused(database: Database) -> None:
         Database(database.engine, write_batch_limit=0)
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # pysqlite's handling only
 def test_sqlite_connections_go_back_to_the_pool_with_the_drivers_own_transactions(
     database: Database,
 ) -> None:
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("pysqlite's transaction handling only")
     trio.run(database.write, add_note, "one")
     with database.engine.connect() as connection:
         assert connection.connection.driver_connection.isolation_level == ""
