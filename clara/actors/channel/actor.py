@@ -85,10 +85,6 @@ __all__ = ["ChannelActor", "ChannelDependencies"]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a reply waits for its message's claim before asking the model (see
-#: ``_not_answered_before``).
-CLAIM_PATIENCE = 0.0
-
 #: Finished messages a channel keeps the ids of, to know a re-delivered one at once.
 RECENT_ANSWERS = 500
 
@@ -571,7 +567,7 @@ class ChannelActor(Actor):
                         # The claims were started on arrival and are waited for only before
                         # the first piece goes out; one already written that found the
                         # message answered before (a replay) costs no model call either.
-                        messages = await self._not_answered_before(messages)
+                        messages = self._not_known_answered(messages)
                         if not messages:
                             nursery.cancel_scope.cancel()
                             ended = True
@@ -618,15 +614,14 @@ class ChannelActor(Actor):
             # else: the reply failed and takes this incarnation with it; the next one resumes
             # the inbox in order (this one must not start the next message meanwhile).
 
-    async def _not_answered_before(self, messages: list[MessageReceived]) -> list[MessageReceived]:
-        """The messages whose claim is not known to have found them answered before. A
-        claim gets a moment (``CLAIM_PATIENCE``) to be written: no wait when the store is
-        quick, no model call for a replay; a busy store does not hold the reply up, and the
-        claim is waited for before the first piece instead."""
+    def _not_known_answered(self, messages: list[MessageReceived]) -> list[MessageReceived]:
+        """The messages whose claim is not known to have found them answered before: a
+        claim already written that says so costs no model call; one not written yet does
+        not hold the reply up (it is waited for before the first piece instead)."""
         owed = []
         for message in messages:
             claim = self._claims.get(message.message_id)
-            if claim is not None and await claim.answered_before(CLAIM_PATIENCE):
+            if claim is not None and claim.known_answered():
                 self.duplicates += 1
                 self._claims.pop(message.message_id, None)
             else:

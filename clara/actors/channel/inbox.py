@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
-import trio
 
 from ...adapters.chat import MessageReceived
 from ...store import (
@@ -96,16 +95,6 @@ class Claim:
             self.verdict = "new" if existing is None else existing
         return self.verdict in (None, "new", *OPEN_STATES)
 
-    async def answered_before(self, patience: float) -> bool:
-        """Whether the claim found the message answered before, waiting at most
-        ``patience`` seconds for it to be written (not written by then: False, and
-        ``is_new`` decides later)."""
-        if self.pending is not None and not self.pending.done and patience > 0:
-            with trio.move_on_after(patience):
-                with contextlib.suppress(Exception):  # is_new raises it where awaited
-                    await self.pending.result()
-        return self.known_answered()
-
     def known_answered(self) -> bool:
         """True when the claim is written and found the message finished before; False
         when it was new, or is not written yet (then ``is_new`` decides later)."""
@@ -146,10 +135,6 @@ class ChannelInbox:
         self.platform = platform
         self.channel_id = channel_id
         self._background = background
-
-    @property
-    def durable(self) -> bool:
-        return self.database is not None
 
     # -- arrival ------------------------------------------------------------------------------
 
