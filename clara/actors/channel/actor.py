@@ -16,6 +16,10 @@ The flow of one message (DESIGN.md, "The flow of one Discord message"):
     → afterwards: the exchange stored and the messages marked answered (one unit of work),
       memory told (in the background), proactive told.
 
+What the model sees (the history window, the summary, time zones, a reply's context) is
+``ConversationWindow`` (``window.py``); the durable inbox's reads and writes are
+``ChannelInbox`` (``inbox.py``); the channel's rules are pure functions (``rules.py``).
+
 What the inbox holds unfinished when the actor starts (after a crash, a deploy, a restart)
 is answered first, in the order it arrived; what is older than ``CLARA_RESUME_WINDOW`` gets
 a short note instead. A graceful stop (``on_drain``) lets the running reply finish; what is
@@ -40,15 +44,11 @@ from ...adapters.chat import (
     MessageReceived,
     fit_files,
     nonce_for,
-    read_attachments,
     split_message,
 )
 from ...adapters.llm import (
-    ChatMessage,
     ChatRequest,
     Completion,
-    ImagePart,
-    TextPart,
     explain_unavailable,
 )
 from ...adapters.memory import memory_user_id
@@ -62,24 +62,21 @@ from ...store import (
     channel_config,
     conversation_summary,
     guild_config,
-    message_text,
     recent_history,
     recently_finished,
     record_exchange,
-    user_time_zone,
 )
 from ...tools import ToolProgress, ToolRegistry, run_tool_loop
 from .. import Actor, ActorRef, DeferredReply
 from ..llm import Complete
 from ..memory import Remember
 from ..policy import UserRates, is_admin
-from .context import history_messages, recall_about, system_prompt
 from .guilds import GuildSettingsCache
 from .inbox import MAX_ATTEMPTS, ChannelInbox, Claim, Draft, Resumed
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
 from .rules import addressed, allowed, is_stop, plan_stop, without_mention
-from .summary import fold_older_messages
 from .tiers import choose_tier, default_tier
+from .window import ConversationWindow
 
 __all__ = ["ChannelActor", "ChannelDependencies"]
 
@@ -158,12 +155,10 @@ class ChannelActor(Actor):
         self.config = ChannelConfig()
         self.guild = GuildConfig()
         self._guild_id: str | None = None
-        # What the context needs, kept here: the store is read once, then written through.
-        self._history: deque[HistoryEntry] | None = None
-        self._summary = ""
-        self._zones: dict[str, tuple[str, float]] = {}
-        self._since_summary_check = 0
-        self._summarizing = False  # one summary at a time, or two would fold the same messages
+        # What the model sees of this channel (history window, summary, time zones).
+        self.window = ConversationWindow(
+            dependencies, platform, channel_id, self._complete, self._spawn
+        )
         self.inbox = ChannelInbox(None, platform, channel_id, lambda *a, **k: None)
         self._claims: dict[str, Claim] = {}  # of the messages in hand (queued or answered now)
         self._finished: dict[str, None] = {}  # ids finished lately, oldest first (bounded)
@@ -214,8 +209,8 @@ class ChannelActor(Actor):
         # the messages finished lately (a replay of one is known without asking the store).
         unfinished, loaded = await self.inbox.unfinished(settings_and_history)
         if loaded is not None:
-            self.config, history, self._summary, finished = loaded
-            self._history = deque(history, maxlen=window)
+            self.config, history, summary, finished = loaded
+            self.window.load(history, summary)
             for message_id in reversed(finished):
                 self._remember_finished(message_id)
         for resumed in unfinished:
@@ -667,7 +662,7 @@ class ChannelActor(Actor):
             if self._auto_tier():
                 tier = await choose_tier(self._complete, first_text, tier)
         request = ChatRequest(
-            messages=await self._build_context(messages, first_text), tier=tier, max_tokens=1500
+            messages=await self.window.build(messages, first_text), tier=tier, max_tokens=1500
         )
         registry = self.deps.tools_for(trigger) if self.deps.tools_for else ToolRegistry()
 
@@ -700,6 +695,10 @@ class ChannelActor(Actor):
             text += "\n\n" + "\n".join(f"({note})" for note in left_out)
         return text, files
 
+    def _spawn(self, function: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
+        """A task beside this incarnation (the window folds its summary in one)."""
+        return self.context.start_task(function, *args, name=name)
+
     def _auto_tier(self) -> bool:
         """Whether a low-tier call chooses the tier: the server's setting, else Clara's."""
         chosen = self.guild.auto_tier
@@ -710,107 +709,6 @@ class ChannelActor(Actor):
             Complete(request=request, timeout=self.deps.llm_settings.timeout * 2), timeout=None
         )
         return completion
-
-    async def _build_context(
-        self, messages: list[MessageReceived], last_text: str
-    ) -> list[ChatMessage]:
-        trigger = messages[-1]
-        database = self.deps.database
-        zone_name, history = await self._zone_and_history(trigger)
-        memories = await self._memories(messages, last_text)
-        chat = [
-            ChatMessage(
-                role="system",
-                content=system_prompt(trigger.author.name, zone_name, self._summary, memories),
-            ),
-            *history_messages(history),
-        ]
-        for message in messages:
-            text = last_text if message is trigger else without_mention(message.content)
-            text = f"{message.author.name}: {text}"
-            if message.reply_to_id and database is not None:
-                # Through the writer: behind the exchange stored a moment ago, which may
-                # hold the very message replied to.
-                quoted = await database.write(
-                    message_text, self.platform, self.channel_id, message.reply_to_id
-                )
-                if quoted:
-                    text = f"(replying to: {quoted[:500]})\n{text}"
-            if not message.attachments:
-                chat.append(ChatMessage(role="user", content=text))
-                continue
-            if self.deps.http is None and any(
-                attachment.data is None for attachment in message.attachments
-            ):
-                logger.warning(
-                    "channel %s: message %s has attachments to download, but no HTTP client "
-                    "is configured (ChannelDependencies.http): they are skipped",
-                    self.channel_id,
-                    message.message_id,
-                )
-            read = await read_attachments(message.attachments, self.deps.http)
-            body = "\n\n".join([text, *read.texts, *read.notes])
-            parts: list[TextPart | ImagePart] = [TextPart(body)]
-            parts += [ImagePart(media_type=media, data=data) for media, data in read.images]
-            chat.append(ChatMessage(role="user", content=parts))
-        return chat
-
-    async def _zone_and_history(self, trigger: MessageReceived) -> tuple[str, list[HistoryEntry]]:
-        """The person's time zone (cached ten minutes) and the history window (read once,
-        then kept up to date here): whatever is missing comes in one read of the store."""
-        now = trio.current_time()
-        zone: str | None = "UTC"
-        if self.deps.time_zone_of is not None:
-            zone = self.deps.time_zone_of(trigger)
-        elif self.deps.database is not None:
-            cached = self._zones.get(trigger.author.id)
-            zone = cached[0] if cached is not None and now - cached[1] < 600 else None
-        database = self.deps.database
-        need_history = self._history is None
-        if database is not None and (zone is None or need_history):
-            platform, channel_id, window = self.platform, self.channel_id, self.deps.history_window
-            person = trigger.author.id
-
-            def load(session: Any) -> tuple[str | None, list[HistoryEntry] | None, str]:
-                return (
-                    user_time_zone(session, platform, person) if zone is None else None,
-                    recent_history(session, platform, channel_id, window) if need_history else None,
-                    conversation_summary(session, platform, channel_id) if need_history else "",
-                )
-
-            read_zone, history, summary = await database.run(load)  # one thread hop
-            if read_zone is not None:
-                zone = read_zone
-                if len(self._zones) > 500:
-                    self._zones.clear()
-                self._zones[person] = (zone, now)
-            if history is not None and self._history is None:
-                self._history = deque(history, maxlen=window)
-                self._summary = summary
-        if self._history is None:
-            self._history = deque(maxlen=self.deps.history_window)
-        return zone or "UTC", list(self._history)
-
-    async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
-        if self.deps.memory is None:
-            return []
-        return await recall_about(self.deps.memory, self.platform, messages, query)
-
-    async def _summarize(self) -> None:
-        """Fold the messages older than the history window into the stored summary."""
-        try:
-            if self.deps.database is not None:
-                summary = await fold_older_messages(
-                    self.deps.database,
-                    self.platform,
-                    self.channel_id,
-                    window=self.deps.history_window,
-                    at_least=self.deps.summarize_after,
-                    complete=self._complete,
-                )
-                self._summary = summary if summary is not None else self._summary
-        finally:
-            self._summarizing = False
 
     async def _send(
         self, trigger: MessageReceived, draft: Draft, posted: int, first_id: str | None
@@ -860,7 +758,6 @@ class ChannelActor(Actor):
         self, messages: list[MessageReceived], reply: str, reply_id: str | None = None
     ) -> None:
         trigger = messages[-1]
-        database = self.deps.database
         turns: list[tuple[str, str, str, str | None]] = [
             (m.author.id, m.author.name, without_mention(m.content), m.message_id) for m in messages
         ]
@@ -881,26 +778,7 @@ class ChannelActor(Actor):
         # Not waited for: the next reply needs only the history kept here, and the single
         # writer commits this before anything written after it.
         self.inbox.answered_soon([m.message_id for m in messages], exchange)
-        if self._history is not None:
-            for message in messages:
-                self._history.append(
-                    HistoryEntry(
-                        role="user",
-                        name=message.author.name,
-                        content=without_mention(message.content),
-                    )
-                )
-            self._history.append(HistoryEntry(role="assistant", name="Clara", content=reply))
-        if database is not None:
-            self._since_summary_check += 1
-            due = self._since_summary_check >= max(1, self.deps.summarize_after // 4)
-            if due and not self._summarizing:
-                self._since_summary_check = 0
-                self._summarizing = True
-                try:
-                    self.context.start_task(self._summarize, name="summary")
-                except RuntimeError:  # stopping (a deploy): the next start folds them in
-                    self._summarizing = False
+        self.window.record(messages, reply)
         if self.deps.memory is not None:
             for message in messages:
                 await self.deps.memory.tell(
