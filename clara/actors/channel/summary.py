@@ -31,7 +31,8 @@ async def fold_older_messages(
     Does nothing (returns None) until there are ``at_least`` of them, or when the model
     cannot answer; returns the new summary once it is stored.
     """
-    summary, older, until = await database.run(unsummarized, platform, channel_id, window)
+    # Through the writer: behind the exchanges queued a moment ago (they are not waited for).
+    summary, older, until = await database.write(unsummarized, platform, channel_id, window)
     if until is None or len(older) < at_least:
         return None
     transcript = "\n".join(f"{entry.name or entry.role}: {entry.content}" for entry in older)
@@ -55,5 +56,5 @@ async def fold_older_messages(
     text = completion.text.strip()
     if not text:
         return None
-    await database.run(save_summary, platform, channel_id, text, until)
+    await database.write(save_summary, platform, channel_id, text, until)
     return text
