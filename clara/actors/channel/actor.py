@@ -17,8 +17,10 @@ The flow of one message (DESIGN.md, "The flow of one Discord message"):
       memory told (in the background), proactive told.
 
 What the model sees (the history window, the summary, time zones, a reply's context) is
-``ConversationWindow`` (``window.py``); the durable inbox's reads and writes are
-``ChannelInbox`` (``inbox.py``); the channel's rules are pure functions (``rules.py``).
+``ConversationWindow`` (``window.py``); what the channel posts (pieces with nonces, notices,
+⏳ reactions, typing) is ``ChannelOutbox`` (``outbox.py``); the durable inbox's reads and
+writes are ``ChannelInbox`` (``inbox.py``); the channel's rules are pure functions
+(``rules.py``).
 
 What the inbox holds unfinished when the actor starts (after a crash, a deploy, a restart)
 is answered first, in the order it arrived; what is older than ``CLARA_RESUME_WINDOW`` gets
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,6 @@ from ...adapters.chat import (
     ChatTransport,
     MessageReceived,
     fit_files,
-    nonce_for,
-    split_message,
 )
 from ...adapters.llm import (
     ChatRequest,
@@ -53,7 +52,7 @@ from ...adapters.llm import (
 )
 from ...adapters.memory import memory_user_id
 from ...config import DiscordSettings, LlmSettings
-from ...errors import ClaraError, LlmError, NoProviderAvailable
+from ...errors import LlmError, NoProviderAvailable
 from ...store import (
     ChannelConfig,
     Database,
@@ -74,6 +73,7 @@ from ..policy import UserRates, is_admin
 from .guilds import GuildSettingsCache
 from .inbox import MAX_ATTEMPTS, ChannelInbox, Claim, Draft, Resumed
 from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
+from .outbox import QUEUED, ChannelOutbox
 from .rules import addressed, allowed, is_stop, plan_stop, without_mention
 from .tiers import choose_tier, default_tier
 from .window import ConversationWindow
@@ -84,9 +84,6 @@ logger = logging.getLogger(__name__)
 
 #: Finished messages a channel keeps the ids of, to know a re-delivered one at once.
 RECENT_ANSWERS = 500
-
-#: The reaction a queued message gets (:hourglass_flowing_sand: on Discord).
-QUEUED = "\N{HOURGLASS WITH FLOWING SAND}"
 
 
 @dataclass
@@ -147,14 +144,16 @@ class ChannelActor(Actor):
         # What the running reply answers: whose it is decides who may stop it.
         self.running_batch: list[tuple[MessageReceived, DeferredReply | None]] = []
         self._burst_noticed = False  # the one "I'll answer in turn" line of this burst is out
-        self._to_react: deque[str] = deque()  # queued messages still to get their ⏳
-        self._reacting = False
         self.generation = 0
         self.rates = UserRates()
         self.noticed: dict[str, float] = {}
         self.config = ChannelConfig()
         self.guild = GuildConfig()
         self._guild_id: str | None = None
+        # What this channel posts: pieces, notices, ⏳ reactions, the typing indicator.
+        self.outbox = ChannelOutbox(
+            dependencies.transport, channel_id, lambda: self.inbox, self._spawn
+        )
         # What the model sees of this channel (history window, summary, time zones).
         self.window = ConversationWindow(
             dependencies, platform, channel_id, self._complete, self._spawn
@@ -223,7 +222,7 @@ class ChannelActor(Actor):
                     resumed.attempts,
                 )
                 self.inbox.finish([message.message_id], "failed")
-                await self._say(
+                await self.outbox.notice(
                     message,
                     "Sorry, something kept going wrong while I answered this, so I've given up "
                     "on it; could you ask again, perhaps differently?",
@@ -234,7 +233,7 @@ class ChannelActor(Actor):
                 self.expired += 1
                 self.inbox.finish([message.message_id], "expired")
                 if self.deps.resume_note:
-                    await self._say(
+                    await self.outbox.notice(
                         message,
                         "Sorry, I restarted and this message waited too long for me; "
                         "could you ask again?",
@@ -399,7 +398,7 @@ class ChannelActor(Actor):
                 message.author.id, trio.current_time(), per_minute=per_minute
             )
             self.context.start_task(
-                self._say,
+                self.outbox.notice,
                 message,
                 f"{message.author.name}, you're writing faster than I can answer (more than "
                 f"{per_minute} messages a minute), so I'm skipping what you send for about "
@@ -417,7 +416,7 @@ class ChannelActor(Actor):
             if reply is not None:
                 reply.reply(None)
             if self._may_notice("busy"):
-                await self._say(
+                await self.outbox.notice(
                     message,
                     "I'm busy with a backlog here; please try again in a little while.",
                     "busy",
@@ -426,32 +425,16 @@ class ChannelActor(Actor):
         self._claims[message.message_id] = self.inbox.claim(message)
         self.pending.append((message, reply))
         # Feedback without spam: ⏳ on each queued message, one line of text per burst.
-        self._to_react.append(message.message_id)
-        if not self._reacting:
-            self._reacting = True
-            self.context.start_task(self._react_in_order, name="queued")
+        self.outbox.mark_queued(message.message_id)
         if not self._burst_noticed and self.config.reply_mode == "mention" and not message.is_dm:
             self._burst_noticed = True
             self.context.start_task(
-                self._say,
+                self.outbox.notice,
                 message,
                 f"I'm in the middle of a reply; I'll answer what's marked {QUEUED} in turn.",
                 "queued",
                 name="notice",
             )
-
-    async def _react_in_order(self) -> None:
-        """⏳ on each queued message, in the order they came, one at a time (a burst makes one
-        task, not one per message)."""
-        try:
-            while self._to_react:
-                message_id = self._to_react.popleft()
-                try:
-                    await self.deps.transport.react(self.channel_id, message_id, QUEUED)
-                except ClaraError as error:
-                    logger.info("channel %s: could not react: %s", self.channel_id, error)
-        finally:
-            self._reacting = False
 
     def _may_notice(self, kind: str) -> bool:
         now = trio.current_time()
@@ -481,14 +464,14 @@ class ChannelActor(Actor):
         self.pending = plan.kept
         stopped = plan.stopped
         if speaker.id in stopped or not stopped:
-            await self._say(
+            await self.outbox.notice(
                 message, "Stopped." if stopped else "There was nothing of yours to stop.", "stop"
             )
         else:
-            await self._say(message, "Stopped everything here.", "stop")
+            await self.outbox.notice(message, "Stopped everything here.", "stop")
         for person, theirs in stopped.items():
             if person != speaker.id:
-                await self._say(
+                await self.outbox.notice(
                     theirs,
                     f"{theirs.author.name}, {speaker.name} stopped my replies here, so I won't "
                     "answer this; ask again if you still want it.",
@@ -552,7 +535,7 @@ class ChannelActor(Actor):
                 async with trio.open_nursery() as nursery:
                     resumed = self._resumed.get(trigger.message_id)
                     if resumed is not None and resumed.draft is not None:
-                        nursery.start_soon(self._keep_typing)
+                        nursery.start_soon(self.outbox.keep_typing)
                         draft = resumed.draft
                         posted, first_id = resumed.pieces_sent, resumed.first_piece_id
                     else:
@@ -568,7 +551,7 @@ class ChannelActor(Actor):
                             ended = True
                             return
                         trigger = messages[-1]
-                        nursery.start_soon(self._keep_typing)
+                        nursery.start_soon(self.outbox.keep_typing)
                         files: list[tuple[str, bytes]] = []
                         with trio.move_on_after(self.deps.reply_timeout) as timer:
                             text, files = await self._compose(messages)
@@ -582,7 +565,7 @@ class ChannelActor(Actor):
                     if messages:
                         trigger = messages[-1]
                         text = draft.text
-                        first_id = await self._send(trigger, draft, posted, first_id)
+                        first_id = await self.outbox.reply(trigger, draft, posted, first_id)
                     nursery.cancel_scope.cancel()
             if messages and not scope.cancelled_caught:
                 self.replies += 1
@@ -640,14 +623,6 @@ class ChannelActor(Actor):
                 )
         return owed
 
-    async def _keep_typing(self) -> None:
-        while True:
-            try:
-                await self.deps.transport.typing(self.channel_id)
-            except ClaraError as error:
-                logger.debug("typing indicator failed: %s", error)
-            await trio.sleep(8)
-
     async def _compose(
         self, messages: list[MessageReceived]
     ) -> tuple[str, list[tuple[str, bytes]]]:
@@ -672,7 +647,7 @@ class ChannelActor(Actor):
             nonlocal lines
             if event.status == "started":
                 lines += 1  # each line its own nonce, or Discord would keep only the first
-                await self._say(
+                await self.outbox.notice(
                     trigger, f"-# using {event.tool}…", f"progress-{lines}", reply=False
                 )
 
@@ -709,50 +684,6 @@ class ChannelActor(Actor):
             Complete(request=request, timeout=self.deps.llm_settings.timeout * 2), timeout=None
         )
         return completion
-
-    async def _send(
-        self, trigger: MessageReceived, draft: Draft, posted: int, first_id: str | None
-    ) -> str | None:
-        """Post the reply's pieces from ``posted`` on (the ones before are out already); the
-        files go with the last. Each piece has its own nonce, the same on every retry, and a
-        reply of several pieces is stored first and each piece noted as it is posted, so a
-        resumed reply posts each piece once.
-
-        Returns:
-            the platform's id of the first piece.
-        """
-        chunks = split_message(draft.text) or [""]
-        several = len(chunks) > 1
-        if several and posted == 0:
-            await self.inbox.made(trigger.message_id, draft)
-        for index in range(posted, len(chunks)):
-            piece_id = await self.deps.transport.send(
-                self.channel_id,
-                chunks[index],
-                reply_to=trigger.message_id if index == 0 else None,
-                nonce=nonce_for(trigger.message_id, index),
-                files=draft.files if index == len(chunks) - 1 else (),
-            )
-            if index == 0:
-                first_id = piece_id
-            if several:
-                self.inbox.posted(trigger.message_id, index + 1, piece_id if index == 0 else None)
-        return first_id
-
-    async def _say(
-        self, message: MessageReceived, text: str, kind: str, *, reply: bool = True
-    ) -> None:
-        """A notice about ``message``: its nonce is the message's and the kind's (the same in
-        every process, so a notice retried after a restart is posted once)."""
-        try:
-            await self.deps.transport.send(
-                self.channel_id,
-                text,
-                reply_to=message.message_id if reply else None,
-                nonce=nonce_for(message.message_id, f"{kind}:{zlib.crc32(kind.encode())}"),
-            )
-        except ClaraError as error:
-            logger.info("channel %s: could not send a %s notice: %s", self.channel_id, kind, error)
 
     async def _after(
         self, messages: list[MessageReceived], reply: str, reply_id: str | None = None
