@@ -296,3 +296,24 @@ async def test_stopped_messages_keep_their_key_and_a_flood_over_the_rate_costs_n
     with database.unit_of_work() as session:
         kept = session.scalars(select(InboxMessage.payload)).all()
     assert kept == [None] * 3
+
+
+async def test_an_unreadable_inbox_record_is_given_up_and_the_rest_are_answered(
+    autojump_clock: Clock, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    from clara.store import claim_message  # noqa: PLC0415
+
+    with database.unit_of_work() as session:
+        claim_message(session, "discord", "m1", "c1", b"\xc1 not msgpack")
+    transport = CountingTransport()
+    with trio.CancelScope() as killer:
+        async with life(database, transport, Reply("never", delay=5)) as first:
+            await first.ref.tell(incoming("still there?", mention=True, message_id="m2"))
+            await trio.sleep(1)
+            await kill(killer)
+    async with life(database, transport, Reply("Yes.")):
+        await trio.sleep(5)
+    assert [(s.reply_to, s.text) for s in transport.sent] == [("m2", "Yes.")]
+    assert states(database) == {"m1": "failed", "m2": "answered"}
+    assert "inbox record of message m1 cannot be read" in caplog.text
+    assert "not msgpack" not in caplog.text  # the id, never the content
