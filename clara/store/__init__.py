@@ -19,7 +19,6 @@ from ._conversations import (
     guild_config,
     message_text,
     recent_history,
-    record_exchange,
     save_channel_config,
     save_guild_config,
     save_summary,
@@ -27,6 +26,7 @@ from ._conversations import (
     user_time_zone,
 )
 from ._engine import database_url, make_engine
+from ._exchanges import Exchange, Turn, record_exchange, record_exchanges, save_exchange
 from ._history import (
     ChannelPlace,
     ChatLine,
@@ -88,7 +88,7 @@ from ._repositories import (
 )
 from ._secrets import KEY_FILE, SecretBox, generate_key
 from ._unit_of_work import Database
-from ._writer import PendingWrite, WriterStatistics
+from ._writer import PendingWrite, WriterStatistics, runs_together
 
 __all__ = [
     "FINISHED_STATES",
@@ -98,6 +98,7 @@ __all__ = [
     "ChannelPlace",
     "ChatLine",
     "Database",
+    "Exchange",
     "GuildConfig",
     "HistoryEntry",
     "InboxEntry",
@@ -109,6 +110,7 @@ __all__ = [
     "SecretBox",
     "Store",
     "StoredMcpServer",
+    "Turn",
     "WriterStatistics",
     "add_email_account",
     "audit",
@@ -148,9 +150,12 @@ __all__ = [
     "recently_finished",
     "record_email_alert",
     "record_exchange",
+    "record_exchanges",
     "record_proactive_message",
     "rotate_secrets",
+    "runs_together",
     "save_channel_config",
+    "save_exchange",
     "save_guild_config",
     "save_mcp_server",
     "save_mcp_server_secrets",

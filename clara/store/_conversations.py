@@ -1,11 +1,10 @@
-"""Conversations in the store: recording exchanges, reading history, channel settings."""
+"""Conversations in the store: people, history, summaries, channel and server settings
+(exchanges are recorded by ``_exchanges``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ._records import ChannelConfig, GuildConfig, decode_record
@@ -13,12 +12,10 @@ from .models import (
     ChannelSettings,
     ChannelSummary,
     Conversation,
-    ConversationParticipant,
     GuildSettings,
     InteractionPattern,
     Message,
     User,
-    utcnow,
 )
 
 __all__ = [
@@ -29,7 +26,6 @@ __all__ = [
     "guild_config",
     "message_text",
     "recent_history",
-    "record_exchange",
     "save_channel_config",
     "save_guild_config",
     "save_summary",
@@ -55,139 +51,6 @@ def ensure_user(session: Session, platform: str, platform_user_id: str, name: st
     elif name and user.display_name != name:
         user.display_name = name
     return user
-
-
-def _conversation(
-    session: Session, platform: str, channel_id: str, guild_id: str | None, is_dm: bool
-) -> Conversation:
-    conversation = session.scalars(
-        select(Conversation).where(
-            Conversation.platform == platform, Conversation.channel_id == channel_id
-        )
-    ).one_or_none()
-    if conversation is None:
-        conversation = Conversation(
-            platform=platform, channel_id=channel_id, guild_id=guild_id, is_dm=is_dm
-        )
-        session.add(conversation)
-        session.flush()
-    return conversation
-
-
-_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
-_USERS: Table = User.__table__  # type: ignore[assignment]
-_PARTICIPANTS: Table = ConversationParticipant.__table__  # type: ignore[assignment]
-_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-_IDS: Any = bindparam("ids", expanding=True)
-# Built once: an exchange is stored after every reply, and building costs more than running.
-_CONVERSATION_ID = select(_CONVERSATIONS.c.id).where(
-    _CONVERSATIONS.c.platform == bindparam("platform"),
-    _CONVERSATIONS.c.channel_id == bindparam("channel_id"),
-)
-_TOUCH = (
-    update(_CONVERSATIONS)
-    .where(_CONVERSATIONS.c.id == bindparam("conversation"))
-    .values(updated_at=bindparam("at"))
-)
-_PEOPLE = select(_USERS.c.platform_user_id, _USERS.c.id, _USERS.c.display_name).where(
-    _USERS.c.platform == bindparam("platform"), _USERS.c.platform_user_id.in_(_IDS)
-)
-_RENAME = (
-    update(_USERS).where(_USERS.c.id == bindparam("user")).values(display_name=bindparam("name"))
-)
-_JOINED = select(_PARTICIPANTS.c.user_id).where(
-    _PARTICIPANTS.c.conversation_id == bindparam("conversation"),
-    _PARTICIPANTS.c.user_id.in_(_IDS),
-)
-_ADD_MESSAGES = insert(_MESSAGES)
-_ADD_PARTICIPANTS = insert(_PARTICIPANTS)
-
-
-def record_exchange(
-    session: Session,
-    *,
-    platform: str,
-    channel_id: str,
-    guild_id: str | None,
-    is_dm: bool,
-    turns: list[tuple[str, str, str, str | None]],
-    reply: str,
-    reply_message_id: str | None = None,
-) -> None:
-    """Store what people said (``(user id, name, text, message id)`` each) and the reply.
-
-    Core statements built once (this runs after every reply, on the store's one writer):
-    the conversation, its new people and participants, then the messages in one insert.
-    """
-    now = utcnow()
-    conversation = session.execute(
-        _CONVERSATION_ID, {"platform": platform, "channel_id": channel_id}
-    ).scalar_one_or_none()
-    if conversation is None:
-        conversation = session.execute(
-            insert(_CONVERSATIONS)
-            .values(
-                platform=platform,
-                channel_id=channel_id,
-                guild_id=guild_id,
-                is_dm=is_dm,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(_CONVERSATIONS.c.id)
-        ).scalar_one()
-    else:
-        session.execute(_TOUCH, {"conversation": conversation, "at": now})
-    names = {user_id: name for user_id, name, _, _ in turns}
-    known = {
-        platform_user_id: (user, name)
-        for platform_user_id, user, name in session.execute(
-            _PEOPLE, {"platform": platform, "ids": list(names)}
-        )
-    }
-    users: dict[str, int] = {}
-    for platform_user_id, name in names.items():
-        found = known.get(platform_user_id)
-        if found is None:
-            users[platform_user_id] = ensure_user(session, platform, platform_user_id, name).id
-            continue
-        users[platform_user_id] = found[0]
-        if name and name != found[1]:
-            session.execute(_RENAME, {"user": found[0], "name": name})
-    joined = set(
-        session.execute(
-            _JOINED, {"conversation": conversation, "ids": list(users.values())}
-        ).scalars()
-    )
-    new_people = [
-        {"conversation_id": conversation, "user_id": user, "joined_at": now}
-        for user in dict.fromkeys(users.values())
-        if user not in joined
-    ]
-    if new_people:
-        session.execute(_ADD_PARTICIPANTS, new_people)
-    rows = [
-        {
-            "conversation_id": conversation,
-            "user_id": users[user_id],
-            "platform_message_id": message_id,
-            "role": "user",
-            "content": text,
-            "created_at": now,
-        }
-        for user_id, _, text, message_id in turns
-    ]
-    rows.append(
-        {
-            "conversation_id": conversation,
-            "user_id": None,
-            "platform_message_id": reply_message_id,
-            "role": "assistant",
-            "content": reply,
-            "created_at": now,
-        }
-    )
-    session.execute(_ADD_MESSAGES, rows)
 
 
 def user_time_zone(session: Session, platform: str, platform_user_id: str) -> str:

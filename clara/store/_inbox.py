@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ._writer import Call, runs_together
 from .models import InboxMessage, utcnow
 
 __all__ = [
@@ -48,17 +49,21 @@ FINISHED_STATES = ("answered", "stopped", "skipped", "refused", "expired", "fail
 _INBOX: Table = InboxMessage.__table__  # type: ignore[assignment]
 _COLUMNS = ("platform", "message_id", "channel_id", "state", "payload", "pieces_sent",
             "attempts", "received_at", "finished_at")  # fmt: skip
-_CLAIM: dict[str, Any] = {
-    name: dialect.insert(_INBOX)
+# Keyed by "is it PostgreSQL": the two dialects spell ON CONFLICT alike, but each needs its own.
+_CLAIM: dict[bool, Any] = {
+    name == "postgresql": dialect.insert(_INBOX)
     .values({column: bindparam(column) for column in _COLUMNS})
     .on_conflict_do_nothing(index_elements=["platform", "message_id"])
-    .returning(_INBOX.c.id)
+    .returning(_INBOX.c.platform, _INBOX.c.message_id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _STATE_OF = select(_INBOX.c.state).where(
     _INBOX.c.platform == bindparam("platform"), _INBOX.c.message_id == bindparam("message_id")
 )
 _IDS: Any = bindparam("ids", expanding=True)
+_STATES_OF = select(_INBOX.c.message_id, _INBOX.c.state).where(
+    _INBOX.c.platform == bindparam("p"), _INBOX.c.message_id.in_(_IDS)
+)
 _START = (
     update(_INBOX)
     .where(
@@ -99,6 +104,71 @@ def _check_state(state: str) -> None:
         )
 
 
+def _claim_values(
+    platform: str,
+    message_id: str,
+    channel_id: str,
+    payload: bytes | None,
+    *,
+    state: str = "received",
+) -> dict[str, Any]:
+    """The row ``claim_message`` inserts (its arguments checked, as the function's own)."""
+    _check_state(state)
+    finished = state in FINISHED_STATES
+    now = utcnow()
+    return {
+        "platform": platform,
+        "message_id": message_id,
+        "channel_id": channel_id,
+        "state": state,
+        "payload": None if finished else payload,
+        "pieces_sent": 0,
+        "attempts": 1 if state == "replying" else 0,
+        "received_at": now,
+        "finished_at": now if finished else None,
+    }
+
+
+def _claim_many(session: Session, calls: list[Call]) -> list[str | None]:
+    """``claim_message`` for every call at once: one multi-row insert, and one read per
+    platform of the states of the keys that were there before."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    keys: list[tuple[str, str]] = []
+    for args, kwargs in calls:
+        row = _claim_values(*args, **kwargs)
+        key = (row["platform"], row["message_id"])
+        keys.append(key)
+        rows.setdefault(key, row)  # a key twice in one batch: the first call claims it
+    # Given a list of rows, SQLAlchemy sends one multi-row INSERT ("insertmanyvalues").
+    statement = _CLAIM[session.get_bind().dialect.name == "postgresql"]
+    inserted = {
+        (platform, message_id)
+        for platform, message_id in session.execute(statement, list(rows.values()))
+    }
+    earlier: dict[tuple[str, str], str] = {}
+    for platform in {platform for platform, _ in rows}:
+        ids = [
+            message_id
+            for p, message_id in rows
+            if p == platform and (p, message_id) not in inserted
+        ]
+        if ids:
+            earlier.update(
+                ((platform, message_id), state)
+                for message_id, state in session.execute(_STATES_OF, {"p": platform, "ids": ids})
+            )
+    results: list[str | None] = []
+    claimed: set[tuple[str, str]] = set()
+    for key in keys:
+        if key in inserted and key not in claimed:
+            claimed.add(key)
+            results.append(None)
+        else:  # there before, or claimed a moment ago by an earlier call of this batch
+            results.append(earlier[key] if key in earlier else rows[key]["state"])
+    return results
+
+
+@runs_together(_claim_many)
 def claim_message(
     session: Session,
     platform: str,
@@ -110,29 +180,16 @@ def claim_message(
 ) -> str | None:
     """Record a message addressed to Clara.
 
+    On the store's writer, the claims queued together run as one statement.
+
     Returns:
         None when the message is new (it is now recorded in ``state``), else the state its
         earlier record has (a re-delivery, a replay, a resumed message sent again).
     """
-    _check_state(state)
-    finished = state in FINISHED_STATES
-    now = utcnow()
-    values = {
-        "platform": platform,
-        "message_id": message_id,
-        "channel_id": channel_id,
-        "state": state,
-        "payload": None if finished else payload,
-        "pieces_sent": 0,
-        "attempts": 1 if state == "replying" else 0,
-        "received_at": now,
-        "finished_at": now if finished else None,
-    }
-    statement = _CLAIM[
-        "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
-    ]
+    values = _claim_values(platform, message_id, channel_id, payload, state=state)
+    statement = _CLAIM[session.get_bind().dialect.name == "postgresql"]
     # RETURNING says whether a row went in, on both engines (rowcount is unreliable here).
-    if session.execute(statement, values).scalar_one_or_none() is not None:
+    if session.execute(statement, values).first() is not None:
         return None
     existing: str = session.execute(
         _STATE_OF, {"platform": platform, "message_id": message_id}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from clara.store import (
     Database,
@@ -25,6 +26,7 @@ from clara.store import (
     upgrade,
 )
 from clara.store.models import InboxMessage
+from tests.store.gates import writer_held
 
 
 def test_a_claim_is_the_dedup_key_and_tells_what_the_earlier_record_says(
@@ -153,3 +155,63 @@ def test_the_upgrade_keeps_every_key_handled_before_it(tmp_path: Path) -> None:
             assert claim_message(session, "discord", "111", "c1", b"x") == "answered"
     finally:
         database.dispose()
+
+
+@pytest.mark.trio
+async def test_claims_queued_together_are_one_insert_and_answer_as_claims_one_by_one(
+    database: Database,
+) -> None:
+    """A burst's claims run as one multi-row insert on the writer (``runs_together``), and
+    each caller hears what a claim of its own would have said: new, or the earlier state,
+    also for a key claimed twice in the same batch."""
+    with database.unit_of_work() as session:
+        claim_message(session, "discord", "old", "c1", b"x")
+        finish_messages(session, "discord", ["old"], "answered")
+    inserts: list[str] = []
+
+    def note(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO INBOX_MESSAGES"):
+            inserts.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        with writer_held(database) as gate:
+            await gate.wait_entered()
+            claims = [
+                database.write_soon(claim_message, "discord", "new", "c1", b"p", state="replying"),
+                database.write_soon(claim_message, "discord", "old", "c1", b"p"),
+                database.write_soon(claim_message, "discord", "new", "c1", b"again"),
+                database.write_soon(claim_message, "slack", "new", "c9", b"p"),
+                database.write_soon(claim_message, "discord", "late", "c2", b"p"),
+            ]
+        results = [await claim.result() for claim in claims]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
+    assert results == [None, "answered", "replying", None, None]
+    assert len(inserts) == 1
+    with database.unit_of_work() as session:
+        states = {
+            (row.platform, row.message_id): (row.state, row.payload, row.attempts)
+            for row in session.scalars(select(InboxMessage))
+        }
+    assert states == {
+        ("discord", "old"): ("answered", None, 0),
+        ("discord", "new"): ("replying", b"p", 1),  # the first claim's row, not the second's
+        ("slack", "new"): ("received", b"p", 0),
+        ("discord", "late"): ("received", b"p", 0),
+    }
+
+
+@pytest.mark.trio
+async def test_a_bad_claim_in_a_burst_fails_alone(database: Database) -> None:
+    with writer_held(database) as gate:
+        await gate.wait_entered()
+        good = database.write_soon(claim_message, "discord", "m1", "c1", b"p")
+        bad = database.write_soon(claim_message, "discord", "m2", "c1", b"p", state="whatever")
+        also_good = database.write_soon(claim_message, "discord", "m3", "c1", b"p")
+    assert await good.result() is None
+    with pytest.raises(ValueError, match="inbox state must be one of"):
+        await bad.result()
+    assert await also_good.result() is None
+    with database.unit_of_work() as session:
+        assert known_messages(session, "discord", ["m1", "m2", "m3"]) == {"m1", "m3"}

@@ -18,7 +18,8 @@ from sqlalchemy import String, UniqueConstraint, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from clara.store import Database, PendingWrite, WriterStatistics
+from clara.store import Database, PendingWrite, WriterStatistics, runs_together
+from tests.store.gates import Gate, writer_held
 
 
 class _Base(DeclarativeBase):
@@ -42,37 +43,6 @@ def notes_table(database: Database) -> Iterator[None]:
     yield
     database.dispose()  # the writer first: it may hold a connection
     _Base.metadata.drop_all(database.engine)
-
-
-class Gate:
-    """A write that holds the writer until ``release``: the writes queued meanwhile batch."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.released = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def __call__(self, session: Session) -> None:
-        self.thread = threading.current_thread()
-        self.entered.set()
-        self.released.wait()
-
-    async def wait_entered(self) -> None:
-        await trio.to_thread.run_sync(self.entered.wait)
-
-    def release(self) -> None:
-        self.released.set()
-
-
-@contextmanager
-def writer_held(database: Database) -> Iterator[Gate]:
-    """Queue a Gate; the writer is inside it once ``wait_entered()`` returns; let go on exit."""
-    gate = Gate()
-    database.write_soon(gate)
-    try:
-        yield gate
-    finally:
-        gate.release()
 
 
 @contextmanager
@@ -434,6 +404,85 @@ def test_a_batch_runs_plainly_and_again_in_savepoints_only_when_a_write_fails(
     # Tried plainly, rolled back, run again with the good write in a savepoint of its own.
     again = [*begin, "SAVEPOINT SA_SAVEPOINT_1", "INSERT INTO", "RELEASE SAVEPOINT"]
     assert statements == [*begin, "INSERT INTO", *again]
+
+
+#: (keys) of each call of ``add_notes_together`` that ran as one.
+together_runs: list[list[str]] = []
+
+
+def _add_notes_many(
+    session: Session, calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> list[str]:
+    keys = [args[0] if args else kwargs["key"] for args, kwargs in calls]
+    together_runs.append(keys)
+    session.add_all(Note(key=key, kind="together") for key in keys)
+    session.flush()
+    return [f"{key} (together)" for key in keys]
+
+
+@runs_together(_add_notes_many)
+def add_notes_together(session: Session, key: str) -> str:
+    session.add(Note(key=key, kind="alone"))
+    session.flush()
+    return f"{key} (alone)"
+
+
+def kinds(database: Database) -> dict[str, str]:
+    with database.engine.connect() as connection:
+        return {key: kind for key, kind in connection.execute(select(Note.key, Note.kind))}
+
+
+@pytest.mark.trio
+async def test_the_calls_of_a_runs_together_write_in_a_batch_run_as_one_in_the_first_ones_place(
+    database: Database,
+) -> None:
+    together_runs.clear()
+    seen_between: list[int] = []
+
+    def count_notes(session: Session) -> int:
+        seen_between.append(session.scalar(select(func.count()).select_from(Note)) or 0)
+        return seen_between[-1]
+
+    with writer_held(database) as gate:
+        await gate.wait_entered()
+        first = database.write_soon(add_notes_together, "a")
+        plain = database.write_soon(add_note, "plain")
+        between = database.write_soon(count_notes)
+        second = database.write_soon(add_notes_together, key="b")
+    assert [await first.result(), await second.result()] == ["a (together)", "b (together)"]
+    assert await plain.result() == "plain"
+    # One call of the many-form for both, run where "a" was queued: the write queued
+    # between them already sees "b".
+    assert together_runs == [["a", "b"]]
+    assert await between.result() == 3
+    assert kinds(database) == {"a": "together", "b": "together", "plain": "plain"}
+
+
+@pytest.mark.trio
+async def test_a_runs_together_write_alone_in_its_batch_runs_as_itself(database: Database) -> None:
+    together_runs.clear()
+    assert await database.write(add_notes_together, "solo") == "solo (alone)"
+    assert together_runs == []
+    assert kinds(database) == {"solo": "alone"}
+
+
+@pytest.mark.trio
+async def test_when_the_many_form_fails_each_call_runs_alone_and_only_the_bad_one_fails(
+    database: Database,
+) -> None:
+    together_runs.clear()
+    await database.write(add_note, "taken")
+    with writer_held(database) as gate:
+        await gate.wait_entered()
+        good = database.write_soon(add_notes_together, "good")
+        taken = database.write_soon(add_notes_together, "taken")  # a duplicate key
+        other = database.write_soon(add_note, "other")
+    assert await good.result() == "good (alone)"
+    with pytest.raises(IntegrityError):
+        await taken.result()
+    assert await other.result() == "other"
+    assert together_runs == [["good", "taken"]]  # tried together once, then call by call
+    assert kinds(database) == {"good": "alone", "taken": "plain", "other": "plain"}
 
 
 def test_a_write_batch_limit_below_one_is_refused(database: Database) -> None:

@@ -56,14 +56,15 @@ from ...errors import LlmError, NoProviderAvailable
 from ...store import (
     ChannelConfig,
     Database,
+    Exchange,
     GuildConfig,
     HistoryEntry,
+    Turn,
     channel_config,
     conversation_summary,
     guild_config,
     recent_history,
     recently_finished,
-    record_exchange,
 )
 from ...tools import ToolProgress, ToolRegistry, run_tool_loop
 from .. import Actor, ActorRef, DeferredReply
@@ -689,26 +690,23 @@ class ChannelActor(Actor):
         self, messages: list[MessageReceived], reply: str, reply_id: str | None = None
     ) -> None:
         trigger = messages[-1]
-        turns: list[tuple[str, str, str, str | None]] = [
+        turns: list[Turn] = [
             (m.author.id, m.author.name, without_mention(m.content), m.message_id) for m in messages
         ]
-        platform, channel_id = self.platform, self.channel_id
-
-        def exchange(session: Any) -> None:
-            record_exchange(
-                session,
-                platform=platform,
-                channel_id=channel_id,
+        # Not waited for: the next reply needs only the history kept here, and the single
+        # writer commits this before anything written after it.
+        self.inbox.answered_soon(
+            Exchange(
+                platform=self.platform,
+                channel_id=self.channel_id,
                 guild_id=trigger.guild_id,
                 is_dm=trigger.is_dm,
                 turns=turns,
                 reply=reply,
                 reply_message_id=reply_id,
+                answered=tuple(m.message_id for m in messages),
             )
-
-        # Not waited for: the next reply needs only the history kept here, and the single
-        # writer commits this before anything written after it.
-        self.inbox.answered_soon([m.message_id for m in messages], exchange)
+        )
         self.window.record(messages, reply)
         if self.deps.memory is not None:
             for message in messages:

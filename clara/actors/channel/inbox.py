@@ -33,12 +33,14 @@ from ...adapters.chat import MessageReceived
 from ...store import (
     OPEN_STATES,
     Database,
+    Exchange,
     InboxEntry,
     PendingWrite,
     claim_message,
     finish_messages,
     note_piece,
     open_messages,
+    save_exchange,
     save_reply,
     start_replying,
 )
@@ -179,19 +181,14 @@ class ChannelInbox:
         )
         self._watch(pending.result, "record a posted piece")
 
-    def answered_soon(self, message_ids: Sequence[str], exchange: Callable[[Any], None]) -> None:
-        """The reply is posted: the exchange stored and the messages marked answered, in one
-        unit of work (queued behind this channel's earlier writes, not waited for)."""
+    def answered_soon(self, exchange: Exchange) -> None:
+        """The reply is posted: the exchange stored and the messages it answered marked
+        ``answered``, in one unit of work (queued behind this channel's earlier writes, not
+        waited for)."""
         if self.database is None:
             return
-        platform, ids = self.platform, list(message_ids)
-
-        def unit(session: Any) -> None:
-            exchange(session)
-            finish_messages(session, platform, ids, "answered")
-
-        pending = self.database.write_soon(unit)
-        self._watch(pending.result, f"record the answer to {len(ids)} message(s)")
+        pending = self.database.write_soon(save_exchange, exchange)
+        self._watch(pending.result, f"record the answer to {len(exchange.answered)} message(s)")
 
     def finish(self, message_ids: Sequence[str], state: str) -> None:
         """These messages are done with, unanswered (``stopped``, ``expired``, ``failed``)."""
