@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,7 @@ from clara.actors.llm.subsystem import llm_subsystem
 from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
 from clara.actors.status.subsystem import status_subsystem
+from clara.actors.store import store_subsystem
 from clara.adapters.console import ConsoleTransport, PlainTransport
 from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
@@ -127,6 +129,7 @@ def build_tree(
         platform = console_subsystem(channels, on_console_end)
     children = [
         closing_child("shared", http.aclose),
+        store_subsystem(database, readiness) if database is not None else None,
         status,
         llm,
         memory,
@@ -155,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     level = "WARNING" if once is not None else settings.logging.level
     configure_logging(level, settings.logging.format, settings.secrets)
+    # Every file Clara creates from here on (the database, Qdrant's, mem0's history, MCP
+    # installs) is its user's alone: they hold what people said.
+    os.umask(0o077)
     try:
         store = open_store(settings)  # brings the schema up to date
     except StoreError as error:

@@ -23,6 +23,9 @@ from typing import Any
 import msgspec
 from dotenv import dotenv_values
 
+from ._config.addresses import is_loopback
+from ._config.dsn import masked_dsn
+from ._config.folders import check_data_dir
 from ._config.render import effective_configuration, settings_table
 from ._config.settings import (
     AREAS,
@@ -41,7 +44,7 @@ from ._config.settings import (
     Settings,
     StatusSettings,
 )
-from ._config.values import Secret, is_loopback, mask, masked_dsn
+from ._config.values import Secret, mask, plain, shown
 from ._config.variables import VARIABLES, Var
 from .errors import ConfigError
 
@@ -99,12 +102,17 @@ def read_environment(
         if named:
             path = Path(named)
             if not path.is_file():
-                raise ConfigError(f"{ENV_FILE_VARIABLE} names {named!r}, which is not a file")
+                raise ConfigError(f"{ENV_FILE_VARIABLE} names {shown(named)}, which is not a file")
         else:
             path = Path(".env")
     merged: dict[str, str] = {}
     if path.is_file():
-        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+        try:
+            values = dotenv_values(path)
+        except (OSError, UnicodeDecodeError) as error:
+            cause = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+            raise ConfigError(f"cannot read the .env file {shown(str(path))}: {cause}") from None
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(environ)
     return merged
 
@@ -126,16 +134,22 @@ def sources(
     return found
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, *, data_dir_needed: bool = True
+) -> Settings:
     """Read and check every setting.
 
     Args:
         env: the variables to read; by default the process environment over the .env file.
+        data_dir_needed: check that the data folder can be used (or created) where
+            ``CLARA_DATA_DIR`` says; a command that never touches it (``python -m clara
+            status``, run from any folder) says no.
 
     Raises:
         ConfigError: a variable is malformed, or a feature that is enabled lacks a setting
-            it needs. The message names the variable, the form expected and the value
-            given (masked when it is a secret).
+            it needs, or the data folder cannot be used. The message is one line; it names
+            the variable, the form expected and the value given (masked when it is a
+            secret).
     """
     values = read_environment() if env is None else env
     areas: dict[str, dict[str, Any]] = {area: {} for area in AREAS}
@@ -143,13 +157,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raw = values.get(var.name)
         if raw is None or raw.strip() == "":
             continue
-        areas[var.area][var.field] = var.parse(var.name, raw)
+        value = plain(var.name, raw, secret=var.secret)
+        areas[var.area][var.field] = var.parse(var.name, value)
     defaults = Settings()
     built = {
         area: msgspec.structs.replace(getattr(defaults, area), **fields)
         for area, fields in areas.items()
     }
     settings = Settings(**built)
+    if data_dir_needed:
+        check_data_dir(settings.runtime.data_dir)
     _check(settings)
     return settings
 
@@ -159,7 +176,7 @@ def _check(settings: Settings) -> None:
     status = settings.status
     if status.enabled and status.token is None and not is_loopback(status.host):
         raise ConfigError(
-            f"CLARA_STATUS_HOST is {status.host!r}, which is not a loopback address: anyone "
+            f"CLARA_STATUS_HOST is {shown(status.host)}, which is not a loopback address: anyone "
             "who can reach it could read the tree. Set CLARA_STATUS_TOKEN (a bearer token of "
             "16+ characters), or bind to 127.0.0.1"
         )
@@ -168,11 +185,11 @@ def _check(settings: Settings) -> None:
         if provider not in LLM_PROVIDERS:
             raise ConfigError(
                 f"CLARA_LLM_PROVIDERS must list providers from {', '.join(LLM_PROVIDERS)}; "
-                f"got {provider!r}"
+                f"got {shown(provider)}"
             )
         if provider != "local" and llm.key_of(provider) is None:
             raise ConfigError(
-                f"CLARA_LLM_PROVIDERS lists {provider!r}, so {provider.upper()}_API_KEY is "
+                f"CLARA_LLM_PROVIDERS lists {shown(provider)}, so {provider.upper()}_API_KEY is "
                 "required; it is not set"
             )
     sandbox = settings.sandbox
@@ -185,7 +202,7 @@ def _check(settings: Settings) -> None:
     if proactive.enabled and not _QUIET_HOURS.match(proactive.quiet_hours):
         raise ConfigError(
             "CLARA_PROACTIVE_QUIET_HOURS must be two hours HH-HH (e.g. 22-08); "
-            f"got {proactive.quiet_hours!r}"
+            f"got {shown(proactive.quiet_hours)}"
         )
     memory = settings.memory
     if memory.enabled and memory.vector_store == "pgvector":
@@ -201,7 +218,7 @@ def _check(settings: Settings) -> None:
             if source not in allowed:
                 raise ConfigError(
                     "CLARA_MCP_ALLOWED_SOURCES must list sources from "
-                    f"{', '.join(sorted(allowed))}; got {source!r}"
+                    f"{', '.join(sorted(allowed))}; got {shown(source)}"
                 )
         if "image" in settings.mcp.allowed_sources and not settings.mcp.container_engine:
             raise ConfigError(

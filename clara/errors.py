@@ -13,6 +13,7 @@
     │   └── NoProviderAvailable         every provider failed or is cut off by its breaker
     ├── PlatformError                   a chat platform (Discord) refused or failed
     ├── StoreError                      something about stored data
+    │   ├── StoreUnavailable            the database cannot be reached: try again when it is back
     │   ├── SecretKeyError              no key, or no configured key opens a stored secret
     │   └── MigrationError              the database schema could not be brought up to date
     ├── ActorError                      something about one actor
@@ -75,13 +76,25 @@ __all__ = [
     "ServerGone",
     "SourceError",
     "StoreError",
+    "StoreUnavailable",
     "SupervisionError",
     "TooManyChildren",
     "ToolCallFailed",
     "ToolTimeout",
     "ToolUnavailable",
     "UnknownChild",
+    "describe_error",
 ]
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` for an error, naming the cause rather than its wrapping: a group of
+    one (trio's nurseries wrap what a task raised) is the error inside it; a larger group
+    is each of its errors, joined with "; "."""
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(dict.fromkeys(describe_error(inner) for inner in error.exceptions))
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class ClaraError(Exception):
@@ -145,6 +158,11 @@ class StoreError(ClaraError):
     """Something went wrong with stored data."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, or stopped answering: what was asked of it did not
+    happen, and may be asked again once it is back (``Database.health`` says when)."""
+
+
 class SecretKeyError(StoreError):
     """There is no encryption key, or none of the configured keys opens a stored secret.
 
@@ -192,9 +210,7 @@ class ChildStartError(SupervisionError):
     """A child raised while its supervisor started it for the first time."""
 
     def __init__(self, path: str, child_id: str, cause: BaseException) -> None:
-        super().__init__(
-            path, f"child {child_id!r} failed to start: {type(cause).__name__}: {cause}"
-        )
+        super().__init__(path, f"child {child_id!r} failed to start: {describe_error(cause)}")
         self.child_id = child_id
         self.cause = cause
 
@@ -214,7 +230,7 @@ class RestartIntensityExceeded(SupervisionError):
         max_seconds: float,
         cause: BaseException | None,
     ) -> None:
-        reason = "exited" if cause is None else f"crashed with {type(cause).__name__}: {cause}"
+        reason = "exited" if cause is None else f"crashed with {describe_error(cause)}"
         super().__init__(
             path,
             f"child {child_id!r} {reason}; more than {max_restarts} restarts within "

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _env(url: str, data: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CLARA_ENV_FILE": os.environ["CLARA_ENV_FILE"],  # the empty one conftest made
         "CLARA_DATA_DIR": str(data),
         "CLARA_LOCAL_LLM_URL": f"{url}/v1",
         "CLARA_MEMORY_ENABLED": "false",

@@ -110,6 +110,7 @@ class World:
     def base_env(self) -> dict[str, str]:
         return {
             "PATH": os.environ.get("PATH", ""),
+            "CLARA_ENV_FILE": os.environ["CLARA_ENV_FILE"],  # the empty one conftest made
             "HOME": str(self.data),
             "CLARA_DATA_DIR": str(self.data),
             "DISCORD_BOT_TOKEN": TOKEN,

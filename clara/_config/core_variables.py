@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-from pathlib import Path
 
 from ..errors import ConfigError
+from .addresses import host, url
+from .dsn import dsn
+from .folders import data_folder
 from .settings import DEFAULT_MODELS, LLM_PROVIDERS
+from .tokens import secret, secret_list
 from .values import (
     boolean,
     choice,
-    dsn,
-    host,
     id_list,
     integer,
     mask,
     seconds,
-    secret,
-    secret_list,
     text,
     text_list,
     tier_models,
-    url,
 )
 from .var import SECONDS, Var
 
@@ -46,6 +44,9 @@ def _fernet_key(name: str, value: str, index: int) -> None:
 
 
 _SECONDS = SECONDS
+#: Sent to SQLite and PostgreSQL in milliseconds, as 32-bit integers: a day is plenty, and
+#: far below where they overflow.
+_DATABASE_SECONDS = seconds(maximum=86_400.0)
 _LLM_URL = url("http", "https")
 
 CORE_VARIABLES: tuple[Var, ...] = (
@@ -54,8 +55,9 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "CLARA_DATA_DIR",
         "runtime",
         "data_dir",
-        lambda n, r: Path(r.strip()),
-        "where Clara keeps its SQLite database, embedded Qdrant and key file",
+        data_folder,
+        "where Clara keeps its SQLite database, embedded Qdrant and key file (made readable "
+        "by its owner only)",
         "data",
     ),
     Var(
@@ -129,7 +131,7 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "status",
         "token",
         secret(16),
-        "bearer token every request must carry (16+ characters)",
+        "bearer token every request must carry (16+ printable ASCII characters, no spaces)",
     ),
     # database
     Var(
@@ -152,7 +154,7 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "CLARA_DB_BUSY_TIMEOUT",
         "database",
         "busy_timeout",
-        _SECONDS,
+        _DATABASE_SECONDS,
         "SQLite: seconds to wait for a lock before failing",
         "5",
     ),
@@ -160,7 +162,7 @@ CORE_VARIABLES: tuple[Var, ...] = (
         "CLARA_DB_STATEMENT_TIMEOUT",
         "database",
         "statement_timeout",
-        _SECONDS,
+        _DATABASE_SECONDS,
         "PostgreSQL: seconds one statement may run before the server cancels it (a worker "
         "thread is never stuck on a runaway query)",
         "30",

@@ -3,7 +3,10 @@ sandboxes, proactive messages). ``_variables`` adds them after the core ones."""
 
 from __future__ import annotations
 
-from .values import boolean, choice, integer, secret, text, text_list, url
+from .addresses import url
+from .mcp_values import container_engine, container_network, npm_registry, path_roots
+from .tokens import secret
+from .values import boolean, choice, integer, text, text_list
 from .var import SECONDS, Var
 
 __all__ = ["FEATURE_VARIABLES"]
@@ -130,33 +133,35 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "CLARA_MCP_PATH_ROOTS",
         "mcp",
         "path_roots",
-        text_list,
-        "folders local-path MCP servers may be installed from (empty: DATA_DIR/mcp/local)",
+        path_roots,
+        "absolute folders local-path MCP servers may be installed from, comma-separated "
+        "(empty: DATA_DIR/mcp/local)",
         "",
     ),
     Var(
         "CLARA_MCP_CONTAINER_ENGINE",
         "mcp",
         "container_engine",
-        text,
-        "container engine command for image sources: podman or docker (empty: none)",
+        container_engine,
+        "container engine for image sources: podman or docker, or the absolute path of one "
+        "(empty: none)",
         "",
     ),
     Var(
         "CLARA_MCP_CONTAINER_NETWORK",
         "mcp",
         "container_network",
-        text,
+        container_network,
         "network of image-source servers' containers: none (default), or an engine network "
-        "such as bridge for servers that must reach out",
+        "such as bridge for servers that must reach out (never host)",
         "none",
     ),
     Var(
         "CLARA_MCP_NPM_REGISTRY",
         "mcp",
         "npm_registry",
-        url("https", "http"),
-        "npm registry installs use (empty: npm's configured one)",
+        npm_registry,
+        "npm registry installs use, https (http only on loopback; empty: npm's configured one)",
         "",
     ),
     Var(

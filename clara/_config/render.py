@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .dsn import masked_dsn
 from .settings import Settings
-from .values import Secret, masked_dsn
-from .variables import VARIABLES
+from .values import Secret
+from .variables import VARIABLES, Var
 
 __all__ = ["effective_configuration", "settings_table"]
 
@@ -23,11 +24,11 @@ def settings_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _show(value: Any, name: str) -> str:
+def _show(value: Any, var: Var) -> str:
     if value is None:
         return "(unset)"
     if isinstance(value, Secret):
-        if name == "DATABASE_URL":
+        if var.parse.kind == "database_url":
             return masked_dsn(value.reveal())
         return "****"
     if isinstance(value, tuple):
@@ -54,5 +55,5 @@ def effective_configuration(settings: Settings, origins: Mapping[str, str]) -> s
             lines.append(f"[{current}]")
         value = getattr(getattr(settings, var.area), var.field)
         origin = origins.get(var.name, "default")
-        lines.append(f"  {var.name:<{width}}  {_show(value, var.name)}  ({origin})")
+        lines.append(f"  {var.name:<{width}}  {_show(value, var)}  ({origin})")
     return "\n".join(lines) + "\n"

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import msgspec
 
-from .values import (
-    Secret,
-)
+from .dsn import dsn_passwords
+from .values import Secret
 
 __all__ = [
     "AREAS",
@@ -186,7 +185,7 @@ class McpSettings(msgspec.Struct, frozen=True, kw_only=True):
     path_roots: tuple[str, ...] = ()
     """Folders local-path servers may live in; empty: ``DATA_DIR/mcp/local``."""
     container_engine: str = ""
-    """``podman`` or ``docker`` (a command): needed for image sources."""
+    """``podman`` or ``docker``, or the absolute path of one: needed for image sources."""
     container_network: str = "none"
     npm_registry: str = ""
     ping_seconds: float = 30.0
@@ -241,7 +240,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def secrets(self) -> list[str]:
-        """Every configured secret value (for the log filter that masks them)."""
+        """Every configured secret value (for the log filter that masks them), and the
+        database URL's password alone."""
         found: list[str] = []
         for area in AREAS:
             values = getattr(self, area)
@@ -249,6 +249,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 value = getattr(values, field)
                 items = value if isinstance(value, tuple) else (value,)
                 found.extend(item.reveal() for item in items if isinstance(item, Secret))
+        if self.database.url is not None:
+            # A driver or a server may echo the password without the URL around it.
+            found.extend(dsn_passwords(self.database.url.reveal()))
         return found
 
 

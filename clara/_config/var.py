@@ -27,7 +27,7 @@ class Var:
 
     @property
     def secret(self) -> bool:
-        return bool(getattr(self.parse, "secret", False))
+        return self.parse.secret
 
     def default(self) -> Any:
         return getattr(Settings(), self.area).__getattribute__(self.field)

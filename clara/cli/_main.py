@@ -98,7 +98,7 @@ def _store_command(arguments: argparse.Namespace, settings: Settings) -> int:
 
     try:
         store = open_store(settings, migrate=arguments.command == "db")
-    except StoreError as error:
+    except (StoreError, ConfigError) as error:
         print(f"clara {arguments.command}: {error}", file=sys.stderr)
         return EXIT_ERROR
     try:
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(settings_table())
         return EXIT_OK
     try:
-        settings = load_settings()
+        settings = load_settings(data_dir_needed=arguments.command != "status")
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -27,6 +27,7 @@ from ._conversations import (
 )
 from ._engine import database_url, make_engine
 from ._exchanges import Exchange, Turn, record_exchange, record_exchanges, save_exchange
+from ._health import StoreHealth
 from ._history import (
     ChannelPlace,
     ChatLine,
@@ -109,6 +110,7 @@ __all__ = [
     "RecordProblem",
     "SecretBox",
     "Store",
+    "StoreHealth",
     "StoredMcpServer",
     "Turn",
     "WriterStatistics",

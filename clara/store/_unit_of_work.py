@@ -11,6 +11,7 @@ import trio
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ._health import StoreHealth, as_unavailable
 from ._writer import (
     DEFAULT_BATCH_LIMIT,
     PendingWrite,
@@ -61,6 +62,8 @@ class Database:
         self.limiter = trio.CapacityLimiter(max(1, size - 1))
         self._write_batch_limit = write_batch_limit
         prepare_engine(engine)
+        self.health = StoreHealth()
+        """The last outcome of a unit of work or a write: a readiness check's source."""
         # Guards the writer's start (on the first write) against dispose() stopping it.
         self._writer_lock = threading.Lock()
         self._writer: Writer | None = None
@@ -89,8 +92,17 @@ class Database:
         """
 
         def work() -> T:
-            with self.unit_of_work() as session:
-                return function(session, *args, **kwargs)
+            try:
+                with self.unit_of_work() as session:
+                    value = function(session, *args, **kwargs)
+            except Exception as error:
+                unavailable = as_unavailable(error)
+                self.health.failed(unavailable)
+                if unavailable is error:
+                    raise
+                raise unavailable from error
+            self.health.ok()
+            return value
 
         return await trio.to_thread.run_sync(work, limiter=self.limiter)
 
@@ -132,7 +144,7 @@ class Database:
         pending: PendingWrite[T] = PendingWrite(function, args, kwargs)
         with self._writer_lock:
             if self._writer is None:
-                self._writer = Writer(self.engine, self._write_batch_limit)
+                self._writer = Writer(self.engine, self._write_batch_limit, self.health)
             self._writer.submit(pending)
         return pending
 

@@ -32,6 +32,8 @@ import trio
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ._health import StoreHealth, as_unavailable, describe
+
 __all__ = ["DEFAULT_BATCH_LIMIT", "PendingWrite", "WriterStatistics", "runs_together"]
 
 logger = logging.getLogger(__name__)
@@ -239,11 +241,17 @@ class Writer:
         batch_limit: writes one transaction takes at most (at least 1).
     """
 
-    def __init__(self, engine: Engine, batch_limit: int = DEFAULT_BATCH_LIMIT) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        batch_limit: int = DEFAULT_BATCH_LIMIT,
+        health: StoreHealth | None = None,
+    ) -> None:
         if batch_limit < 1:
             raise ValueError(f"batch_limit: expected an integer >= 1, got {batch_limit!r}")
         self._engine = engine
         self._batch_limit = batch_limit
+        self._health = health or StoreHealth()
         self._sqlite = engine.dialect.name == "sqlite"
         prepare_engine(engine)
         self._condition = threading.Condition()
@@ -296,12 +304,24 @@ class Writer:
         try:
             self._commit(batch, outcomes)
         except BaseException as failure:
+            # The driver's first line, not its repr: that holds the statement's parameters,
+            # which are what people said.
             logger.warning(
-                "store writer: a transaction of %d writes failed: %r", len(batch), failure
+                "store writer: a transaction of %d writes failed: %s: %s",
+                len(batch),
+                type(failure).__name__,
+                describe(failure),
             )
             # A write that failed on its own keeps its own error; the others get the batch's.
-            outcomes = [(None, failure if error is None else error) for _, error in outcomes]
+            # An unreachable database is Clara's StoreUnavailable to every one of them.
+            failure = as_unavailable(failure)
+            outcomes = [
+                (None, failure if error is None else as_unavailable(error)) for _, error in outcomes
+            ]
             outcomes += [(None, failure)] * (len(batch) - len(outcomes))
+            self._health.failed(failure)
+        else:
+            self._health.ok()
         self._transactions += 1
         self._writes += len(batch)
         self._largest_batch = max(self._largest_batch, len(batch))

@@ -17,7 +17,7 @@ import trio
 from ..actors import Actor, ActorCell, ActorRef, ActorState, Overflow
 from ..actors._core.events import Passivated, Restored
 from ..actors._core.mailbox import DEFAULT_CONTROL_CAPACITY
-from ..errors import ChildStartError, TooManyChildren
+from ..errors import ChildStartError, TooManyChildren, describe_error
 from ._base import SupervisorBase
 from ._child import Child, ChildSummary
 from ._spec import Backoff, ChildSpec, Restart, Strategy, _positive
@@ -303,11 +303,10 @@ class DynamicSupervisor(SupervisorBase):
                 self._went_idle(cell)
         except Exception as exc:
             logger.warning(
-                "dynamic child %s/%s failed to start: %s: %s",
+                "dynamic child %s/%s failed to start: %s",
                 self._path,
                 record.id,
-                type(exc).__name__,
-                exc,
+                describe_error(exc),
             )
             self._retire(record)
             cell.terminate(ActorState.FAILED)

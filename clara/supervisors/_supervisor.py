@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 
 from ..actors import ActorCell, ActorRef, ActorState
-from ..errors import ChildStartError
+from ..errors import ChildStartError, describe_error
 from ._base import SupervisorBase
 from ._child import Child
 from ._spec import Backoff, ChildSpec, Restart, Strategy
@@ -102,11 +102,10 @@ class Supervisor(SupervisorBase):
                 await self._start_child(record, restart=False)
             except Exception as exc:
                 logger.error(
-                    "supervisor %s: child %s failed to start: %s: %s",
+                    "supervisor %s: child %s failed to start: %s",
                     self._path,
                     record.id,
-                    type(exc).__name__,
-                    exc,
+                    describe_error(exc),
                 )
                 for done in reversed(started):
                     await self._stop_child(done, final=True)

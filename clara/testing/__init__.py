@@ -11,7 +11,7 @@
 In-memory fakes of every seam (no socket; each records what it got):
 
 - ``FakeProvider``: the LLM ``Provider`` protocol, scripted with the same steps as
-  ``FakeLlmServer`` (``Reply``, ``Fail``, ``Hang``, ``Garbage``); ``Gateway([provider])``.
+  ``FakeLlmServer`` (``Reply``, ``Fail``, ``Hang``, ``Garbage``, ``Echo``); ``Gateway([provider])``.
 - ``FakeTransport``: the ``ChatTransport`` a channel actor answers through.
 - ``FakeBridge``: the Discord connection the ``DiscordGateway`` actor runs; ``deliver``
   plays a message in, ``remember`` puts one in a channel's history without delivering it,
@@ -37,7 +37,7 @@ from ._events import EventLog
 from ._fake_bridge import FakeBridge
 from ._fake_chat import FakeTransport, Sent, incoming
 from ._fake_discord import BOT_ID, MEMBER_PERMISSIONS, FakeDiscord, PermissionOverwrite, Posted
-from ._fake_llm import Embed, Fail, FakeLlmServer, Garbage, Hang, Reply, Step
+from ._fake_llm import Echo, Embed, Fail, FakeLlmServer, Garbage, Hang, Reply, Step
 from ._fake_mcp import FakeMcpConnection, FakeTool, McpToolCall
 from ._fake_memory import FakeMemory
 from ._fake_provider import FakeProvider, ProviderRequest
@@ -49,6 +49,7 @@ __all__ = [
     "BOT_ID",
     "MEMBER_PERMISSIONS",
     "ActorTestKit",
+    "Echo",
     "Embed",
     "EventLog",
     "Fail",

@@ -115,6 +115,8 @@ class FakeDiscord:
     identified_token: str | None = None
     unreadable: set[str] = field(default_factory=set)
     """Channels whose history Clara may not read: 403 Missing Access."""
+    refused_tokens: set[str] = field(default_factory=set)
+    """Bot tokens Discord refuses at login (401 Unauthorized, as for a revoked token)."""
     _last_id: int = 0
     _increment: int = 0
     _histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -180,6 +182,9 @@ class FakeDiscord:
     # -- REST --------------------------------------------------------------------------------
 
     async def _me(self, request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bot ")
+        if token in self.refused_tokens:
+            return _error(401, 0, "401: Unauthorized")
         return _json(_user(BOT_ID, "Clara", bot=True))
 
     async def _application(self, request: Request) -> Response:

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from ..adapters.http import serve_http
 
-__all__ = ["Embed", "Fail", "FakeLlmServer", "Garbage", "Hang", "Reply", "Step"]
+__all__ = ["Echo", "Embed", "Fail", "FakeLlmServer", "Garbage", "Hang", "Reply", "Step"]
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,23 @@ class Garbage:
 
 
 @dataclass(frozen=True)
+class Echo:
+    """Answer an HTTP error that repeats the request, as some proxies do: its headers (the
+    API key among them) and its body (what people said), in a JSON error message or, with
+    ``as_json=False``, as a plain-text page."""
+
+    status: int = 400
+    as_json: bool = True
+
+
+@dataclass(frozen=True)
 class Embed:
     """Answer an embeddings request with vectors of ``dimensions``."""
 
     dimensions: int = 8
 
 
-Step = Reply | Fail | Hang | Garbage
+Step = Reply | Fail | Hang | Garbage | Echo
 
 
 @dataclass
@@ -92,6 +102,7 @@ class FakeLlmServer:
     steps: deque[Step] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _echo: str = ""
 
     def script(self, *steps: Step) -> None:
         self.steps.extend(steps)
@@ -113,7 +124,8 @@ class FakeLlmServer:
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _take(self, request: Request) -> tuple[Step, dict[str, Any]]:
-        body = msgspec.json.decode(await request.body())
+        raw = await request.body()
+        body = msgspec.json.decode(raw)
         self.requests.append(
             Recorded(
                 path=request.url.path,
@@ -128,10 +140,12 @@ class FakeLlmServer:
             step = self.default
         if isinstance(step, Reply) and step.delay:
             await trio.sleep(step.delay)
+        if isinstance(step, Echo):
+            headers = "; ".join(f"{k}: {v}" for k, v in request.headers.items())
+            self._echo = f"bad request; you sent {headers} with {raw.decode(errors='replace')}"
         return step, body
 
-    @staticmethod
-    def _failure(step: Step) -> Response | None:
+    def _failure(self, step: Step) -> Response | None:
         if isinstance(step, Fail):
             headers = {} if step.retry_after is None else {"Retry-After": str(step.retry_after)}
             return Response(
@@ -142,6 +156,15 @@ class FakeLlmServer:
             )
         if isinstance(step, Garbage):
             return Response(step.body, media_type="application/json")
+        if isinstance(step, Echo):
+            if step.as_json:
+                error = {"error": {"message": self._echo, "type": "invalid_request_error"}}
+                return Response(
+                    msgspec.json.encode(error),
+                    status_code=step.status,
+                    media_type="application/json",
+                )
+            return Response(self._echo, status_code=step.status, media_type="text/plain")
         return None
 
     def _call_id(self) -> str:

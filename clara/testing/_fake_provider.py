@@ -36,6 +36,7 @@ from ..adapters.llm import (
     Usage,
 )
 from ..adapters.llm._http import check_response
+from ..adapters.llm._scrub import describe_body
 from ..errors import (
     LlmError,
     MalformedResponse,
@@ -208,12 +209,17 @@ def _error_for(provider: str, step: Fail) -> LlmError:
     raise ValueError(f"Fail needs an error status (400 or more); got {step.status}")
 
 
+_JSON_TYPE = {"content-type": "application/json"}
+
+
 def _malformed(provider: str, body: str) -> MalformedResponse:
     try:
         msgspec.json.decode(body)
     except msgspec.DecodeError:
-        return MalformedResponse(provider, f"the answer is not JSON: {body[:120]!r}")
-    return MalformedResponse(provider, f"the answer does not follow the protocol: {body[:120]}")
+        # As the adapter words it (``post_json``): what the body is, never the body itself.
+        answer = httpx.Response(200, content=body.encode(), headers=_JSON_TYPE)
+        return MalformedResponse(provider, f"the answer is not JSON ({describe_body(answer)})")
+    return MalformedResponse(provider, "the answer does not follow the protocol")
 
 
 if TYPE_CHECKING:  # mypy checks that the fake keeps up with the protocol

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -129,6 +130,7 @@ def test_settings_list_their_secrets_for_the_log_filter() -> None:
         "sk-abcdefgh",
         key,
         "postgresql://clara:hunter22@db/clara",
+        "hunter22",  # alone too: a driver may echo the password without the URL
     }
     assert "sk-abcdefgh" not in repr(settings)
 
@@ -163,7 +165,7 @@ def test_the_readme_table_is_the_generated_one() -> None:
 
 def test_python_m_clara_config_prints_everything_with_secrets_masked() -> None:
     env = {
-        "PATH": "/usr/bin:/bin",
+        **os.environ,  # the tests' own: no configuration of the caller (tests/conftest.py)
         "OPENAI_API_KEY": "sk-visible-if-broken",
         "DATABASE_URL": "postgresql://clara:hunter22@db/clara",
         "CLARA_LOG_LEVEL": "warning",
@@ -191,7 +193,7 @@ def test_python_m_clara_config_refuses_a_bad_setting_clearly() -> None:
         capture_output=True,
         text=True,
         cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "CLARA_DB_POOL_SIZE": "lots"},
+        env={**os.environ, "CLARA_DB_POOL_SIZE": "lots"},
         check=False,
     )
     assert result.returncode == 2

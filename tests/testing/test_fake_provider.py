@@ -71,7 +71,11 @@ async def test_a_delayed_reply_and_a_finite_hang_take_exact_virtual_time(
         ),
         (Fail(503), ProviderUnavailable, "fake: server error 503: scripted failure"),
         (Fail(401, message="no"), ProviderRejected, "fake: refused the request (401): no"),
-        (Garbage(), MalformedResponse, "fake: the answer is not JSON: '{this is not json'"),
+        (
+            Garbage(),
+            MalformedResponse,
+            "fake: the answer is not JSON (17 bytes of application/json, not shown)",
+        ),
     ],
 )
 async def test_failures_are_the_errors_a_real_provider_raises(

@@ -52,7 +52,7 @@ from ...adapters.llm import (
 )
 from ...adapters.memory import memory_user_id
 from ...config import DiscordSettings, LlmSettings
-from ...errors import LlmError, NoProviderAvailable
+from ...errors import LlmError, NoProviderAvailable, StoreUnavailable
 from ...store import (
     ChannelConfig,
     Database,
@@ -85,6 +85,18 @@ logger = logging.getLogger(__name__)
 
 #: Finished messages a channel keeps the ids of, to know a re-delivered one at once.
 RECENT_ANSWERS = 500
+#: Seconds before a channel that could not read the store at start tries again; doubled
+#: after each failure, up to ``STORE_RETRY_MAX``.
+STORE_RETRY_FIRST = 1.0
+STORE_RETRY_MAX = 30.0
+
+
+@dataclass
+class _StoreBack:
+    """The start read succeeded after an outage (sent by the channel's retry task)."""
+
+    unfinished: list[Resumed]
+    loaded: Any
 
 
 @dataclass
@@ -164,6 +176,9 @@ class ChannelActor(Actor):
         self._finished: dict[str, None] = {}  # ids finished lately, oldest first (bounded)
         self._resumed: dict[str, Resumed] = {}  # unfinished at start: how far their reply got
         self._reply_over: trio.Event | None = None  # set when the running reply task ends
+        # While the store cannot be read at start, messages wait here (bounded, in order).
+        self._store_waiting = False
+        self._held: list[tuple[MessageReceived, DeferredReply | None]] = []
         self.replies = 0
         self.ignored = 0
         self.duplicates = 0
@@ -192,7 +207,16 @@ class ChannelActor(Actor):
 
     async def _resume(self) -> None:
         """Answer what the inbox holds unfinished for this channel, in its original order
-        (read with the channel's settings, in one unit of work)."""
+        (read with the channel's settings, in one unit of work). A store that cannot be
+        read leaves the channel waiting for it (``_wait_for_store``), not crashing."""
+        try:
+            unfinished, loaded = await self._read_start()
+        except StoreUnavailable as error:
+            self._wait_for_store(error)
+            return
+        await self._started(unfinished, loaded)
+
+    async def _read_start(self) -> tuple[list[Resumed], Any]:
         platform, channel_id, window = self.platform, self.channel_id, self.deps.history_window
 
         def settings_and_history(
@@ -207,7 +231,44 @@ class ChannelActor(Actor):
 
         # One read for a start: what is unfinished, the settings, the history window, and
         # the messages finished lately (a replay of one is known without asking the store).
-        unfinished, loaded = await self.inbox.unfinished(settings_and_history)
+        return await self.inbox.unfinished(settings_and_history)
+
+    def _wait_for_store(self, error: StoreUnavailable) -> None:
+        """The store cannot be read at start: without this channel's settings and history
+        nothing can be answered rightly, so messages are held (in order, bounded) and the
+        read is tried again with a growing pause until the store answers."""
+        self._store_waiting = True
+        logger.warning(
+            "channel %s: waiting for the store before answering (%s)", self.channel_id, error
+        )
+        self.context.start_task(self._retry_start, name="store-wait")
+
+    async def _retry_start(self) -> None:
+        pause = STORE_RETRY_FIRST
+        while True:
+            await trio.sleep(pause)
+            try:
+                read = await self._read_start()
+            except StoreUnavailable:
+                pause = min(pause * 2, STORE_RETRY_MAX)
+                continue
+            self.context.tell_self(_StoreBack(*read))
+            return
+
+    async def _store_back(self, back: _StoreBack) -> None:
+        """The store answered: start as usual, then take the held messages in order."""
+        logger.info(
+            "channel %s: the store answers; taking %d held message(s)",
+            self.channel_id,
+            len(self._held),
+        )
+        self._store_waiting = False
+        await self._started(back.unfinished, back.loaded)
+        held, self._held = self._held, []
+        for message, reply in held:
+            await self._incoming(message, reply)
+
+    async def _started(self, unfinished: list[Resumed], loaded: Any) -> None:
         if loaded is not None:
             self.config, history, summary, finished = loaded
             self.window.load(history, summary)
@@ -269,7 +330,11 @@ class ChannelActor(Actor):
             )
 
         # One unit of work (one thread hop) for both.
-        self.config, self.guild = await database.run(load)
+        try:
+            self.config, self.guild = await database.run(load)
+        except StoreUnavailable as error:  # keep what was read before, until it answers
+            logger.warning("channel %s: settings not reloaded: %s", self.channel_id, error)
+            return
         if guild_id is not None:
             self.deps.guilds.put(platform, guild_id, self.guild, trio.current_time())
 
@@ -284,7 +349,11 @@ class ChannelActor(Actor):
         database = self.deps.database
         if database is None:
             return
-        self.guild = await database.run(guild_config, self.platform, guild_id)
+        try:
+            self.guild = await database.run(guild_config, self.platform, guild_id)
+        except StoreUnavailable as error:  # keep what was read before, until it answers
+            logger.warning("channel %s: server settings not read: %s", self.channel_id, error)
+            return
         self.deps.guilds.put(self.platform, guild_id, self.guild, now)
 
     def describe(self) -> dict[str, Any] | None:
@@ -299,6 +368,8 @@ class ChannelActor(Actor):
             "resumed": self.resumed,
             "expired": self.expired,
             "mode": self.config.reply_mode,
+            "waiting_for_store": self._store_waiting,
+            "held": len(self._held),
         }
 
     # -- messages -----------------------------------------------------------------------------
@@ -322,9 +393,15 @@ class ChannelActor(Actor):
         if isinstance(message, SettingsChanged):
             await self._load_settings()
             return None
+        if isinstance(message, _StoreBack):
+            await self._store_back(message)
+            return None
         raise TypeError(f"ChannelActor does not handle {type(message).__name__}")
 
     async def _incoming(self, message: MessageReceived, reply: DeferredReply | None) -> None:
+        if self._store_waiting:
+            await self._hold(message, reply)
+            return
         if message.guild_id is not None:
             await self._server_settings(message.guild_id)
         if not addressed(message, self.config) or not allowed(
@@ -362,6 +439,23 @@ class ChannelActor(Actor):
             return
         self._claims[message.message_id] = self.inbox.claim(message, replying=True)
         self._start([(message, reply)])
+
+    async def _hold(self, message: MessageReceived, reply: DeferredReply | None) -> None:
+        """Keep ``message`` until the store answers (``_store_back``); a full hold is
+        answered as a full queue is."""
+        if len(self._held) < self.deps.discord.channel_mailbox:
+            self._held.append((message, reply))
+            return
+        self.busy += 1
+        if reply is not None:
+            reply.reply(None)
+        if self._may_notice("busy"):
+            await self.outbox.notice(
+                message,
+                "I can't reach my memory right now and have a backlog here; please try again "
+                "in a little while.",
+                "busy",
+            )
 
     def _in_hand(self, message_id: str) -> bool:
         """Whether ``message_id`` is queued here, being answered, or answered lately (a

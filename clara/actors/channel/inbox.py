@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from ...adapters.chat import MessageReceived
+from ...errors import StoreUnavailable
 from ...store import (
     OPEN_STATES,
     Database,
@@ -90,9 +91,22 @@ class Claim:
     """Claimed as ``replying`` already (its reply started at once): no second write."""
 
     async def is_new(self) -> bool:
-        """Wait for the claim to be written: True unless the message was already finished."""
+        """Wait for the claim to be written: True unless the message was already finished.
+
+        A store that is unavailable cannot say: the message is answered all the same (an
+        outage must not silence Clara), without a record; only a re-delivery after a
+        restart could then be answered a second time.
+        """
         if self.pending is not None:
-            existing = await self.pending.result()
+            try:
+                existing = await self.pending.result()
+            except StoreUnavailable as error:
+                logger.warning(
+                    "message %s: answered without a record, the store is unavailable (%s)",
+                    self.message_id,
+                    error,
+                )
+                existing = None
             self.pending = None
             self.verdict = "new" if existing is None else existing
         return self.verdict in (None, "new", *OPEN_STATES)
@@ -168,9 +182,17 @@ class ChannelInbox:
         """The reply is made: stored before its first piece is posted (waited for)."""
         if self.database is None:
             return
-        await self.database.write(
-            save_reply, self.platform, trigger_id, msgspec.msgpack.encode(draft)
-        )
+        try:
+            await self.database.write(
+                save_reply, self.platform, trigger_id, msgspec.msgpack.encode(draft)
+            )
+        except StoreUnavailable as error:  # posted all the same: an outage must not silence
+            logger.warning(
+                "channel %s: the reply to %s is posted without a record (%s)",
+                self.channel_id,
+                trigger_id,
+                error,
+            )
 
     def posted(self, trigger_id: str, pieces_sent: int, first_piece_id: str | None) -> None:
         """The first ``pieces_sent`` pieces of the reply are posted."""
@@ -253,6 +275,8 @@ class ChannelInbox:
         async def watch() -> None:
             try:
                 await result()
+            except StoreUnavailable as error:  # an outage: known and reported elsewhere
+                logger.warning("channel %s: could not %s: %s", self.channel_id, what, error)
             except Exception as error:  # a write nobody waits for: say it failed
                 logger.error(
                     "channel %s: could not %s: %s: %s",

@@ -72,3 +72,13 @@ class ConsoleChat(Actor):
                 await channel.ask(Converse(message=console_message(text)), timeout=None)
             except ClaraError as error:
                 self._stdout.write(f"clara> (something went wrong: {error})\n")
+            except Exception as error:  # the chat must outlive any one failure
+                # Not Clara's own error (a bug, a library's): the person is told and the
+                # chat goes on reading. The traceback only at DEBUG: a database error's text
+                # holds its statement's parameters, which are what people said.
+                logger.error("console: the message was not answered: %s", type(error).__name__)
+                logger.debug("console: the failure", exc_info=True)
+                self._stdout.write(
+                    f"clara> (something went wrong: {type(error).__name__}; "
+                    "see the log, and try again)\n"
+                )

@@ -20,14 +20,15 @@ __all__ = ["answer_once", "console_subsystem"]
 def console_subsystem(channels: Channels, on_end: Callable[[], None]) -> ChildSpec:
     """Reads the terminal into the console channel's actor; ``on_end`` runs at Ctrl-D.
 
-    Temporary: once its input has ended there is nothing to restart.
+    Transient: restarted if it crashes (the chat must not end while the process goes on
+    ignoring the terminal), not once its input has ended (it returns normally then).
     """
 
     async def console_channel() -> ActorRef:
         return await channels.ref(CONSOLE_CHANNEL)
 
     return ChildSpec(
-        "console", lambda: ConsoleChat(console_channel, on_end), restart=Restart.TEMPORARY
+        "console", lambda: ConsoleChat(console_channel, on_end), restart=Restart.TRANSIENT
     )
 
 

@@ -11,6 +11,7 @@ import msgspec
 from ...errors import MalformedResponse, ProviderUnavailable
 from ._http import post_json, probe, stream_sse
 from ._provider import StreamDone, StreamEvent, TextDelta
+from ._scrub import fields_of as _fields
 from ._types import ChatMessage, ChatRequest, Completion, ImagePart, Tier, ToolCall, Usage
 
 __all__ = ["ANTHROPIC_VERSION", "Anthropic"]
@@ -159,7 +160,7 @@ class Anthropic:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedResponse(
-                self._name, f"the answer lacks {error!s:.80} ({str(answer)[:120]})"
+                self._name, f"the answer lacks {error!s:.80} (its fields: {_fields(answer)})"
             ) from None
 
     async def stream(self, request: ChatRequest, timeout: float) -> AsyncIterator[StreamEvent]:

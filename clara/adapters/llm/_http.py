@@ -18,6 +18,7 @@ from ...errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ._scrub import describe_body, error_reason
 
 __all__ = ["post_json", "probe", "retry_after_seconds", "stream_sse"]
 
@@ -41,20 +42,10 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            return str(error.get("message") or error.get("type") or error)[:200]
-        return str(error)[:200]
-    return str(body)[:200]
+    """Where a request went, for an error: host and port, never userinfo, path or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or "the provider"
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def check_response(provider: str, response: httpx.Response) -> None:
@@ -65,7 +56,7 @@ def check_response(provider: str, response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    reason = _error_text(response)
+    reason = error_reason(response)
     if status == 429:
         wait = retry_after_seconds(response.headers.get("retry-after"))
         raise ProviderRateLimited(provider, f"rate limited (429): {reason}", wait)
@@ -101,10 +92,12 @@ async def post_json(
         answer = _decoder.decode(response.content)
     except msgspec.DecodeError:
         raise MalformedResponse(
-            provider, f"the answer is not JSON: {response.text[:120]!r}"
+            provider, f"the answer is not JSON ({describe_body(response)})"
         ) from None
     if not isinstance(answer, dict):
-        raise MalformedResponse(provider, f"the answer is not a JSON object: {answer!r:.120}")
+        raise MalformedResponse(
+            provider, f"the answer is not a JSON object but a {type(answer).__name__}"
+        )
     return answer
 
 
@@ -176,7 +169,7 @@ async def stream_sse(
                         yield event, _decoder.decode(value)
                     except msgspec.DecodeError:
                         raise MalformedResponse(
-                            provider, f"a streamed event is not JSON: {value[:120]!r}"
+                            provider, f"a streamed event is not JSON ({len(value)} characters)"
                         ) from None
     except httpx.TimeoutException:
         raise ProviderTimeout(

@@ -11,6 +11,7 @@ import msgspec
 from ...errors import MalformedResponse
 from ._http import post_json, probe, stream_sse
 from ._provider import StreamDone, StreamEvent, TextDelta
+from ._scrub import fields_of as _fields
 from ._types import ChatMessage, ChatRequest, Completion, ImagePart, Tier, ToolCall, Usage
 
 __all__ = ["OpenAICompatible"]
@@ -25,10 +26,12 @@ def _arguments(provider: str, raw: Any) -> dict[str, Any]:
         value = msgspec.json.decode(raw)
     except (msgspec.DecodeError, TypeError):
         raise MalformedResponse(
-            provider, f"tool call arguments are not JSON: {str(raw)[:120]!r}"
+            provider, f"tool call arguments are not JSON ({len(str(raw))} characters)"
         ) from None
     if not isinstance(value, dict):
-        raise MalformedResponse(provider, f"tool call arguments are not an object: {value!r:.120}")
+        raise MalformedResponse(
+            provider, f"tool call arguments are not an object but a {type(value).__name__}"
+        )
     return value
 
 
@@ -160,7 +163,7 @@ class OpenAICompatible:
             )
         except (KeyError, IndexError, TypeError, ValueError) as error:
             raise MalformedResponse(
-                self._name, f"the answer lacks {error!s:.80} ({str(answer)[:120]})"
+                self._name, f"the answer lacks {error!s:.80} (its fields: {_fields(answer)})"
             ) from None
 
     async def stream(self, request: ChatRequest, timeout: float) -> AsyncIterator[StreamEvent]:

@@ -40,7 +40,9 @@ from mcp_types import CONNECTION_CLOSED
 
 from ...errors import ServerGone, ToolCallFailed
 from ..llm import ToolSpec
+from ._hosts import BadHost, Network, Resolver, check_addresses, system_resolver
 from ._reaper import Reaper
+from ._urls import parse_url
 
 __all__ = [
     "McpConnection",
@@ -127,6 +129,8 @@ class McpConnection:
         on_tools_changed: called (from the session's task) when the server says its tool list
             changed; the tools are listed again first.
         auth: authenticates every request to a remote server (``BearerAuth`` for OAuth).
+        resolve: how a remote server's host is resolved for the check before each
+            connection (the system's resolver by default).
     """
 
     def __init__(
@@ -136,8 +140,10 @@ class McpConnection:
         reaper: Reaper | None = None,
         on_tools_changed: Callable[[list[ToolSpec]], None] | None = None,
         auth: httpx2.Auth | None = None,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self.endpoint = endpoint
+        self.resolve = resolve
         self._reaper = reaper
         self._on_tools_changed = on_tools_changed
         self._auth = auth
@@ -241,6 +247,7 @@ class McpConnection:
                 yield streams
             return
         assert endpoint.url is not None, "a remote MCP server needs a url"
+        await self._check_reach(endpoint.url)
         headers = dict(endpoint.headers)
         if endpoint.transport == "sse":
             async with sse_client(
@@ -253,6 +260,19 @@ class McpConnection:
             streamable_http_client(endpoint.url, http_client=client) as streams,
         ):
             yield streams
+
+    async def _check_reach(self, text: str) -> None:
+        """Every address the server's host has now is public, or of the class the URL names
+        (a loopback or private address written out, which the operator allowed at install):
+        checked at every connection, so a name that re-resolves to an internal address
+        after the install (DNS rebinding) is not followed."""
+        try:
+            url = parse_url(text)
+            await check_addresses(
+                url.host, url.effective_port, {Network.PUBLIC, url.host.network}, self.resolve
+            )
+        except BadHost as error:
+            raise ServerGone(f"{self.endpoint.name}: not connecting: {error}") from None
 
     @contextlib.asynccontextmanager
     async def _stdio(self, nursery: trio.Nursery) -> AsyncIterator[Any]:

@@ -5,6 +5,11 @@ of an ``InstallSource`` that passed its grammar, and runs under a time limit (th
 killed when it runs out). npm installs run with ``--ignore-scripts``: a package's install
 scripts are arbitrary code, and an MCP server runs without them (one that needs a build step
 is better installed as an image). A failed installation removes what it made.
+
+A URL source's host is resolved before the first connection, and every address it has must
+be of the class its source was accepted for (``_hosts``): a public name that resolves to a
+loopback, private or link-local address is refused, so a DNS record cannot turn a public
+source into a probe of this machine's network.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from pathlib import Path
 import httpx2
 import trio
 
-from ...errors import InstallError, NeedsAuthorization
+from ...errors import InstallError, NeedsAuthorization, SourceError
 from ..llm import ToolSpec
 from ._connection import McpConnection, McpEndpoint, leaf_errors
+from ._hosts import BadHost, Network, Resolver, check_addresses, system_resolver
 from ._reaper import Reaper
 from ._sources import InstallSource
+from ._urls import parse_url
 
 __all__ = ["InstallError", "Installer", "NeedsAuthorization", "test_start"]
 
@@ -49,6 +56,7 @@ class Installer:
         container_engine: ``podman`` or ``docker`` for image sources ("" refuses them).
         container_network: the network those containers join (``none``: no network).
         npm_registry: the registry npm installs from ("" : npm's configured one).
+        resolve: how a URL source's host is resolved (the system's resolver by default).
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class Installer:
         npm_registry: str = "",
         npm: str = "npm",
         node: str = "node",
+        resolve: Resolver = system_resolver,
     ) -> None:
         self.root = root
         self.timeout = timeout
@@ -69,10 +78,17 @@ class Installer:
         self.npm_registry = npm_registry
         self.npm = npm
         self.node = node
+        self.resolve = resolve
 
     async def install(self, name: str, source: InstallSource) -> tuple[McpEndpoint, str | None]:
-        """The endpoint to start the server with, and the folder made for it (or None)."""
+        """The endpoint to start the server with, and the folder made for it (or None).
+
+        Raises:
+            SourceError: a URL source's host resolves to an address it may not reach.
+            InstallError: the installation failed (the message says where).
+        """
         if source.kind == "url":
+            await self._check_reach(source)
             transport = "sse" if source.url.rstrip("/").endswith("/sse") else "http"
             return McpEndpoint(name=name, transport=transport, url=source.url), None
         if source.kind == "path":
@@ -93,6 +109,18 @@ class Installer:
         except BaseException:
             await trio.to_thread.run_sync(shutil.rmtree, folder, True)
             raise
+
+    async def _check_reach(self, source: InstallSource) -> None:
+        """Every address of the URL's host is public, or of the class its host was named as
+        (an internal host passed ``check_allowed`` only because the operator named it)."""
+        url = parse_url(source.url)
+        allowed = {Network.PUBLIC}
+        if source.network:
+            allowed.add(Network(source.network))
+        try:
+            await check_addresses(url.host, url.effective_port, allowed, self.resolve)
+        except BadHost as error:
+            raise SourceError(f"URL source: {error}") from None
 
     async def remove(self, folder: str | None) -> None:
         """Delete what an installation made (only ever under ``root``)."""

@@ -18,7 +18,9 @@ The flow follows the MCP authorization spec:
 come back within ``FLOW_TIMEOUT`` (30 minutes) is abandoned by its owner (the catalog
 actor's timer), and a late callback for it is refused.
 
-The protocol's JSON is parsed with the SDK's own pydantic models (``mcp.shared.auth``).
+The HTTP side (discovery, registration, exchange, refresh) is ``OAuthClient`` in
+``_oauth_client``; every URL it follows is one a remote server named, checked by
+``_outbound``.
 """
 
 from __future__ import annotations
@@ -27,24 +29,13 @@ import base64
 import datetime as dt
 import enum
 import hashlib
-import logging
 import re
 import secrets
-import time
 import urllib.parse
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
 
-import httpx
 import httpx2
 import msgspec
-from mcp.shared.auth import (
-    OAuthClientInformationFull,
-    OAuthMetadata,
-    OAuthToken,
-    ProtectedResourceMetadata,
-)
-from pydantic import ValidationError
 
 from ...errors import InvalidTransition, OAuthError
 
@@ -56,15 +47,12 @@ __all__ = [
     "BearerAuth",
     "FlowState",
     "InvalidTransition",
-    "OAuthClient",
     "OAuthError",
     "OAuthFlow",
     "TokenSet",
     "pkce_pair",
     "resource_metadata_url",
 ]
-
-logger = logging.getLogger(__name__)
 
 FLOW_TIMEOUT = 30 * 60.0
 """Seconds a started flow waits for its code before it is abandoned."""
@@ -201,220 +189,6 @@ def resource_metadata_url(www_authenticate: str | None) -> str | None:
         return None
     match = re.search(r'resource_metadata="?([^",\s]+)"?', www_authenticate)
     return match.group(1) if match else None
-
-
-def _well_known(base: str, name: str) -> list[str]:
-    """RFC 8414 / 9728 well-known URLs of ``base``: path-aware first, then the root."""
-    parts = urllib.parse.urlsplit(base)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path.rstrip("/")
-    urls = [f"{origin}/.well-known/{name}{path}"] if path else []
-    urls.append(f"{origin}/.well-known/{name}")
-    return urls
-
-
-class OAuthClient:
-    """The HTTP side of the flow (httpx on trio)."""
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        client_name: str = "Clara",
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self.http = http
-        self.client_name = client_name
-        self.now = now
-
-    async def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        if response.status_code >= 400:
-            raise OAuthError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            data = response.json()
-        except ValueError as error:
-            raise OAuthError(f"{what}: the answer is not JSON") from error
-        if not isinstance(data, dict):
-            raise OAuthError(f"{what}: the answer is not a JSON object")
-        return data
-
-    async def _get_first(self, urls: list[str], what: str) -> dict[str, Any] | None:
-        for url in urls:
-            try:
-                response = await self.http.get(url, headers={"Accept": "application/json"})
-            except httpx.HTTPError as error:
-                raise OAuthError(f"{what}: {url}: {error}") from error
-            if response.status_code == 404:
-                continue
-            return await self._json(response, f"{what} ({url})")
-        return None
-
-    async def discover(self, flow: OAuthFlow, www_authenticate: str | None = None) -> AuthServer:
-        """Find the authorization server of ``flow.resource``; the flow moves to DISCOVERED."""
-        try:
-            server = await self._discover(flow.resource, www_authenticate)
-        except OAuthError as error:
-            flow.advance(FlowState.FAILED, str(error))
-            raise
-        flow.auth_server = server
-        flow.advance(FlowState.DISCOVERED)
-        return server
-
-    async def _discover(self, resource: str, www_authenticate: str | None) -> AuthServer:
-        hinted = resource_metadata_url(www_authenticate)
-        urls = [hinted] if hinted else _well_known(resource, "oauth-protected-resource")
-        document = await self._get_first(urls, "protected resource metadata")
-        scopes: tuple[str, ...] = ()
-        if document is not None:
-            try:
-                metadata = ProtectedResourceMetadata.model_validate(document)
-            except ValidationError as error:
-                raise OAuthError(
-                    f"protected resource metadata: {error.errors()[0]['msg']}"
-                ) from None
-            issuer = str(metadata.authorization_servers[0]).rstrip("/")
-            scopes = tuple(metadata.scopes_supported or ())
-        else:  # older servers: the authorization server is the resource's origin
-            parts = urllib.parse.urlsplit(resource)
-            issuer = f"{parts.scheme}://{parts.netloc}"
-        found = await self._get_first(
-            _well_known(issuer, "oauth-authorization-server")
-            + _well_known(issuer, "openid-configuration"),
-            "authorization server metadata",
-        )
-        if found is None:
-            raise OAuthError(f"authorization server metadata: none found for {issuer}")
-        try:
-            auth = OAuthMetadata.model_validate(found)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise OAuthError(f"authorization server metadata: {where}: {first['msg']}") from None
-        if str(auth.issuer).rstrip("/") != issuer:
-            raise OAuthError(
-                f"authorization server metadata: issuer {auth.issuer} is not {issuer} "
-                "(a mix-up or a spoofed document)"
-            )
-        if "S256" not in (auth.code_challenge_methods_supported or []):
-            raise OAuthError(
-                f"{issuer} does not offer PKCE with S256; Clara does not authorize without it"
-            )
-        return AuthServer(
-            issuer=issuer,
-            authorization_endpoint=str(auth.authorization_endpoint),
-            token_endpoint=str(auth.token_endpoint),
-            registration_endpoint=(
-                str(auth.registration_endpoint) if auth.registration_endpoint else None
-            ),
-            scopes=scopes,
-        )
-
-    async def register(self, flow: OAuthFlow) -> None:
-        """Dynamic client registration; the flow moves to REGISTERED."""
-        server = flow.auth_server
-        if server is None:
-            raise InvalidTransition(f"OAuth flow for {flow.server}: register before discovery")
-        if flow.state is not FlowState.DISCOVERED:
-            raise InvalidTransition(
-                f"OAuth flow for {flow.server}: cannot register from {flow.state.value}"
-            )
-        try:
-            client = await self._register(flow, server)
-        except OAuthError as error:
-            flow.advance(FlowState.FAILED, str(error))
-            raise
-        flow.client_id = client.client_id
-        flow.client_secret = client.client_secret
-        flow.advance(FlowState.REGISTERED)
-
-    async def _register(self, flow: OAuthFlow, server: AuthServer) -> OAuthClientInformationFull:
-        if server.registration_endpoint is None:
-            raise OAuthError(
-                f"{server.issuer} offers no dynamic client registration; register a client "
-                "there by hand"
-            )
-        body = {
-            "client_name": self.client_name,
-            "redirect_uris": [flow.redirect_uri],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-        }
-        try:
-            response = await self.http.post(server.registration_endpoint, json=body)
-        except httpx.HTTPError as error:
-            raise OAuthError(f"client registration: {error}") from error
-        data = await self._json(response, "client registration")
-        try:
-            return OAuthClientInformationFull.model_validate(data)
-        except ValidationError as error:
-            raise OAuthError(f"client registration: {error.errors()[0]['msg']}") from None
-
-    async def exchange(self, flow: OAuthFlow, code: str) -> TokenSet:
-        """Trade the code (and the PKCE verifier) for tokens; AUTHORIZED or FAILED."""
-        flow.advance(FlowState.EXCHANGING)
-        assert flow.auth_server is not None
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": flow.redirect_uri,
-            "client_id": flow.client_id,
-            "code_verifier": flow.verifier,
-            "resource": flow.resource,
-        }
-        if flow.client_secret:
-            form["client_secret"] = flow.client_secret
-        try:
-            tokens = await self._token(flow.auth_server.token_endpoint, form, "code exchange")
-        except OAuthError as error:
-            flow.advance(FlowState.FAILED, str(error))
-            raise
-        flow.advance(FlowState.AUTHORIZED)
-        return tokens
-
-    async def refresh(
-        self,
-        token_endpoint: str,
-        refresh_token: str,
-        *,
-        client_id: str,
-        client_secret: str | None,
-        resource: str,
-    ) -> TokenSet:
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": client_id,
-            "resource": resource,
-        }
-        if client_secret:
-            form["client_secret"] = client_secret
-        tokens = await self._token(token_endpoint, form, "token refresh")
-        if tokens.refresh_token is None:  # the server kept the old one valid
-            tokens = msgspec.structs.replace(tokens, refresh_token=refresh_token)
-        return tokens
-
-    async def _token(self, endpoint: str, form: dict[str, str], what: str) -> TokenSet:
-        try:
-            response = await self.http.post(
-                endpoint, data=form, headers={"Accept": "application/json"}
-            )
-        except httpx.HTTPError as error:
-            raise OAuthError(f"{what}: {error}") from error
-        data = await self._json(response, what)
-        try:
-            token = OAuthToken.model_validate(data)
-        except ValidationError as error:
-            raise OAuthError(f"{what}: {error.errors()[0]['msg']}") from None
-        expires_at = None
-        if token.expires_in is not None:
-            expires_at = dt.datetime.fromtimestamp(self.now() + token.expires_in, dt.UTC)
-        return TokenSet(
-            access_token=token.access_token,
-            refresh_token=token.refresh_token,
-            expires_at=expires_at,
-            scope=token.scope or "",
-        )
 
 
 class BearerAuth(httpx2.Auth):

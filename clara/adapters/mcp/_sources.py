@@ -7,22 +7,34 @@ kind       written as                                      grammar
 =========  ==============================================  ===================================
 npm        ``npm:@scope/name@1.2.3``, ``name``, ``@s/n``   npm's package-name rules, version
                                                            an exact semver or a dist-tag
-github     ``github:owner/repo#ref``, ``owner/repo``       GitHub's owner and repository rules
-image      ``image:ghcr.io/org/server:1.0``                the OCI distribution reference
+github     ``github:owner/repo#ref``, ``owner/repo``       GitHub's owner and repository rules,
+                                                           git's ref rules
+image      ``image:ghcr.io/org/server:1.0``                the OCI reference, a registry of
+                                                           ``IMAGE_REGISTRIES``, sha256/sha512
+url        ``https://mcp.example.com/mcp``                 ``_urls`` (https; http to loopback)
 path       ``path:/srv/mcp/server.py``, ``/srv/...``       absolute, no ``..``, under a root
-url        ``https://mcp.example.com/mcp``                 https (http only to loopback)
 =========  ==============================================  ===================================
 
 Anything else is refused with a ``SourceError`` that names what is wrong: shell syntax,
-``file:`` and ``git@`` forms, registries or hosts chosen by the source, userinfo in URLs,
-non-ASCII look-alike hosts, over-long names. A parsed source is then checked against the
-allowed kinds and the allow-list patterns (``fnmatch`` over its canonical form).
+``file:`` and ``git@`` forms, npm registries chosen by the source, image registries outside
+``IMAGE_REGISTRIES``, userinfo in URLs, malformed or non-ASCII look-alike hosts, IPv4 in
+disguise, over-long names.
+
+**Where a URL may point.** ``parse_source`` refuses hosts that are never reached
+(link-local such as ``169.254.169.254``, unspecified, multicast, documentation, reserved:
+``_hosts``). A URL on this machine or the local network (loopback, a private address, a
+name such as ``localhost`` or ``*.internal``) is a server only the operator can vouch for:
+``check_allowed`` accepts it only when a ``CLARA_MCP_ALLOW`` pattern names that host
+literally (``http://127.0.0.1:8123/*``), never through a wildcard and never when the
+allow-list is empty. A public name is resolved when it is installed (``Installer``) and
+every address it has must be public.
+
+Parsing is the grammar, ``check_allowed`` the policy: a source is acceptable after both.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import os
 import re
 import urllib.parse
@@ -31,14 +43,17 @@ from collections.abc import Sequence
 import msgspec
 
 from ...errors import SourceError
+from ._hosts import BadHost, Network
+from ._images import IMAGE_REGISTRIES, check_image
+from ._urls import parse_url
 
 __all__ = [
+    "IMAGE_REGISTRIES",
     "KINDS",
     "MAX_SOURCE",
     "InstallSource",
     "SourceError",
     "check_allowed",
-    "parse_env",
     "parse_source",
 ]
 
@@ -60,22 +75,8 @@ _GH_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 _GH_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _GH_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$")
 
-# The OCI distribution reference grammar (github.com/distribution/reference, regexp.go).
-_ALNUM = r"[a-z0-9]+"
-_SEPARATOR = r"(?:[_.]|__|[-]+)"
-_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_IMAGE = re.compile(
-    rf"^(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?$"
-)
-_MAX_IMAGE_NAME = 255
-
 # Characters no source of any kind may contain: shells, globs, quoting, control characters.
 _FORBIDDEN = re.compile(r"[\s;&|`$<>\\\"'(){}*?!\x00-\x1f\x7f]")
-_LOOPBACK_NAMES = {"localhost", "localhost."}
 
 
 class InstallSource(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +93,8 @@ class InstallSource(msgspec.Struct, frozen=True, kw_only=True):
     image: str = ""
     path: str = ""
     url: str = ""
+    network: str = ""
+    """For a URL: where its host is (``public``, ``private``, ``loopback``; see ``_hosts``)."""
 
     @property
     def suggested_name(self) -> str:
@@ -142,36 +145,40 @@ def _github(spec: str) -> InstallSource:
     parts = slug.split("/")
     if len(parts) != 2:
         raise SourceError(f"GitHub source {spec!r}: write owner/repo (optionally #ref)")
-    owner, repo = parts
-    repo = repo.removesuffix(".git")
+    owner, written = parts
+    repo = written.removesuffix(".git")
     if not _GH_OWNER.match(owner):
         raise SourceError(
             f"GitHub owner {owner!r}: letters, digits and single inner hyphens, 39 at most"
         )
-    if not _GH_REPO.match(repo) or repo in (".", ".."):
+    if repo.endswith(".git"):
+        raise SourceError(f"GitHub repository {written!r} ends in '.git' more than once")
+    if not _GH_REPO.match(repo) or repo in (".", "..") or repo.startswith("-"):
         raise SourceError(
-            f"GitHub repository {repo!r}: letters, digits, '.', '-', '_', 100 at most"
+            f"GitHub repository {repo!r}: letters, digits, '.', '-', '_', 100 at most, "
+            "not starting with '-'"
         )
-    if ref and (not _GH_REF.match(ref) or ".." in ref or ref.endswith((".lock", "/"))):
-        raise SourceError(f"git ref {ref!r} is not a plain branch, tag or commit name")
+    if ref:
+        _check_ref(ref)
     canonical = f"github:{owner}/{repo}" + (f"#{ref}" if ref else "")
     return InstallSource(kind="github", canonical=canonical, owner=owner, repo=repo, ref=ref)
 
 
-def _image(spec: str) -> InstallSource:
-    match = _IMAGE.match(spec)
-    if match is None:
-        raise SourceError(
-            f"{spec!r} is not an image reference ([registry/]name[:tag][@sha256:…], "
-            "lowercase name components)"
-        )
-    domain, path = match.group(1), match.group(2)
-    is_host = domain is not None and ("." in domain or ":" in domain or domain == "localhost")
-    if domain is not None and not is_host and not re.fullmatch(_PATH_COMPONENT, domain):
-        # Without '.', ':' or "localhost" the first part is a name component, not a registry.
-        raise SourceError(f"{spec!r} is not an image reference: name components are lowercase")
-    if len(f"{domain}/{path}" if domain else path) > _MAX_IMAGE_NAME:
-        raise SourceError(f"image name is longer than {_MAX_IMAGE_NAME} characters")
+def _check_ref(ref: str) -> None:
+    """git's ref rules (``git check-ref-format``), narrowed to plain names."""
+    components = ref.split("/")
+    if (
+        not _GH_REF.match(ref)
+        or ".." in ref
+        or "//" in ref
+        or ref.endswith(("/", "."))
+        or any(part.startswith(".") or part.endswith(".lock") for part in components)
+    ):
+        raise SourceError(f"git ref {ref!r} is not a plain branch, tag or commit name")
+
+
+def _image(spec: str, registries: Sequence[str]) -> InstallSource:
+    check_image(spec, registries)
     return InstallSource(kind="image", canonical=f"image:{spec}", image=spec)
 
 
@@ -190,45 +197,35 @@ def _path(spec: str, roots: Sequence[str]) -> InstallSource:
     return InstallSource(kind="path", canonical=f"path:{real}", path=real)
 
 
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _url(spec: str) -> InstallSource:
     if len(spec) > _MAX_URL:
         raise SourceError(f"the URL is {len(spec)} characters; {_MAX_URL} at most")
-    if not spec.isascii():
-        raise SourceError("the URL has non-ASCII characters (look-alike hosts are refused)")
-    parts = urllib.parse.urlsplit(spec)
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http"):
-        raise SourceError(f"URL scheme {parts.scheme!r} is refused: use https")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise SourceError("the URL carries credentials ('user@host'); they are refused")
-    if not host or not re.fullmatch(r"[a-z0-9.:\[\]-]+", host, re.IGNORECASE):
-        raise SourceError(f"the URL's host {host!r} is not a plain host name or address")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise SourceError("plain http is allowed to this machine only; use https")
-    if parts.fragment:
-        raise SourceError("the URL has a fragment ('#…'); give the server's endpoint")
     try:
-        _ = parts.port
-    except ValueError as error:
-        raise SourceError(f"the URL's port: {error}") from None
-    return InstallSource(kind="url", canonical=spec, url=spec)
+        url = parse_url(spec)
+    except BadHost as error:
+        raise SourceError(f"URL source: {error}") from None
+    if url.scheme == "http" and url.host.network is not Network.LOOPBACK:
+        raise SourceError(
+            "URL source: plain http is allowed to this machine (loopback) only; use https"
+        )
+    canonical = url.text()
+    return InstallSource(
+        kind="url", canonical=canonical, url=canonical, network=url.host.network.value
+    )
 
 
 def parse_source(
-    text: str, *, path_roots: Sequence[str] = (), kinds: Sequence[str] | None = None
+    text: str,
+    *,
+    path_roots: Sequence[str] = (),
+    kinds: Sequence[str] | None = None,
+    registries: Sequence[str] = IMAGE_REGISTRIES,
 ) -> InstallSource:
     """Check ``text`` against the grammars; the source, or ``SourceError`` naming the problem.
 
-    With ``kinds``, a source of another kind is refused before its own checks run.
+    With ``kinds``, a source of another kind is refused before its own checks run. An image
+    may name only a registry of ``registries``. The result still has to pass
+    ``check_allowed`` (which alone decides on URLs inside this machine or network).
     """
     if not isinstance(text, str) or not text:
         raise SourceError("the source is empty")
@@ -263,7 +260,7 @@ def parse_source(
     if kind == "path":
         return _path(rest, path_roots)
     if kind == "image":
-        return _image(rest)
+        return _image(rest, registries)
     if kind == "github":
         return _github(rest)
     return _npm(rest)
@@ -292,48 +289,46 @@ def _kind_of(text: str) -> tuple[str, str]:
 
 
 def check_allowed(source: InstallSource, kinds: Sequence[str], patterns: Sequence[str]) -> None:
-    """Refuse a source whose kind is not enabled, or that no allow-list pattern matches."""
+    """Refuse a source whose kind is not enabled, that no allow-list pattern matches, or that
+    is a URL inside this machine or network which no pattern names literally."""
     if source.kind not in kinds:
         raise SourceError(
             f"{source.kind} sources are not allowed here (CLARA_MCP_ALLOWED_SOURCES="
             f"{','.join(kinds) or 'none'})"
         )
-    if patterns and not any(fnmatch.fnmatchcase(source.canonical, p) for p in patterns):
+    matching = [p for p in patterns if fnmatch.fnmatchcase(source.canonical, p)]
+    if patterns and not matching:
         raise SourceError(f"{source.canonical} matches no pattern of CLARA_MCP_ALLOW")
+    if source.kind == "url":
+        _check_named(source, matching)
 
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
-# Variables that change how programs load or run code: never set from a chat command.
-_ENV_DENIED = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "ENV", "BASH_ENV", "IFS", "CDPATH"}
-    | {"NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PERL5LIB"}
-)
-_ENV_DENIED_PREFIXES = ("LD_", "DYLD_", "NPM_CONFIG_", "PYTHON", "GIT_", "SSH_", "DOCKER_")
-_MAX_ENV = 20
-_MAX_ENV_VALUE = 4096
+def _check_named(source: InstallSource, matching: Sequence[str]) -> None:
+    """A URL inside this machine or network passes only when a matching pattern writes its
+    host out in full (the operator vouches for that one server, not for a range)."""
+    try:
+        url = parse_url(source.url)
+    except BadHost as error:
+        raise SourceError(f"URL source: {error}") from None
+    if url.host.network is Network.PUBLIC:
+        return
+    host = url.host.in_url
+    if any(_pattern_host(pattern) == host for pattern in matching):
+        return
+    raise SourceError(
+        f"{source.canonical}: {url.host.reason}. A server on this machine or network is "
+        f"installed only when CLARA_MCP_ALLOW names its host (such as {url.origin}/*), "
+        "never through a wildcard"
+    )
 
 
-def parse_env(text: str) -> dict[str, str]:
-    """``KEY=VALUE`` pairs separated by spaces (API keys a server needs).
-
-    Names are upper-case identifiers; names that change how programs load code (``PATH``,
-    ``LD_PRELOAD``, ``NODE_OPTIONS``, ``PYTHON*``, ...) are refused. Errors never show a value.
-    """
-    values: dict[str, str] = {}
-    for item in text.split():
-        name, equals, value = item.partition("=")
-        if not equals:
-            raise SourceError(f"environment: {name[:40]!r} is not NAME=VALUE")
-        if not _ENV_NAME.match(name):
-            raise SourceError(f"environment: {name[:40]!r} is not a variable name (A-Z, 0-9, _)")
-        if name in _ENV_DENIED or name.startswith(_ENV_DENIED_PREFIXES):
-            raise SourceError(f"environment: {name} cannot be set (it changes how code runs)")
-        if not value or len(value) > _MAX_ENV_VALUE or not value.isprintable():
-            raise SourceError(
-                f"environment: the value of {name} must be 1 to {_MAX_ENV_VALUE} printable "
-                "characters"
-            )
-        values[name] = value
-    if len(values) > _MAX_ENV:
-        raise SourceError(f"environment: {len(values)} variables; {_MAX_ENV} at most")
-    return values
+def _pattern_host(pattern: str) -> str | None:
+    """The host a URL pattern writes literally (no glob characters), lower-cased, or None."""
+    match = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#@]*)", pattern)
+    if match is None:
+        return None
+    authority = match.group(1)
+    host = authority.partition(":")[0] if not authority.startswith("[") else authority
+    if not host or any(char in host for char in "*?[]"):
+        return None
+    return host.lower()

@@ -59,6 +59,7 @@ def mem0_config(settings: Settings) -> dict[str, Any]:
             "config": {
                 "model": llm_settings.models_of("anthropic")["low"],
                 "api_key": key.reveal() if key else None,
+                "anthropic_base_url": llm_settings.anthropic_base_url,
             },
         }
     else:
@@ -132,6 +133,34 @@ def mem0_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+#: What mem0, and the SDK clients it makes, read from the process environment to choose
+#: where people's messages go and with which key, over what its configuration says:
+#: ``OPENROUTER_API_KEY`` re-routes every extraction to OpenRouter; the base URLs and keys
+#: stand in for what Clara passes; the OpenAI organisation and project are sent as headers.
+#: Clara passes the endpoint and key of each part explicitly (``mem0_config``), so these are
+#: taken out of the environment before mem0 is built (Clara read its own settings already).
+MEM0_ROUTING_VARIABLES = (
+    "OPENROUTER_API_KEY",
+    "OPENROUTER_API_BASE",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_BASE",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_AUTH_TOKEN",
+)
+
+
+def _out_of_mem0s_sight() -> list[str]:
+    """Remove ``MEM0_ROUTING_VARIABLES`` from the process environment; their names."""
+    removed = [name for name in MEM0_ROUTING_VARIABLES if name in os.environ]
+    for name in removed:
+        del os.environ[name]
+    return removed
+
+
 class Mem0Memory:
     """A ``MemoryStore`` on mem0. Build it in a worker thread: opening Qdrant is I/O.
 
@@ -145,6 +174,13 @@ class Mem0Memory:
         # mem0 reads these at import: no telemetry, and no writes outside our data folder.
         os.environ["MEM0_TELEMETRY"] = "False"
         os.environ["MEM0_DIR"] = str(home)
+        removed = _out_of_mem0s_sight()
+        if removed:
+            logger.info(
+                "memory: %s taken out of the environment, so that mem0 sends people's "
+                "messages only where Clara's settings say",
+                ", ".join(removed),
+            )
         from mem0 import Memory  # noqa: PLC0415 - after the variables above, on purpose
 
         self._memory = Memory.from_config(config)

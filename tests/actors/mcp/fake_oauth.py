@@ -44,6 +44,8 @@ class FakeOAuthServer:
     """``authorization_code`` / ``refresh_token``, in the order they were granted."""
     refused: list[str] = field(default_factory=list)
     """Why requests to /mcp or /token were refused."""
+    hint: str = ""
+    """The ``resource_metadata`` URL the 401 names (empty: this server's own)."""
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
@@ -65,7 +67,7 @@ class FakeOAuthServer:
                 if self._authorized(scope):
                     await mcp_app(scope, receive, send)
                 else:
-                    metadata = f"{self.base}/.well-known/oauth-protected-resource/mcp"
+                    metadata = self.hint or f"{self.base}/.well-known/oauth-protected-resource/mcp"
                     response = JSONResponse(
                         {"error": "invalid_token"},
                         401,

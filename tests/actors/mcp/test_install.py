@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import trio
 
 from clara.actors.mcp import Install, Uninstall
-from clara.adapters.mcp import Installer, InstallError, parse_source
+from clara.adapters.mcp import Installer, InstallError, SourceError, check_allowed, parse_source
 from clara.store import Database, load_mcp_servers, make_engine, upgrade
 from tests.actors.mcp.conftest import TOOLS_SERVER
 from tests.actors.mcp.harness import ADMIN, mcp_running
@@ -124,6 +125,59 @@ async def test_install_refuses_sources_the_settings_do_not_allow(tmp_path: Path)
         with pytest.raises(Exception, match="no MCP server named 'nope'"):
             await ref.ask(Uninstall("nope"), timeout=None)
         assert ref.statistics().restarts == 0  # a refused operation is an answer, not a crash
+
+
+def resolver(names: dict[str, list[str]]) -> Callable[[str, int], Awaitable[list[str]]]:
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in names:
+            raise OSError(f"no such name: {host}")
+        return names[host]
+
+    return resolve
+
+
+DNS = {
+    "mcp.example.test": ["93.184.216.34", "2606:2800:220:1::"],
+    "rebind.example.test": ["93.184.216.34", "127.0.0.1"],
+    "private.example.test": ["10.0.0.7"],
+    "metadata.example.test": ["169.254.169.254"],
+    "mcp.internal": ["10.0.0.7"],
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://rebind.example.test/mcp", "resolves to 127.0.0.1, a loopback address"),
+        ("https://private.example.test/mcp", "resolves to 10.0.0.7, a private address"),
+        ("https://metadata.example.test/mcp", "resolves to 169.254.169.254: .*link-local"),
+        ("https://unknown.example.test/mcp", "cannot be resolved"),
+    ],
+)
+async def test_a_public_url_whose_name_resolves_inside_the_network_is_refused(
+    tmp_path: Path, url: str, why: str
+) -> None:
+    installer = Installer(tmp_path, resolve=resolver(DNS))
+    with pytest.raises(SourceError, match=f"URL source: .*{why}"):
+        await installer.install("remote", parse_source(url))
+
+
+async def test_a_url_resolving_to_public_addresses_or_named_by_the_operator_is_installed(
+    tmp_path: Path,
+) -> None:
+    installer = Installer(tmp_path, resolve=resolver(DNS))
+    endpoint, folder = await installer.install(
+        "remote", parse_source("https://mcp.example.test/mcp")
+    )
+    assert (endpoint.transport, endpoint.url, folder) == (
+        "http",
+        "https://mcp.example.test/mcp",
+        None,
+    )
+    internal = parse_source("https://mcp.internal/sse")
+    check_allowed(internal, ("url",), ("https://mcp.internal/*",))  # the operator named it
+    endpoint, _ = await installer.install("lan", internal)
+    assert (endpoint.transport, endpoint.url) == ("sse", "https://mcp.internal/sse")
 
 
 async def test_stored_servers_are_loaded_at_start_and_survive_a_restart(tmp_path: Path) -> None:

@@ -55,7 +55,13 @@ async def remote(
     engine = make_engine(f"sqlite:///{tmp_path / 'clara.db'}")
     upgrade(engine)
     database, secrets = Database(engine), SecretBox([generate_key()])
-    env = {"CLARA_MCP_ALLOWED_SOURCES": "url", "CLARA_MCP_OAUTH_REDIRECT_URL": REDIRECT}
+    env = {
+        "CLARA_MCP_ALLOWED_SOURCES": "url",
+        # The fake lives on loopback: installed only because the operator names its host,
+        # and then (a server on this machine) its OAuth URLs may be on loopback too.
+        "CLARA_MCP_ALLOW": "http://127.0.0.1:*",
+        "CLARA_MCP_OAUTH_REDIRECT_URL": REDIRECT,
+    }
     async with trio.open_nursery() as nursery:
         await nursery.start(fake.serve)
         async with mcp_running(tmp_path, env=env, database=database, secrets=secrets) as running:
@@ -177,6 +183,28 @@ async def test_a_refused_authorization_ends_the_flow(tmp_path: Path, clock: obje
         refused = await running.mcp.oauth_callback(state, "", "access_denied the user said no")
         assert refused == "Authorization for remote was refused (access_denied the user said no)."
         assert (running.mcp.catalog_ref.statistics().details or {})["awaiting_authorization"] == 0
+
+
+@pytest.mark.parametrize(
+    ("hint", "why"),
+    [
+        ("https://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("https://10.0.0.1/.well-known/oauth-protected-resource", "10.0.0.1 is a private"),
+        ("http://93.184.216.34/.well-known/oauth-protected-resource", "plain http"),
+    ],
+)
+async def test_an_install_stops_when_the_server_names_an_oauth_url_it_may_not(
+    tmp_path: Path, clock: object, hint: str, why: str
+) -> None:
+    async with remote(tmp_path) as (fake, running, _, _):
+        fake.hint = hint
+        answer = await running.mcp.admin.run(
+            "install", {"source": f"{fake.base}/mcp", "name": "remote"}, ADMIN
+        )
+        assert answer.startswith("/mcp install failed: protected resource metadata"), answer
+        assert why in answer
+        assert (running.mcp.catalog_ref.statistics().details or {})["awaiting_authorization"] == 0
+        assert "remote" not in running.mcp.catalog.entries
 
 
 async def test_the_state_machine_refuses_invalid_transitions() -> None:

@@ -8,8 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from clara.actors.mcp import CatalogEntry
+from clara.actors.mcp import CatalogEntry, Install
 from clara.adapters.http import serve_http
+from clara.adapters.mcp import SourceError
 from clara.store import McpServerConfig, McpToolRecord
 from tests.actors.mcp.harness import ADMIN, mcp_running
 from tests.actors.mcp.tools_server import build_server
@@ -30,7 +31,8 @@ async def test_a_remote_server_is_installed_by_url_and_called(
     server = build_server()
     app = server.streamable_http_app() if transport == "streamable-http" else server.sse_app()
     path = "/mcp" if transport == "streamable-http" else "/sse"
-    env = {"CLARA_MCP_ALLOWED_SOURCES": "url"}
+    # A server on loopback is installed only because the operator names its host.
+    env = {"CLARA_MCP_ALLOWED_SOURCES": "url", "CLARA_MCP_ALLOW": "http://127.0.0.1:*"}
     async with trio.open_nursery() as nursery:
         base = await nursery.start(serve_http, app, "127.0.0.1", 0)
         async with mcp_running(tmp_path, env=env) as running:
@@ -44,6 +46,24 @@ async def test_a_remote_server_is_installed_by_url_and_called(
             assert added.text == "3"
             assert running.details("web")["transport"] == entry.config.transport
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    ("allow", "why"),
+    [
+        ("", "127.0.0.1 is a loopback address. .*only when CLARA_MCP_ALLOW names its host"),
+        ("http://*", "never through a wildcard"),
+    ],
+)
+async def test_a_server_on_this_machine_is_refused_unless_the_operator_names_it(
+    tmp_path: Path, allow: str, why: str
+) -> None:
+    env = {"CLARA_MCP_ALLOWED_SOURCES": "url", "CLARA_MCP_ALLOW": allow}
+    async with mcp_running(tmp_path, env=env) as running:
+        install = Install(source="http://127.0.0.1:9/mcp", name="web", by="t")
+        with pytest.raises(SourceError, match=why):
+            await running.mcp.catalog_ref.ask(install, timeout=None)
+        assert running.mcp.catalog.entries == {}
 
 
 def entry(name: str, tools: list[str]) -> CatalogEntry:

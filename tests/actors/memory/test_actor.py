@@ -95,10 +95,31 @@ def test_one_mapping_from_platform_users_to_memory_ids() -> None:
     assert memory_user_id("discord", 1234) == memory_user_id("discord", "1234") == "discord:1234"
 
 
+#: What a developer's or operator's shell may hold: each would send people's messages (or
+#: mem0's calls) elsewhere than Clara's settings say, or hang an offline test (issue 13, 2).
+HOSTILE_ENVIRONMENT = {
+    "OPENROUTER_API_KEY": "sk-or-v1-planted-openrouter-key",
+    "OPENROUTER_API_BASE": "http://127.0.0.1:9/v1",
+    "OPENAI_API_KEY": "sk-planted-openai-key",
+    "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    "OPENAI_API_BASE": "http://127.0.0.1:9/v1",
+    "OPENAI_ORG_ID": "org-planted",
+    "ANTHROPIC_API_KEY": "sk-ant-planted",
+    "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+}
+
+
+@pytest.mark.parametrize("environment", [{}, HOSTILE_ENVIRONMENT], ids=["clean", "hostile"])
 @pytest.mark.trio
 async def test_mem0_end_to_end_offline_against_the_fake_server(
-    clock: object, tmp_path: Path
+    clock: object, tmp_path: Path, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """mem0 talks only to what Clara's settings name, whatever the environment holds."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    # Mem0Memory sets these for the process; the test's end takes them out again.
+    monkeypatch.setenv("MEM0_DIR", str(tmp_path / "mem0"))
+    monkeypatch.setenv("MEM0_TELEMETRY", "False")
     server = FakeLlmServer(default=Reply('{"memory": []}'))
     async with trio.open_nursery() as nursery:
         url = await nursery.start(server.serve)
@@ -136,6 +157,7 @@ async def test_mem0_end_to_end_offline_against_the_fake_server(
             assert found == ["Ada drinks green tea every morning"]
             assert await ref.ask(Recall(user_id="discord:2", query="green tea")) == []
             assert len(server.requests) == 5  # each search is one embedding
+            assert all("planted" not in str(r.headers) for r in server.requests)
         nursery.cancel_scope.cancel()
 
 

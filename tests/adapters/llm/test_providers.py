@@ -25,7 +25,7 @@ from clara.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from clara.testing import Fail, Garbage, Hang, Reply
+from clara.testing import Echo, Fail, Garbage, Hang, Reply
 from tests.adapters.llm.harness import anthropic, fake_server, openai
 
 WEATHER = ToolSpec(
@@ -256,4 +256,91 @@ async def test_openrouter_sends_its_attribution_header() -> None:
     assert openrouter._url == "https://openrouter.ai/api/v1/chat/completions"  # type: ignore[attr-defined]
     assert openrouter.model_for(Tier.HIGH) == "anthropic/claude-sonnet-4.5"
     for provider in (openrouter, local):
+        await provider.aclose()
+
+
+SECRET_TEXT = "my bank pin is 4921 and my sister's name is Ottoline"
+
+
+def private_request() -> ChatRequest:
+    return ChatRequest(
+        messages=[
+            ChatMessage(role="system", content="You are Clara."),
+            ChatMessage(role="user", content=SECRET_TEXT),
+        ]
+    )
+
+
+@pytest.mark.parametrize("make", [openai, anthropic], ids=["openai", "anthropic"])
+@pytest.mark.parametrize("as_json", [True, False], ids=["json-error", "text-page"])
+@pytest.mark.parametrize("status", [400, 429, 502])
+@pytest.mark.trio
+async def test_an_error_that_echoes_the_request_shows_neither_the_key_nor_the_text(
+    make: Any, as_json: bool, status: int
+) -> None:
+    """Issue 13, item 1: a provider (or a proxy) that repeats the request in its error puts
+    the API key and what people said into the error's reason, which ends up in the
+    breaker's last error, /status and /readyz. The reason withholds the echo."""
+    async with fake_server() as (server, url):
+        provider = make(url)
+        server.script(Echo(status=status, as_json=as_json))
+        with pytest.raises((ProviderRejected, ProviderRateLimited, ProviderUnavailable)) as caught:
+            await provider.complete(private_request(), timeout=5)
+        reason = str(caught.value)
+        key = (
+            server.requests[0].headers.get("authorization")
+            or server.requests[0].headers["x-api-key"]
+        )
+        assert key.removeprefix("Bearer ") not in reason
+        for piece in ("4921", "Ottoline", "sk-"):
+            assert piece not in reason
+        assert str(status) in reason
+        if as_json:
+            assert "repeated the request; withheld" in reason
+        else:
+            assert "bytes of text/plain, not shown" in reason
+        await provider.aclose()
+
+
+@pytest.mark.parametrize(
+    ("message", "shown", "hidden"),
+    [
+        (
+            "Incorrect API key provided: sk-live-abcdefghijklmnop",
+            "Incorrect API key provided",
+            "abcdefgh",
+        ),
+        ("model 'gpt-9' does not exist", "model 'gpt-9' does not exist", None),
+        ("token=supersecretvalue123 rejected", "rejected", "supersecretvalue123"),
+        ("x" * 5000, "x" * 150, "x" * 300),
+        ("line one\nline two\r\nline three", "line one line two line three", "\n"),
+    ],
+)
+@pytest.mark.trio
+async def test_a_providers_own_error_message_is_shown_masked_short_and_on_one_line(
+    message: str, shown: str, hidden: str | None
+) -> None:
+    async with fake_server() as (server, url):
+        provider = openai(url)
+        server.script(Fail(400, message=message))
+        with pytest.raises(ProviderRejected) as caught:
+            await provider.complete(request(), timeout=5)
+        reason = str(caught.value)
+        assert shown in reason
+        if hidden is not None:
+            assert hidden not in reason
+        assert len(reason) < 300
+        await provider.aclose()
+
+
+@pytest.mark.trio
+async def test_a_body_that_is_not_json_is_described_not_shown() -> None:
+    async with fake_server() as (server, url):
+        provider = openai(url)
+        server.script(Garbage(f"<html>{SECRET_TEXT}</html>"))
+        with pytest.raises(
+            MalformedResponse, match=r"not JSON \(\d+ bytes of application/json, not shown\)"
+        ) as caught:
+            await provider.complete(private_request(), timeout=5)
+        assert "Ottoline" not in str(caught.value)
         await provider.aclose()

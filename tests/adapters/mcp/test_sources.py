@@ -29,9 +29,9 @@ from clara.adapters.mcp import SourceError, check_allowed, parse_source
         ("github:a/b.git", "github", "github:a/b"),
         ("image:ghcr.io/org/mcp-server:1.0", "image", "image:ghcr.io/org/mcp-server:1.0"),
         (
-            "image:localhost:5000/a/b@sha256:" + "a" * 64,
+            "image:localhost/a/b@sha256:" + "a" * 64,
             "image",
-            "image:localhost:5000/a/b@sha256:" + "a" * 64,
+            "image:localhost/a/b@sha256:" + "a" * 64,
         ),
         ("image:mcp/fetch", "image", "image:mcp/fetch"),
         ("https://mcp.example.com/mcp", "url", "https://mcp.example.com/mcp"),
