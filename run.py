@@ -110,6 +110,7 @@ def build_tree(
         readiness,
         started_at=started_at,
         oauth_callback=mcp.oauth_callback if mcp is not None else None,
+        secrets=settings.secrets,
     )
     connection = platform = None  # --once: the caller talks to the console channel itself
     if bridge is not None:

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print the JSON document as is")
     status.add_argument(
+        "--all",
+        action="store_true",
+        help="the whole tree (by default: the overview, with every node needing attention)",
+    )
+    status.add_argument(
         "--check",
         action="store_true",
         help="exit 1 when an actor or supervisor is failed or backing off",

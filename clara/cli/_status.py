@@ -28,6 +28,8 @@ def run_status(arguments: argparse.Namespace, settings: StatusSettings, out: Tex
         params.append(("path", arguments.path))
     for state in arguments.state or ():
         params.append(("state", state))
+    if getattr(arguments, "all", False) and not params:
+        params.append(("view", "tree"))
     headers = {}
     if settings.token is not None:
         headers["Authorization"] = f"Bearer {settings.token.reveal()}"

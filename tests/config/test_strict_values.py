@@ -7,13 +7,18 @@ good values still pass.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clara.cli import main
 from clara.config import ConfigError, load_settings, read_environment
+from tests.helpers import require
 
 
 def _refused(name: str, value: str) -> str:
@@ -133,12 +138,29 @@ def test_the_data_folder_must_be_a_folder_clara_can_use(tmp_path: Path) -> None:
     assert not missing.exists()  # reading the settings creates nothing
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
-def test_a_data_folder_clara_may_not_write_in_is_refused(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
+@contextlib.contextmanager
+def _locked_folder(where: Path) -> Iterator[Path]:
+    """A folder its user may not write in: mode 0500, or, for root (who may write in any
+    folder), the immutable attribute (``chattr +i``), taken off again after."""
+    locked = where / "locked"
     locked.mkdir(mode=0o500)
-    assert "a folder Clara may not read and write" in _refused("CLARA_DATA_DIR", str(locked))
-    assert "cannot be created" in _refused("CLARA_DATA_DIR", str(locked / "data"))
+    if os.geteuid() != 0:
+        yield locked
+        return
+    chattr = shutil.which("chattr")
+    require(chattr, "chattr (to lock a folder against root)")
+    assert chattr is not None
+    subprocess.run([chattr, "+i", str(locked)], check=True)
+    try:
+        yield locked
+    finally:
+        subprocess.run([chattr, "-i", str(locked)], check=True)
+
+
+def test_a_data_folder_clara_may_not_write_in_is_refused(tmp_path: Path) -> None:
+    with _locked_folder(tmp_path) as locked:
+        assert "a folder Clara may not read and write" in _refused("CLARA_DATA_DIR", str(locked))
+        assert "cannot be created" in _refused("CLARA_DATA_DIR", str(locked / "data"))
 
 
 def test_a_dotenv_file_that_is_not_text_is_a_configuration_error(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ class StatusEndpoint(Actor):
 
     The server is a service of this actor's incarnation: if it dies, the actor crashes and its
     supervisor restarts it with backoff; if the address cannot be bound, the start fails with
-    the reason (at first start, Clara does not come up and says why).
+    the reason (at first start, Clara does not come up and says why). While it runs, it has
+    the context watch the tree's lifecycle events, so a poll counts the tree again only
+    when something changed.
 
     Args:
         settings: host, port and token.
@@ -43,11 +45,15 @@ class StatusEndpoint(Actor):
         self.url = await self.context.start_service(
             serve_http, app, self.settings.host, self.settings.port, name="http"
         )
+        self.status_context.watch.start(self.status_context.system)
         logger.info(
             "status endpoint at %s/status (%s)",
             self.url,
             "token required" if token else "loopback only, no token",
         )
+
+    async def on_stop(self) -> None:
+        self.status_context.watch.stop()
 
     async def on_receive(self, message: Any) -> Any:
         if isinstance(message, GetStatusUrl):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import clara
 
@@ -23,11 +23,17 @@ def status_subsystem(
     *,
     started_at: float,
     oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
+    secrets: Iterable[str] = (),
 ) -> ChildSpec | None:
     """The endpoint's spec, or None when it is turned off (``CLARA_STATUS_ENABLED``).
 
     It shows the tree ``system`` runs (``system.root``, set when the root starts) and serves
     ``/oauth/callback`` with ``oauth_callback`` (the MCP catalog's) when given.
+
+    Args:
+        secrets: every configured secret value (``Settings.secrets``): none of them, and no
+            token-shaped string, appears in anything the endpoint sends. Token shapes are
+            masked without them too.
     """
     if not settings.enabled:
         return None
@@ -38,5 +44,6 @@ def status_subsystem(
         version=clara.__version__,
         started_at=started_at,
         oauth_callback=oauth_callback,
+        secrets=secrets,
     )
     return ChildSpec("status", lambda: StatusEndpoint(settings, context), mailbox_capacity=100)

@@ -1,131 +1,85 @@
-"""The status endpoint's ASGI application (Starlette): routes, token check, error bodies."""
+"""The status endpoint's ASGI application (Starlette): routes and their answers.
+
+Whatever data a body carries is masked (``Masker``: configured secrets and token shapes):
+/status as its documents are built (``_stream.py``), /readyz's reasons, /metrics' label
+values (``_metrics.py``), the OAuth callback's text, and error messages, which repeat what
+a request sent. The page, the schema and /healthz are constants of the code and hold no
+data (the page fetches /status); masking them could only break them, since a configured
+secret may be a short word (a database password ``clara``) that the page's code contains.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import html
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from ...actors import ActorState, ActorSystem
-from ...health import Readiness
-from ...supervisors import SupervisorBase
-from ._document import EncodingCache, stream_status
-from ._metrics import CONTENT_TYPE, TreeMetrics
+from ._context import StatusContext
+from ._document import OVERVIEW
+from ._guard import BearerTokenGuard
+from ._limits import RequestLimits
+from ._metrics import CONTENT_TYPE
 from ._page import PAGE
 from ._query import BadQuery, parse_status_query
+from ._readiness import readiness_view
+from ._responses import FAILED_TO_ANSWER, PiecesResponse, json_response
 from ._schema import SCHEMA_PATH
+from ._stream import build_status, stream_status
 
-__all__ = ["OAUTH_CALLBACK_PATH", "StatusContext", "make_status_app"]
+__all__ = ["OAUTH_CALLBACK_PATH", "make_status_app"]
 
 OAUTH_CALLBACK_PATH = "/oauth/callback"
 
 logger = logging.getLogger(__name__)
 
-_encoder = msgspec.json.Encoder()
-
-
-class StatusContext:
-    """What the status endpoint reads: the tree, the system, readiness, who we are.
-
-    Args:
-        root: returns the root supervisor (a callable: the root is built after its children).
-        system: the actor system of that tree.
-        readiness: the readiness checks of the process.
-        version: Clara's version.
-        started_at: the process start, ``time.time()``.
-        oauth_callback: finishes an OAuth flow: ``(state, code, error)`` → the text to show
-            the person whose browser was sent back (served at ``/oauth/callback``).
-    """
-
-    def __init__(
-        self,
-        root: Callable[[], SupervisorBase],
-        system: ActorSystem,
-        readiness: Readiness,
-        *,
-        version: str,
-        started_at: float,
-        oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
-    ) -> None:
-        self.oauth_callback = oauth_callback
-        self.root = root
-        self.system = system
-        self.readiness = readiness
-        self.version = version
-        self.started_at = started_at
-        self._metrics: TreeMetrics | None = None
-        self.encodings = EncodingCache()
-
-    def metrics(self) -> TreeMetrics:
-        if self._metrics is None:
-            self._metrics = TreeMetrics(
-                self.root(), self.system, version=self.version, started_at=self.started_at
-            )
-        return self._metrics
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        _encoder.encode(body), status_code=status, media_type="application/json", headers=headers
-    )
+#: How much of an unknown path a 404 repeats.
+_SHOWN_PATH = 200
 
 
 def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
-    """The ASGI app serving /, /status, /healthz, /readyz and /metrics.
+    """The ASGI app serving /, /status, /status/schema, /healthz, /readyz and /metrics.
 
     With ``token``, every request must carry ``Authorization: Bearer <token>`` (or HTTP Basic
-    with the token as password, which is what a browser can send); others get 401.
+    with the token as password, which is what a browser can send); others get 401. Odd
+    requests are refused before any of that (``RequestLimits``).
     """
+    masker = context.masker
+    schema_body = SCHEMA_PATH.read_bytes()
 
     async def status(request: Request) -> Response:
         try:
             query = parse_status_query(request.query_params.multi_items())
         except BadQuery as error:
-            return _json({"error": str(error), "parameter": error.parameter}, 400)
-        pieces = stream_status(
-            context.root(),
-            context.system.dead_letters,
-            query,
-            version=context.version,
-            started_at=context.started_at,
-            cache=context.encodings,
-        )
-        return StreamingResponse(pieces, media_type="application/json")
+            return json_response(
+                {"error": masker.text(str(error)), "parameter": masker.text(error.parameter)},
+                400,
+            )
+        if query.view == OVERVIEW:
+            # Small whatever the tree: one body with its length costs the HTTP stack less
+            # than a few chunks.
+            return Response(await build_status(context, query), media_type="application/json")
+        return PiecesResponse(stream_status(context, query))
 
     async def schema(request: Request) -> Response:
-        return Response(SCHEMA_PATH.read_bytes(), media_type="application/schema+json")
+        return Response(schema_body, media_type="application/schema+json")
 
     async def healthz(request: Request) -> Response:
-        return _json({"status": "alive"})
+        return json_response({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
-        root = context.root()
-        reasons: dict[str, str] = {}
-        if root.state is not ActorState.RUNNING:
-            reasons["tree"] = f"the root supervisor is {root.state.value}"
-        for name, reason in context.readiness.evaluate().items():
-            if reason is not None:
-                reasons[name] = reason
-        if reasons:
-            return _json({"ready": False, "reasons": reasons}, 503)
-        return _json({"ready": True, "reasons": {}})
+        view = readiness_view(context.root(), context.readiness, masker)
+        body = {"ready": view.ready, "reasons": view.reasons}
+        return json_response(body, 200 if view.ready else 503)
 
     async def metrics(request: Request) -> Response:
-        body = await context.metrics().render()
-        return Response(body, media_type=CONTENT_TYPE)
+        return Response(await context.metrics().render(), media_type=CONTENT_TYPE)
 
-    async def page(request: Request) -> Response:
+    async def home(request: Request) -> Response:
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     async def oauth_callback(request: Request) -> Response:
@@ -145,19 +99,29 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
             code = 200
         body = (
             "<!doctype html><meta charset=utf-8><title>Clara</title>"
-            f"<p style='font:16px system-ui;margin:3em'>{html.escape(text)}</p>"
+            f"<p style='font:16px system-ui;margin:3em'>{html.escape(masker.text(text))}</p>"
         )
         return HTMLResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _json({"error": f"no such page: {request.url.path}"}, 404)
+        path = request.url.path
+        shown = path if len(path) <= _SHOWN_PATH else path[:_SHOWN_PATH] + "…"
+        return json_response({"error": f"no such page: {masker.text(shown)}"}, 404)
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
-        return _json({"error": f"{request.method} is not allowed here; use GET"}, 405)
+        return json_response(
+            {"error": f"{request.method[:20]} is not allowed here; use GET"},
+            405,
+            headers={"Allow": "GET, HEAD"},
+        )
 
-    app = Starlette(
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Starlette sends this, then raises on to RequestLimits, which logs the error.
+        return json_response({"error": FAILED_TO_ANSWER}, 500)
+
+    routes = Starlette(
         routes=[
-            Route("/", page, methods=["GET"]),
+            Route("/", home, methods=["GET"]),
             Route("/status", status, methods=["GET"]),
             Route("/status/schema", schema, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -165,50 +129,13 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
             Route("/metrics", metrics, methods=["GET"]),
             Route(OAUTH_CALLBACK_PATH, oauth_callback, methods=["GET"]),
         ],
-        exception_handlers={404: not_found, 405: not_allowed},
+        exception_handlers={404: not_found, 405: not_allowed, Exception: crashed},
     )
-    if token is None:
-        return app
-    # The authorization server sends a browser there: its unguessable state is the credential.
-    return BearerTokenGuard(app, token, open_paths=(OAUTH_CALLBACK_PATH,))
-
-
-class BearerTokenGuard:
-    """ASGI middleware: 401 unless the request carries the token (Bearer, or Basic password).
-
-    Compares in constant time; never logs or echoes what was sent.
-    """
-
-    def __init__(self, app: ASGIApp, token: str, *, open_paths: tuple[str, ...] = ()) -> None:
-        self.app = app
-        self._token = token.encode()
-        self._open = open_paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in self._open or self._allowed(scope):
-            await self.app(scope, receive, send)
-            return
-        response = _json(
-            {"error": "missing or wrong token: send Authorization: Bearer <CLARA_STATUS_TOKEN>"},
-            401,
-            headers={"WWW-Authenticate": 'Bearer realm="clara", Basic realm="clara"'},
-        )
-        await response(scope, receive, send)
-
-    def _allowed(self, scope: Scope) -> bool:
-        for name, value in scope.get("headers", ()):
-            if name != b"authorization":
-                continue
-            scheme, _, credentials = value.partition(b" ")
-            scheme = scheme.lower()
-            if scheme == b"bearer":
-                return hmac.compare_digest(credentials.strip(), self._token)
-            if scheme == b"basic":
-                try:
-                    decoded = base64.b64decode(credentials.strip(), validate=True)
-                except (binascii.Error, ValueError):
-                    return False
-                _, _, password = decoded.partition(b":")
-                return hmac.compare_digest(password, self._token)
-            return False
-        return False
+    # "/status/" is a 404, not a redirect built from the request's Host header.
+    routes.router.redirect_slashes = False
+    app: ASGIApp = routes
+    if token is not None:
+        # The authorization server sends a browser there: its unguessable state is the
+        # credential.
+        app = BearerTokenGuard(app, token, open_paths=(OAUTH_CALLBACK_PATH,))
+    return RequestLimits(app)

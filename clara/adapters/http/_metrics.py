@@ -20,7 +20,8 @@ from prometheus_client.registry import Collector
 
 from ...actors import ActorStatistics, ActorSystem
 from ...supervisors import SupervisorBase, SupervisorStatistics
-from ._document import CHUNK
+from ._masking import Masker
+from ._stream import CHUNK
 
 __all__ = ["CONTENT_TYPE", "TreeMetrics"]
 
@@ -52,8 +53,10 @@ class TreeMetrics(Collector):
         *,
         version: str,
         started_at: float,
+        masker: Masker | None = None,
     ) -> None:
         self._root = root
+        self._masker = masker if masker is not None else Masker()
         self._system = system
         self._version = version
         self._started_at = started_at
@@ -68,6 +71,16 @@ class TreeMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         return iter(self._families)
+
+    def _masked(self, family: Metric) -> Metric:
+        """The family with its label values masked: they are the code's names (kinds,
+        states, paths), but a secret must not appear here even through a name."""
+        text = self._masker.text
+        for index, sample in enumerate(family.samples):
+            if sample.labels:
+                labels = {name: text(value) for name, value in sample.labels.items()}
+                family.samples[index] = sample._replace(labels=labels)
+        return family
 
     async def render(self) -> bytes:
         await self.refresh()
@@ -92,7 +105,7 @@ class TreeMetrics(Collector):
                 supervisors.append(node)
             if seen % CHUNK == 0:
                 await trio.lowlevel.checkpoint()
-        self._families = list(self._build(kinds, supervisors))
+        self._families = [self._masked(family) for family in self._build(kinds, supervisors)]
 
     def _build(
         self, kinds: dict[str, _Kind], supervisors: list[SupervisorStatistics]

@@ -1,8 +1,14 @@
-"""GET /: one self-contained HTML page that shows the tree and refreshes itself.
+"""GET /: one self-contained HTML page that shows readiness, trouble and the tree, and refreshes.
 
 No build step, no external assets (the endpoint may run where nothing else is reachable).
 The page fetches ``status`` (relative, so it works behind a path prefix) every two seconds
 and renders it with textContent only: names and messages are never parsed as HTML.
+
+What it shows, top down: readiness and its reasons (what ``/readyz`` answers); what needs
+attention, counted from the summary, so it never says "0" while the process is not ready or
+while an actor it does not list is failing; then each supervisor with its children, every
+actor's details (a model gateway's providers and breakers, the Discord connection, an MCP
+server's connection) beside it, and how many children the overview left out.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Clara — supervision tree</title>
+<title>Clara — status</title>
 <style>
   :root { --fg:#1d2330; --muted:#667085; --line:#e4e7ec; --bg:#f8f9fb;
           --ok:#12805c; --warn:#b54708; --bad:#c01048; --idle:#475467; --blue:#175cd3; }
@@ -36,13 +42,16 @@ PAGE = """<!doctype html>
   td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
   td.path { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; }
   td.why { white-space:normal; color:var(--bad); max-width:40em; }
-  tr.state-backing_off { background:#fffaeb; }
-  tr.state-failed, tr.state-stopping { background:#fff1f3; }
+  td.details { white-space:normal; color:var(--idle); font-size:12px; max-width:48em; }
+  td.details div { margin:1px 0; }
+  td.details b { font-weight:600; color:var(--fg); }
+  tr.state-backing_off, tr.state-starting { background:#fffaeb; }
+  tr.state-failed, tr.state-stopping, tr.check { background:#fff1f3; }
   .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px;
            font-weight:600; color:#fff; background:var(--idle); }
-  .badge.running { background:var(--ok); }
+  .badge.running, .badge.ready { background:var(--ok); }
   .badge.backing_off, .badge.starting { background:var(--warn); }
-  .badge.failed, .badge.stopping { background:var(--bad); }
+  .badge.failed, .badge.stopping, .badge.not_ready { background:var(--bad); }
   .badge.passivated { background:var(--blue); }
   .bar { display:inline-block; width:60px; height:7px; background:var(--line);
          border-radius:4px; vertical-align:middle; margin-right:6px; overflow:hidden; }
@@ -53,6 +62,8 @@ PAGE = """<!doctype html>
            border-bottom:1px solid #fecdd6; }
   .counts span { margin-right:14px; }
   .empty { padding:10px 14px; color:var(--muted); }
+  footer { padding:0 22px 18px; color:var(--muted); }
+  footer a { color:var(--blue); margin-right:14px; }
 </style>
 </head>
 <body>
@@ -65,16 +76,26 @@ PAGE = """<!doctype html>
 </header>
 <div id="error"></div>
 <main>
+  <section id="readiness-section">
+    <h2>Readiness <span class="badge" id="ready-badge">…</span></h2>
+    <div id="readiness"></div>
+  </section>
   <section id="attention-section">
-    <h2>Needs attention <span class="badge" id="attention-count">0</span></h2>
+    <h2>Needs attention <span class="badge" id="attention-count">…</span></h2>
     <div id="attention"></div>
   </section>
   <div id="tree"></div>
 </main>
+<footer>
+  JSON:
+  <a href="status">overview</a>
+  <a href="status?view=tree&amp;limit=1000">the whole tree, 1,000 nodes a page</a>
+  <a href="readyz">readyz</a>
+  <a href="metrics">metrics</a>
+</footer>
 <script>
 "use strict";
-const SHOWN_PER_SUPERVISOR = 50;
-const TROUBLE = new Set(["backing_off", "failed", "stopping", "starting"]);
+const TROUBLE = ["backing_off", "failed", "stopping", "starting"];
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -111,6 +132,49 @@ function why(node) {
   return parts.join(" — ");
 }
 
+// "key value" pairs of a details object, nested objects as "outer.inner".
+function pairs(value, prefix, out) {
+  for (const [key, item] of Object.entries(value)) {
+    const name = prefix ? prefix + "." + key : key;
+    if (item !== null && typeof item === "object" && !Array.isArray(item)) {
+      pairs(item, name, out);
+    } else if (Array.isArray(item)) {
+      if (!item.some(entry => entry !== null && typeof entry === "object")) {
+        out.push([name, item.join(", ")]);
+      }
+    } else {
+      out.push([name, item === null ? "—" : item]);
+    }
+  }
+  return out;
+}
+
+function line(label, entries) {
+  const div = el("div", {}, label ? el("b", {}, label + " ") : null);
+  div.append(entries.map(([key, value]) => key + " " + value).join(" · "));
+  return div;
+}
+
+// What an actor's describe() adds: its own figures on one line, then one line per entry
+// of each list of objects (a gateway's providers, a catalog's servers, mail accounts).
+function details(node) {
+  if (!node.details || typeof node.details !== "object") return "";
+  const lines = [];
+  const own = pairs(node.details, "", []);
+  if (own.length) lines.push(line("", own));
+  for (const [key, item] of Object.entries(node.details)) {
+    if (!Array.isArray(item)) continue;
+    for (const entry of item) {
+      if (entry === null || typeof entry !== "object") continue;
+      const rest = Object.assign({}, entry);
+      const label = key + ": " + (rest.name !== undefined ? rest.name : "");
+      delete rest.name;
+      lines.push(line(label, pairs(rest, "", [])));
+    }
+  }
+  return el("div", {class: "details-lines"}, ...lines);
+}
+
 function mailbox(node) {
   if (!node.mailbox) return "";
   const box = node.mailbox;
@@ -133,37 +197,72 @@ function row(node) {
        node.type === "actor" ? node.processed
          : node.child_count + (node.child_count === 1 ? " child" : " children")),
     el("td", {class: "num"}, restarts),
-    el("td", {class: "why"}, why(node)));
+    el("td", {class: "why"}, why(node)),
+    el("td", {class: "details"}, details(node)));
 }
 
 function table(rows) {
   return el("table", {},
     el("tr", {}, el("th", {}, "path"), el("th", {}, "kind"), el("th", {}, "state"),
        el("th", {}, "mailbox"), el("th", {class: "num"}, "processed"),
-       el("th", {class: "num"}, "restarts"), el("th", {}, "last failure / backoff")),
+       el("th", {class: "num"}, "restarts"), el("th", {}, "last failure / backoff"),
+       el("th", {}, "details")),
     ...rows);
 }
 
-function render(doc) {
-  document.getElementById("version").textContent = "version " + doc.version;
-  document.getElementById("uptime").textContent = "up " + duration(doc.uptime_seconds);
-  const counts = document.getElementById("counts");
-  counts.replaceChildren(
-    el("span", {}, doc.summary.actors + " actors"),
-    el("span", {}, doc.summary.supervisors + " supervisors"),
-    el("span", {}, doc.summary.restarts + " restarts"),
-    el("span", {}, doc.dead_letters.total + " dead letters"));
-  document.getElementById("updated").textContent =
-    "updated " + new Date().toLocaleTimeString();
+function troubled(summary) {
+  let count = 0;
+  for (const state of TROUBLE) {
+    count += (summary.actors_by_state[state] || 0) + (summary.supervisors_by_state[state] || 0);
+  }
+  return count;
+}
 
-  const trouble = doc.nodes.filter(node => TROUBLE.has(node.state));
-  document.getElementById("attention-count").textContent = trouble.length;
-  document.getElementById("attention-count").className =
-    "badge " + (trouble.length ? "failed" : "running");
-  document.getElementById("attention").replaceChildren(
-    trouble.length ? table(trouble.map(row))
-                   : el("div", {class: "empty"}, "Everything is running."));
+function renderReadiness(readiness) {
+  const reasons = Object.entries(readiness.reasons);
+  const ready = document.getElementById("ready-badge");
+  ready.textContent = readiness.ready ? "ready" : "not ready";
+  ready.className = "badge " + (readiness.ready ? "ready" : "not_ready");
+  document.getElementById("readiness").replaceChildren(
+    reasons.length
+      ? el("table", {},
+          el("tr", {}, el("th", {}, "check"), el("th", {}, "why not ready")),
+          ...reasons.map(([name, reason]) =>
+            el("tr", {class: "check", "data-check": name},
+               el("td", {class: "path"}, name), el("td", {class: "why"}, reason))))
+      : el("div", {class: "empty"}, "Ready: every check passes."));
+  return reasons.length;
+}
 
+function renderAttention(doc, reasons) {
+  const rows = doc.nodes.filter(node => TROUBLE.includes(node.state));
+  const total = troubled(doc.summary);
+  const count = document.getElementById("attention-count");
+  count.textContent = reasons + total;
+  count.className = "badge " + (reasons + total ? "failed" : "running");
+  const parts = [];
+  if (reasons) {
+    parts.push(el("div", {class: "empty"},
+      "Not ready: " + reasons + (reasons === 1 ? " check fails" : " checks fail") +
+      " (above)."));
+  }
+  if (rows.length) {
+    const shown = rows.map(row);
+    if (total > rows.length) {
+      shown.push(el("tr", {class: "more"}, el("td", {colspan: "8"},
+        "… and " + (total - rows.length) + " more: status?view=tree&state=" + TROUBLE.join(","))));
+    }
+    parts.push(table(shown));
+  } else if (total) {
+    parts.push(el("div", {class: "empty"},
+      total + " nodes need attention: status?view=tree&state=" + TROUBLE.join(",")));
+  }
+  if (!parts.length) parts.push(el("div", {class: "empty"}, "Everything is running."));
+  document.getElementById("attention").replaceChildren(...parts);
+  return total > rows.length;
+}
+
+function renderTree(doc, hiddenTrouble) {
   const groups = new Map();
   for (const node of doc.nodes) {
     const parent = node.path.substring(0, node.path.lastIndexOf("/")) || node.path;
@@ -175,18 +274,34 @@ function render(doc) {
   const sections = [];
   for (const [path, group] of groups) {
     const head = group.supervisor;
-    const shown = group.children.filter((node, index) =>
-      index < SHOWN_PER_SUPERVISOR || TROUBLE.has(node.state));
-    const rows = (head ? [row(head)] : []).concat(shown.map(row));
-    const hidden = group.children.length - shown.length;
+    const rows = (head ? [row(head)] : []).concat(group.children.map(row));
+    const nested = doc.nodes.filter(node => node.type === "supervisor" &&
+      node.path.substring(0, node.path.lastIndexOf("/")) === path).length;
+    const hidden = head ? head.child_count - group.children.length - nested : 0;
     if (hidden > 0) {
-      rows.push(el("tr", {class: "more"}, el("td", {colspan: "7"},
-        "… and " + hidden + " more, all running or idle")));
+      rows.push(el("tr", {class: "more"}, el("td", {colspan: "8"},
+        "… and " + hidden + " more" + (hiddenTrouble ? "" : ", all running or idle") +
+        " (status?path=" + path + "&limit=1000)")));
     }
     sections.push(el("section", {"data-supervisor": path},
       el("h2", {}, path, head ? badge(head.state) : null), table(rows)));
   }
   document.getElementById("tree").replaceChildren(...sections);
+}
+
+function render(doc) {
+  document.getElementById("version").textContent = "version " + doc.version;
+  document.getElementById("uptime").textContent = "up " + duration(doc.uptime_seconds);
+  document.getElementById("counts").replaceChildren(
+    el("span", {}, doc.summary.actors + " actors"),
+    el("span", {}, doc.summary.supervisors + " supervisors"),
+    el("span", {}, doc.summary.restarts + " restarts"),
+    el("span", {}, doc.dead_letters.total + " dead letters"));
+  document.getElementById("updated").textContent =
+    "updated " + new Date().toLocaleTimeString();
+  const reasons = renderReadiness(doc.readiness);
+  const hiddenTrouble = renderAttention(doc, reasons);
+  renderTree(doc, hiddenTrouble);
 }
 
 async function refresh() {

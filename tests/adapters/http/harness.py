@@ -36,6 +36,7 @@ async def serving(
     token: str | None = None,
     backoff: Backoff | None = None,
     oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
+    secrets: Sequence[str] = (),
 ) -> AsyncIterator[Served]:
     system = ActorSystem("clara")
     readiness = Readiness()
@@ -52,6 +53,7 @@ async def serving(
         version="9.9.9",
         started_at=time.time(),
         oauth_callback=oauth_callback,
+        secrets=secrets,
     )
     settings = StatusSettings(
         host="127.0.0.1", port=0, token=Secret(token) if token is not None else None

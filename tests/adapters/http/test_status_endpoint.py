@@ -161,7 +161,11 @@ async def test_path_and_state_filters_select_nodes() -> None:
         ("path=clara", "path", "path must start with '/'"),
         ("limit=0", "limit", "limit must be from 1 to 1,000,000; got 0"),
         ("limit=ten", "limit", "limit must be an integer; got 'ten'"),
-        ("colour=red", "colour", "unknown query parameter 'colour'; allowed: path, state, limit"),
+        (
+            "colour=red",
+            "colour",
+            "unknown query parameter 'colour'; allowed: view, path, state, limit, offset",
+        ),
         ("path=/a&path=/b", "path", "path may be given once"),
     ],
 )
