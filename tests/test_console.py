@@ -75,3 +75,39 @@ async def test_once_answers_one_message_on_stdout_and_exits(tmp_path: Path) -> N
     assert server.chat_requests()[0].body["messages"][-1]["content"] == (
         "you: what is six times seven?"
     )
+
+
+@pytest.mark.trio
+async def test_every_file_clara_makes_in_its_data_folder_is_its_users_alone(
+    tmp_path: Path,
+) -> None:
+    """Issue 13, item 4: the database and its WAL, the key file, and what mem0 and the
+    embedded Qdrant write (memory on, so they do) are readable by Clara's user only."""
+    server = FakeLlmServer(default=Reply('{"memory": []}'))
+    data = tmp_path / "data"
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(server.serve)
+        result = await trio.run_process(
+            [sys.executable, "run.py", "--once", "hello"],
+            capture_stdout=True,
+            capture_stderr=True,
+            cwd=REPO,
+            env={
+                **_env(url, data),
+                "HOME": str(tmp_path),
+                "CLARA_MEMORY_ENABLED": "true",
+                "CLARA_MEMORY_EMBEDDING_DIMS": "8",
+            },
+            check=False,
+        )
+        nursery.cancel_scope.cancel()
+    assert result.returncode == 0, result.stderr.decode()
+    made = [data, *data.rglob("*")]
+    assert any(path.name == "clara.db" for path in made)
+    assert any("qdrant" in path.parts for path in made)
+    shared = [
+        f"{path.relative_to(tmp_path)} {path.stat().st_mode & 0o777:o}"
+        for path in made
+        if path.stat().st_mode & 0o077
+    ]
+    assert shared == []
