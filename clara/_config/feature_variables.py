@@ -181,6 +181,34 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "10",
     ),
     Var(
+        "CLARA_MCP_BACKOFF_MIN",
+        "mcp",
+        "backoff_min",
+        _SECONDS,
+        "seconds before a crashed MCP server is started again; doubled (10% jitter) for each "
+        "further crash before it has run CLARA_MCP_BACKOFF_RESET seconds, up to "
+        "CLARA_MCP_BACKOFF_MAX",
+        "0.5",
+    ),
+    Var(
+        "CLARA_MCP_BACKOFF_MAX",
+        "mcp",
+        "backoff_max",
+        _SECONDS,
+        "the longest wait before a crashed MCP server is started again (also caps "
+        "CLARA_MCP_BACKOFF_MIN)",
+        "60",
+    ),
+    Var(
+        "CLARA_MCP_BACKOFF_RESET",
+        "mcp",
+        "backoff_reset",
+        _SECONDS,
+        "seconds an MCP server must run without crashing before its next crash waits "
+        "CLARA_MCP_BACKOFF_MIN again; /mcp restart resets the wait at once",
+        "120",
+    ),
+    Var(
         "CLARA_MCP_OPS_PER_MINUTE",
         "mcp",
         "ops_per_minute",

@@ -190,6 +190,12 @@ class McpSettings(msgspec.Struct, frozen=True, kw_only=True):
     npm_registry: str = ""
     ping_seconds: float = 30.0
     ping_timeout: float = 10.0
+    backoff_min: float = 0.5
+    """Seconds before a crashed server's first restart; doubled for each quick crash after."""
+    backoff_max: float = 60.0
+    """The longest wait before a restart (and the cap of ``backoff_min``)."""
+    backoff_reset: float = 120.0
+    """Seconds of running without a crash after which the wait starts again from the first."""
     ops_per_minute: int = 10
     oauth_redirect_url: str = ""
     """Where the authorization server sends people back; empty: the status endpoint's

@@ -394,9 +394,14 @@ class SupervisorBase(TreeViews, abc.ABC):
                 member.attempt = max(member.attempt, 1)
             member.delay = delay
             member.next_start_at = at
+            # A restart counts once it is decided, not once it is carried out: a child
+            # backing off towards its first restart shows restarts 1 beside backoff attempt 1
+            # (and its supervisor's restarts agree with restarts_in_window).
+            member.restarts += 1
+            self._restarts += 1
             if member.cell is not None:
                 member.cell.mark(ActorState.BACKING_OFF)
-                member.cell.set_backoff(member.backoff_snapshot())
+                member.cell.note_restart(member.backoff_snapshot())
             if system is not None and system.observers:
                 system.emit(
                     BackingOff(
@@ -463,13 +468,14 @@ class SupervisorBase(TreeViews, abc.ABC):
     async def _start_child(
         self, record: Child, *, restart: bool, snapshot: Any = None, restore: bool = False
     ) -> None:
-        """Start one child (a new incarnation). Raises whatever its start raised."""
+        """Start one child (a new incarnation). Raises whatever its start raised.
+
+        ``restart`` says it is a restart, which ``_on_exit`` counted when it decided it;
+        here it only tells observers (``Restarted``).
+        """
         nursery = self._nursery
         assert nursery is not None and self._system is not None
         record.started_at = _now()
-        if restart:
-            record.restarts += 1
-            self._restarts += 1
         if record.supervisor is not None:
             supervisor = record.supervisor
             await nursery.start(
@@ -483,8 +489,6 @@ class SupervisorBase(TreeViews, abc.ABC):
             cell = record.cell or self._new_cell(record)
             cell.path = f"{self._path}/{record.id}"
             cell.attach(nursery)
-            if restart:
-                cell.note_restart(record.backoff_snapshot())
             try:
                 actor = self._make_actor(record)
             except Exception as exc:

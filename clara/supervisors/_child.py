@@ -33,6 +33,7 @@ class ChildSummary(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     restart: str
     state: ActorState
     restarts: int
+    """Restarts decided for it, a pending one included (as ``backoff.attempt`` counts it)."""
     backoff: BackoffSnapshot | None
 
 
@@ -46,7 +47,8 @@ class SupervisorStatistics(
     state: ActorState
     strategy: str
     restarts: int
-    """Restarts of its children since it started."""
+    """Restarts of its children decided since it started (pending ones included, as in
+    ``restarts_in_window``)."""
     restarts_in_window: int
     """Restarts inside the current intensity window (``max_seconds``)."""
     max_restarts: int

@@ -4,6 +4,11 @@ Enough of the real protocol for discord.py 2.x to log in, identify, receive READ
 MESSAGE_CREATE events, and post messages (with nonces and message references) and typing
 indicators. The gateway speaks zlib-stream compressed JSON, as Discord does.
 
+Nonces are kept as Discord keeps them with ``enforce_nonce``: a post whose nonce was used
+already is not made again (it lands in ``repeats``) and is answered with the first message.
+``stall_posts(after=N)`` makes posts beyond the N-th without answering them, so a test can
+kill Clara while a piece is in flight.
+
 Every message is kept in its channel's history (what people wrote, delivered or not, and what
 Clara posted), which ``GET /channels/{id}/messages`` serves as Discord does: newest first,
 ``before`` / ``after`` / ``limit``. Servers have roles, permissions and per-channel
@@ -127,7 +132,12 @@ class FakeDiscord:
     _sequence: int = 0
     _compress: Any = None
     _nonces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    repeats: list[Posted] = field(default_factory=list)
+    """Posts Discord did not make because their nonce was used already (``enforce_nonce``):
+    a retry, or two pieces that wrongly share a nonce."""
     _posted_event: trio.Event = field(default_factory=trio.Event)
+    _stall_after: int | None = None
+    _stall_released: trio.Event = field(default_factory=trio.Event)
     commands: list[dict[str, Any]] = field(default_factory=list)
     interaction_answers: list[tuple[str, str, int]] = field(default_factory=list)
     guild_commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -230,25 +240,35 @@ class FakeDiscord:
         else:
             body = msgspec.json.decode(await request.body())
         nonce = body.get("nonce")
-        if nonce is not None and body.get("enforce_nonce") and nonce in self._nonces:
-            return _json(self._nonces[nonce])  # Discord returns the message already posted
         reference = (body.get("message_reference") or {}).get("message_id")
-        self.posted.append(
-            Posted(
-                channel_id=channel_id,
-                content=body.get("content") or "",
-                nonce=nonce,
-                enforce_nonce=bool(body.get("enforce_nonce")),
-                reference=str(reference) if reference else None,
-                files=files,
-            )
+        posted = Posted(
+            channel_id=channel_id,
+            content=body.get("content") or "",
+            nonce=nonce,
+            enforce_nonce=bool(body.get("enforce_nonce")),
+            reference=str(reference) if reference else None,
+            files=files,
         )
+        if nonce is not None and body.get("enforce_nonce") and nonce in self._nonces:
+            self.repeats.append(posted)
+            return _json(self._nonces[nonce])  # Discord returns the message already posted
+        self.posted.append(posted)
         message = self._message(channel_id, body.get("content") or "", BOT_ID, "Clara", bot=True)
         if nonce is not None:
             self._nonces[nonce] = message
         self._histories.setdefault(channel_id, []).append(message)
         self._posted_event.set()
+        if self._stall_after is not None and len(self.posted) > self._stall_after:
+            await self._stall_released.wait()  # made, but the sender does not hear so
         return _json(message)
+
+    def stall_posts(self, after: int | None) -> None:
+        """Make every post beyond the first ``after`` (counted in ``posted``) as Discord would,
+        but answer none of them until ``stall_posts(None)``: a process killed meanwhile never
+        learns that its piece went out, and posts it again when it resumes."""
+        self._stall_after = after
+        self._stall_released.set()  # what waits now is answered
+        self._stall_released = trio.Event()
 
     async def _channel(self, request: Request) -> Response:
         channel = self._channels.get(request.path_params["channel_id"])

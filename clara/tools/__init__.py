@@ -5,6 +5,7 @@ from ._builtin import BuiltinTools
 from ._history import CanRead, ChatHistoryTools
 from ._loop import LoopResult, ToolProgress, run_tool_loop
 from ._registry import ToolFile, ToolOutput, ToolProvider, ToolRegistry, ToolResult
+from ._subset import ToolSubset
 
 __all__ = [
     "BuiltinTools",
@@ -17,5 +18,6 @@ __all__ = [
     "ToolProvider",
     "ToolRegistry",
     "ToolResult",
+    "ToolSubset",
     "run_tool_loop",
 ]

@@ -4,8 +4,12 @@ A reply goes out in pieces of at most 2,000 characters, each with a nonce of its
 the same on every retry and in every process (Discord's ``enforce_nonce`` posts a repeat
 once); a reply of several pieces is stored in the inbox before its first piece and each piece
 noted as it goes, so a resumed reply posts the rest, not a piece twice. Notices (busy, rate,
-stop, resumed) have nonces of their message and kind; the ⏳ reactions on queued messages go
-out in order, from one task per burst; the typing indicator is renewed while a reply is made.
+queued, stop, stopped, failed, expired, and each progress line of a reply: ``progress-1``,
+``progress-2``…) have nonces of their message and kind: every one distinct, so none is taken
+for a repeat of another, and the same in every process (never ``hash()``, which Python
+randomises per process), so one posted before a restart is not posted again after it. The ⏳
+reactions on queued messages go out in order, from one task per burst; the typing indicator
+is renewed while a reply is made.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ def tools_for(
     """The tools one reply may use: the built-ins (with a search of what Clara remembers about
     the author), the search and reading of earlier conversations the author may see (with a
     store, and the platform's ``can_read``), and each enabled MCP server plus the ``mcp``
-    management tools, which change only what the author's own message names.
+    management tools the author may use (reading for everyone, changes for administrators
+    only, and only what the author's own message names).
 
     Args:
         database: where conversations are recorded; None: no history tools.

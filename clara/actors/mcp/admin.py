@@ -26,7 +26,7 @@ from ...config import DiscordSettings, McpSettings
 from ...errors import ClaraError
 from ...store import Database
 from ...supervisors import DynamicSupervisor
-from .. import ActorRef
+from .. import ActorRef, ActorState, ActorStatistics
 from ..policy import UserRates, is_admin, write_audit
 from .catalog import (
     Install,
@@ -50,7 +50,7 @@ OPERATIONS: dict[str, str] = {
     "uninstall": "admin: remove a server, its tokens and its files",
     "enable": "admin: offer a server's tools again",
     "disable": "admin: stop a server and stop offering its tools",
-    "restart": "admin: stop a server now; it starts again on next use",
+    "restart": "admin: stop a server now and clear its backoff; it starts again on next use",
 }
 _CHANGES = frozenset({"install", "uninstall", "enable", "disable", "restart"})
 #: Words a person uses to ask for each change (the model's tools need one in their message).
@@ -221,21 +221,31 @@ class McpAdmin:
             entry = self.catalog.entries.get(each)
             if entry is None:
                 return f"There is no MCP server named {each!r}."
-            ref = self.servers.get(each)
-            secrets = entry.config.secret_env
-            about = _managed_by(entry) + (f"; secrets: {', '.join(secrets)}" if secrets else "")
-            if ref is None:
-                state = "not running (starts on first use)" if entry.enabled else "disabled"
-                lines.append(f"- {each}: {state}{about}")
-                continue
-            stats = ref.statistics()
-            details = stats.details or {}
-            line = f"- {each}: {stats.state.value}, {details.get('calls', 0)} calls"
-            line += f", {details.get('failures', 0)} failed, {stats.restarts} restarts"
-            if stats.last_failure is not None:
-                line += f"; last failure: {stats.last_failure.message[:200]}"
-            lines.append(line + about)
+            lines.append(self._status_line(entry))
         return "\n".join(lines)
+
+    def _status_line(self, entry: CatalogEntry) -> str:
+        """One server: its state (when down: the next start), its totals since Clara started
+        (across restarts), and its last failure (exit code or signal, stderr tail)."""
+        ref = self.servers.get(entry.name)
+        stats = ref.statistics() if ref is not None else None
+        if stats is None:
+            state = "not running (starts on first use)" if entry.enabled else "disabled"
+        else:
+            state = _state(stats)
+        line = f"- {entry.name}: {state}"
+        health = self.catalog.health.get(entry.name)
+        now = trio.current_time()
+        failure = None
+        if health is not None and health.eventful:
+            line += f"; {health.summary()} since Clara started"
+            failure = health.failure_summary(now)
+        if failure is None and stats is not None and stats.last_failure is not None:
+            failure = f"last failure: {stats.last_failure.message}"
+        if failure is not None:
+            line += f"; {failure[:_FAILURE_TEXT]}"
+        secrets = entry.config.secret_env
+        return line + _managed_by(entry) + (f"; secrets: {', '.join(secrets)}" if secrets else "")
 
     def _tools(self, name: str) -> str:
         if not name:
@@ -248,6 +258,30 @@ class McpAdmin:
         return f"Tools of {name}:\n" + "\n".join(
             f"- {tool.name}: {tool.description[:150]}" for tool in entry.config.tools
         )
+
+
+#: How much of a last failure one status line shows.
+_FAILURE_TEXT = 400
+
+
+def _state(stats: ActorStatistics) -> str:
+    """A running server's state in words; when it is down, when it starts again."""
+    state = stats.state
+    if state is ActorState.BACKING_OFF:
+        backoff = stats.backoff
+        if backoff is None or backoff.next_start_in is None:
+            return "down (restarting)"
+        return (
+            f"down, next start in {backoff.next_start_in:.1f}s (attempt {backoff.attempt} "
+            f"since it last ran stably, a {backoff.delay:.1f}s wait)"
+        )
+    if state is ActorState.FAILED:
+        return "failed (not restarted)"
+    if state is ActorState.RUNNING:
+        details: dict[str, Any] = stats.details or {}
+        pid = details.get("pid")
+        return f"running, pid {pid}" if pid else "running"
+    return str(state.value).replace("_", " ")
 
 
 def _details(options: dict[str, Any]) -> dict[str, str]:

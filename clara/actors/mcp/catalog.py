@@ -220,7 +220,12 @@ class McpCatalogActor(Actor):
             return await self._set_enabled(message.name, message.enabled)
         entry = self._entry(message.name)
         await self._stop_server(entry.name)
-        return f"{entry.name} restarts on its next use."
+        # Stopping the child forgets its backoff (the operator's explicit act: the next use
+        # starts it at once); its history (the catalog's ServerHealth) is kept.
+        return (
+            f"{entry.name} is stopped and starts again on its next use, at once: its backoff "
+            "is cleared (its history stays in /mcp status)."
+        )
 
     def _entry(self, name: str) -> CatalogEntry:
         entry = self.entries.get(name)
@@ -280,6 +285,7 @@ class McpCatalogActor(Actor):
         if self.deps.database is not None:
             await self.deps.database.run(delete_mcp_server, name)
         self.entries.pop(name, None)
+        self.deps.catalog.health.forget(name)
         self._publish()
         await self.deps.installer.remove(entry.config.install_dir)
         return f"{name} is uninstalled (its tokens and files are gone)."
@@ -524,4 +530,6 @@ class McpCatalogActor(Actor):
             "installing": len(self._busy) - len(self.pending),
             "awaiting_authorization": len(self.pending),
             "unreadable_records": self.problems,
+            # Each server's totals since Clara started, whether it runs now or not.
+            "history": self.deps.catalog.health.describe(trio.current_time()),
         }

@@ -1,7 +1,9 @@
 """The catalog of configured MCP servers, as readers see it: entries, names, endpoints.
 
 The ``McpCatalogActor`` (``catalog.py``) is the one writer; everyone else reads
-``McpCatalog.entries``, an immutable snapshot swapped whole on each change.
+``McpCatalog.entries``, an immutable snapshot swapped whole on each change. The catalog also
+holds each server's ``ServerHealth`` (``McpCatalog.health``): it lives as long as the server
+is installed, longer than any incarnation of the server's actor.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import msgspec
 from ...adapters.llm import ToolSpec
 from ...adapters.mcp import McpEndpoint
 from ...store import McpServerConfig, McpToolRecord
+from .health import McpHealth
 
 __all__ = [
     "RESERVED_NAMES",
@@ -51,10 +54,12 @@ class CatalogEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class McpCatalog:
-    """The configured servers, as the catalog actor last published them (read-only here)."""
+    """The configured servers, as the catalog actor last published them (read-only here),
+    and what each has been through (``health``: totals kept across restarts)."""
 
     def __init__(self, entries: Mapping[str, CatalogEntry] | None = None) -> None:
         self.entries: Mapping[str, CatalogEntry] = dict(entries or {})
+        self.health = McpHealth()
 
     def publish(self, entries: Mapping[str, CatalogEntry]) -> None:
         """Swap in a new snapshot (only the catalog actor calls this)."""

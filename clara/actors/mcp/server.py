@@ -3,10 +3,14 @@
 It connects on first use (and at once after a crash restart), serves many tool calls at
 once (each ask is deferred and answered by a task), pings the server while connected, and
 crashes when the server dies or stops answering pings, so its supervisor restarts it with
-backoff. A call that takes longer than
-its timeout is answered with a ``ToolTimeout`` (the server may just be slow: the ping
-decides whether it is hung). Idle ones are passivated by their DynamicSupervisor, which
-closes the connection and ends the process; the next call starts it again.
+backoff (``server_backoff``: ``CLARA_MCP_BACKOFF_*``). A call that takes longer than its
+timeout is answered with a ``ToolTimeout`` (the server may just be slow: the ping decides
+whether it is hung). Idle ones are passivated by their DynamicSupervisor, which closes the
+connection and ends the process; the next call starts it again.
+
+What it counts (calls, failures, time-outs, its crash and why) goes to the server's
+``ServerHealth``, which outlives each incarnation: the totals of ``/mcp status`` are the
+server's since Clara started, not this incarnation's.
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ from ...adapters.mcp import (
     ServerGone,
     ToolCallFailed,
 )
+from ...config import McpSettings
 from ...errors import ToolTimeout
+from ...supervisors import Backoff
 from .. import Actor, DeferredReply
+from .health import ServerHealth
 
 __all__ = [
     "CallTool",
@@ -38,6 +45,7 @@ __all__ = [
     "McpServerActor",
     "ToolTimeout",
     "ToolsListed",
+    "server_backoff",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +71,18 @@ class ToolsListed(msgspec.Struct, frozen=True, kw_only=True):
     tools: list[ToolSpec]
 
 
+def server_backoff(mcp: McpSettings) -> Backoff:
+    """The backoff servers are restarted with: ``CLARA_MCP_BACKOFF_MIN`` doubling up to
+    ``CLARA_MCP_BACKOFF_MAX``, from the start again after ``CLARA_MCP_BACKOFF_RESET`` seconds
+    without a crash. A minimum above the maximum is taken as the maximum (someone who asks
+    for at most 0.2 s means it)."""
+    return Backoff(
+        min=min(mcp.backoff_min, mcp.backoff_max),
+        max=mcp.backoff_max,
+        reset_after=mcp.backoff_reset,
+    )
+
+
 class McpServerActor(Actor):
     """Owns one server's connection.
 
@@ -78,6 +98,8 @@ class McpServerActor(Actor):
         max_in_flight: calls served at once; more wait in the mailbox.
         connection_factory: makes each incarnation's connection (default: an
             ``McpConnection`` with ``reaper`` and ``auth``; tests pass a fake's).
+        health: the server's totals, shared by its incarnations (``McpHealth.of(name)``);
+            None: this incarnation's own, which start at zero.
     """
 
     def __init__(
@@ -93,6 +115,7 @@ class McpServerActor(Actor):
         secrets: Callable[[], Awaitable[dict[str, str]]] | None = None,
         max_in_flight: int = 16,
         connection_factory: ConnectionFactory | None = None,
+        health: ServerHealth | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._reaper = reaper
@@ -107,10 +130,9 @@ class McpServerActor(Actor):
         self.connection: Connection | None = None
         self._connecting: trio.Event | None = None
         self._connect_error: BaseException | None = None
+        self.health = health if health is not None else ServerHealth()
+        self._crashed = False
         self.pings = 0
-        self.calls = 0
-        self.failures = 0
-        self.timeouts = 0
         self.connected_at: float | None = None
 
     async def on_start(self) -> None:
@@ -124,6 +146,17 @@ class McpServerActor(Actor):
             await self._connected()
         except ServerGone as error:  # stay lazy: the next call tries (and crashes) again
             logger.info("mcp %s: reconnecting after a crash failed: %s", self.endpoint.name, error)
+
+    async def on_stop(self) -> None:
+        # Whatever ended this incarnation ended its connection (a service of it) too.
+        self.connection = None
+
+    def _crashing(self, error: ServerGone) -> None:
+        """``error`` is about to crash this incarnation: record it, once (several calls may
+        learn of the same death)."""
+        if not self._crashed:
+            self._crashed = True
+            self.health.crashed(error, trio.current_time())
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -140,11 +173,17 @@ class McpServerActor(Actor):
         self, message: CallTool | ListTools, reply: DeferredReply, token: object
     ) -> None:
         try:
+            if isinstance(message, CallTool):
+                self.health.calls += 1
             try:
                 connection = await self._connected()
             except ServerGone as error:
+                if isinstance(message, CallTool):
+                    self.health.failed += 1
                 reply.fail(error)
-                raise  # a server that cannot be started crashes its actor: restart, backoff
+                # A server that cannot be started crashes its actor: restart, backoff.
+                self._crashing(error)
+                raise
             if isinstance(message, ListTools):
                 reply.reply(list(connection.tools))
                 return
@@ -153,7 +192,6 @@ class McpServerActor(Actor):
             self._limiter.release_on_behalf_of(token)
 
     async def _call(self, connection: Connection, message: CallTool, reply: DeferredReply) -> None:
-        self.calls += 1
         timeout = self.call_timeout
         if message.timeout is not None:
             timeout = min(timeout, message.timeout)
@@ -161,19 +199,21 @@ class McpServerActor(Actor):
             try:
                 result = await connection.call_tool(message.tool, message.arguments)
             except ServerGone as error:
-                self.failures += 1
+                self.health.failed += 1
                 reply.fail(error)
+                self._crashing(error)
                 raise
             except ToolCallFailed as error:
-                self.failures += 1
+                self.health.failed += 1
                 reply.fail(error)
                 return
             reply.reply(result)
         if scope.cancelled_caught:
-            self.timeouts += 1
+            self.health.timed_out += 1
             reply.fail(
                 ToolTimeout(
-                    f"{self.endpoint.name}: {message.tool} did not answer within {timeout:g}s"
+                    f"{self.endpoint.name}: timed out: {message.tool} did not answer within "
+                    f"{timeout:g}s, the limit for one call"
                 )
             )
 
@@ -196,7 +236,7 @@ class McpServerActor(Actor):
                 )
                 try:
                     self.connection = await self.context.start_service(
-                        connection.run, name="connection"
+                        self._run_connection, connection, name="connection"
                     )
                 except Exception as error:
                     self._connect_error = error
@@ -220,6 +260,18 @@ class McpServerActor(Actor):
                 self._connecting = None
         return self.connection
 
+    async def _run_connection(
+        self, connection: Connection, *, task_status: trio.TaskStatus[Any]
+    ) -> None:
+        """The connection's ``run``; its end, once it had started, is this incarnation's crash."""
+        status = _StartedFlag(task_status)
+        try:
+            await connection.run(task_status=status)
+        except ServerGone as error:
+            if status.started_yet:  # before that, _connected's caller records it
+                self._crashing(error)
+            raise
+
     def _real_connection(
         self, endpoint: McpEndpoint, *, on_tools_changed: Callable[[list[ToolSpec]], None]
     ) -> Connection:
@@ -236,11 +288,17 @@ class McpServerActor(Actor):
         while True:
             await trio.sleep(self.ping_interval)
             with trio.move_on_after(self.ping_timeout) as scope:
-                await connection.ping()
+                try:
+                    await connection.ping()
+                except ServerGone as error:
+                    self._crashing(error)
+                    raise
             if scope.cancelled_caught:
-                raise ServerGone(
+                hung = ServerGone(
                     connection.explain(f"hung: no answer to a ping within {self.ping_timeout:g}s")
                 )
+                self._crashing(hung)
+                raise hung
             self.pings += 1
 
     # -- introspection ----------------------------------------------------------------------
@@ -250,11 +308,11 @@ class McpServerActor(Actor):
         details: dict[str, Any] = {
             "transport": self.endpoint.transport,
             "connected": connection is not None,
-            "calls": self.calls,
-            "failures": self.failures,
-            "timeouts": self.timeouts,
-            "pings": self.pings,
             "in_flight": self._limiter.borrowed_tokens,
+            "pings": self.pings,
+            # Totals since Clara started, across restarts (the last failure is the node's own
+            # last_failure, beside the backoff that says when the next start is).
+            **self.health.totals(),
         }
         if connection is not None:
             details.update(
@@ -263,3 +321,17 @@ class McpServerActor(Actor):
                 pid=connection.pid,
             )
         return details
+
+
+class _StartedFlag:
+    """A ``task_status`` that remembers whether ``started()`` was called."""
+
+    __slots__ = ("_inner", "started_yet")
+
+    def __init__(self, inner: trio.TaskStatus[Any]) -> None:
+        self._inner = inner
+        self.started_yet = False
+
+    def started(self, value: Any = None) -> None:
+        self.started_yet = True
+        self._inner.started(value)

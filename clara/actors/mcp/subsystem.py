@@ -20,18 +20,22 @@ from ...supervisors import (
     Supervisor,
     closing_child,
 )
-from ...tools import ToolProvider
+from ...tools import ToolProvider, ToolSubset
 from .. import Actor, ActorRef
 from .admin import McpAdmin, McpAdminTools
 from .catalog import CatalogDependencies, McpCatalogActor, OAuthCallback
 from .entries import McpCatalog, endpoint_of
-from .server import McpServerActor, ToolsListed
+from .server import McpServerActor, ToolsListed, server_backoff
 from .tokens import ServerTokens
 from .tools import McpServerTools
 
-__all__ = ["McpSystem", "mcp_subsystem"]
+__all__ = ["OPEN_TO_EVERYONE", "McpSystem", "mcp_subsystem"]
 
 logger = logging.getLogger(__name__)
+
+#: The ``mcp`` operations anyone may run (reading); ``McpAdmin`` lets only administrators
+#: run the others, so only administrators are offered them as tools.
+OPEN_TO_EVERYONE = frozenset({"list", "status", "tools"})
 
 
 @dataclass
@@ -54,11 +58,21 @@ class McpSystem:
 
     def tools_for(self, author: Author, platform: str, said: str = "") -> list[ToolProvider]:
         """The providers offered when answering ``author``, who wrote ``said``: each enabled
-        server, and ``mcp`` (which changes only what ``said`` names)."""
+        server, and ``mcp`` (which changes only what ``said`` names).
+
+        Of the ``mcp`` tools, only those ``author`` may use are offered: the reading ones
+        (``OPEN_TO_EVERYONE``) to everyone, the changes to administrators. A change a
+        person may not make is not shown to the model on their behalf; ``McpAdmin`` still
+        refuses it if it is called all the same.
+        """
         providers: list[ToolProvider] = [
-            McpServerTools(entry, self.servers) for entry in self.catalog.enabled()
+            McpServerTools(entry, self.servers, health=self.catalog.health.of(entry.name))
+            for entry in self.catalog.enabled()
         ]
-        providers.append(McpAdminTools(self.admin, author, platform, said))
+        management: ToolProvider = McpAdminTools(self.admin, author, platform, said)
+        if not self.admin.is_admin(author):
+            management = ToolSubset(management, OPEN_TO_EVERYONE)
+        providers.append(management)
         return providers
 
     async def oauth_callback(self, state: str, code: str, error: str) -> str:
@@ -125,6 +139,7 @@ def mcp_subsystem(
             on_tools=tools_listed,
             auth=auth,
             secrets=loader,
+            health=catalog.health.of(name),
         )
 
     roots = mcp.path_roots or (str(data_dir / "mcp" / "local"),)
@@ -141,7 +156,7 @@ def mcp_subsystem(
         restart=Restart.TRANSIENT,
         mailbox_capacity=1000,
         passivate_after=mcp.idle_seconds,
-        backoff=backoff or Backoff(min=0.5, max=60.0, reset_after=120.0),
+        backoff=backoff or server_backoff(mcp),
         # Backoff slows a flapping server; one must never take the others down with it.
         max_restarts=10_000,
         max_seconds=60.0,

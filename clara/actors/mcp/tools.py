@@ -1,8 +1,10 @@
 """What the tool loop sees of an MCP server: one provider per enabled server.
 
 Its tools reach the model as ``server__tool``. A call to a server that is down fails at
-once with a tool error saying so (and when it will be tried again); other servers are not
-affected.
+once with a tool error saying so (and when it will be tried again), counted in the server's
+``ServerHealth`` as refused; other servers are not affected. A call that runs out of time
+on a server that is up says that it timed out, and what the limit was (``ToolTimeout``),
+not that the server is unavailable.
 """
 
 from __future__ import annotations
@@ -20,13 +22,21 @@ from ...supervisors import DynamicSupervisor
 from ...tools import ToolFile, ToolOutput
 from .. import ActorState
 from .entries import CatalogEntry
-from .server import CallTool, ToolTimeout
+from .health import ServerHealth
+from .server import CallTool
 
 __all__ = ["McpServerTools", "ToolUnavailable"]
 
 
 class McpServerTools:
-    """One server's tools for the tool loop; calls go to its actor (started on demand)."""
+    """One server's tools for the tool loop; calls go to its actor (started on demand).
+
+    Args:
+        entry: the server, as the catalog has it.
+        servers: the DynamicSupervisor of server actors.
+        health: the server's totals (``McpHealth.of(name)``), where calls refused while it
+            is down are counted; None counts them nowhere.
+    """
 
     def __init__(
         self,
@@ -34,10 +44,12 @@ class McpServerTools:
         servers: Callable[[], DynamicSupervisor],
         *,
         now: Callable[[], float] = trio.current_time,
+        health: ServerHealth | None = None,
     ) -> None:
         self.entry = entry
         self._servers = servers
         self._now = now
+        self._health = health
 
     @property
     def name(self) -> str:
@@ -56,6 +68,8 @@ class McpServerTools:
         if ref is not None:
             stats = ref.statistics()
             if stats.state in (ActorState.BACKING_OFF, ActorState.FAILED):
+                if self._health is not None:
+                    self._health.refused += 1
                 why = stats.last_failure.message if stats.last_failure else "it crashed"
                 again = ""
                 if stats.backoff is not None and stats.backoff.next_start_in is not None:
@@ -71,8 +85,10 @@ class McpServerTools:
                 ) from error
         try:
             result = await ref.ask(CallTool(tool=tool, arguments=arguments), timeout=None)
-        except (ServerGone, ToolTimeout, ToolCallFailed) as error:
+        except ServerGone as error:  # it went away during the call: it is down now
             raise ToolUnavailable(str(error)) from error
+        # A ToolTimeout or ToolCallFailed goes to the model as it is: the server is up, and
+        # "timed out after 60s" says more than "unavailable".
         text = text_of(result)
         if result.is_error:
             raise ToolCallFailed(text or "the tool reported an error")

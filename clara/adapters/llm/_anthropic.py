@@ -11,6 +11,7 @@ import msgspec
 from ...errors import MalformedResponse, ProviderUnavailable
 from ._http import post_json, probe, stream_sse
 from ._provider import StreamDone, StreamEvent, TextDelta
+from ._schemas import ANTHROPIC, tool_parameters
 from ._scrub import fields_of as _fields
 from ._types import ChatMessage, ChatRequest, Completion, ImagePart, Tier, ToolCall, Usage
 
@@ -115,8 +116,14 @@ class Anthropic:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.tools:
+            # In Anthropic's dialect: no "$schema" and the like, an object on top with no
+            # alternatives there.
             body["tools"] = [
-                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "input_schema": tool_parameters(t.parameters, ANTHROPIC),
+                }
                 for t in request.tools
             ]
         if stream:

@@ -11,6 +11,7 @@ import msgspec
 from ...errors import MalformedResponse
 from ._http import post_json, probe, stream_sse
 from ._provider import StreamDone, StreamEvent, TextDelta
+from ._schemas import OPENAI, tool_parameters
 from ._scrub import fields_of as _fields
 from ._types import ChatMessage, ChatRequest, Completion, ImagePart, Tier, ToolCall, Usage
 
@@ -120,7 +121,8 @@ class OpenAICompatible:
                     "function": {
                         "name": tool.name,
                         "description": tool.description,
-                        "parameters": tool.parameters,
+                        # In OpenAI's dialect: no "$schema" and the like, an object on top.
+                        "parameters": tool_parameters(tool.parameters, OPENAI),
                     },
                 }
                 for tool in request.tools

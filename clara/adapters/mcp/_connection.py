@@ -14,12 +14,12 @@ waits, then kills the whole process group. Two things it does not expose are add
   once, not at the next request) and registered with the ``Reaper`` (so it cannot outlive
   Clara, even if Clara is killed with SIGKILL);
 - the server's stderr, read line by line: logged at DEBUG, its last lines kept for the error
-  that explains why a server died.
+  that explains why a server died, and how its process ended (an exit code, or the signal
+  that killed it): see ``_exit``.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import os
@@ -40,6 +40,7 @@ from mcp_types import CONNECTION_CLOSED
 
 from ...errors import ServerGone, ToolCallFailed
 from ..llm import ToolSpec
+from ._exit import StderrTail, exit_status, wait_for_exit
 from ._hosts import BadHost, Network, Resolver, check_addresses, system_resolver
 from ._reaper import Reaper
 from ._urls import parse_url
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_STDERR_LINES = 20
 
 
 class McpEndpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,7 +151,9 @@ class McpConnection:
         self.tools: list[ToolSpec] = []
         self.server_name = ""
         self.server_version = ""
-        self.stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self.stderr = StderrTail(endpoint.name)
+        self.exit_status: str | None = None
+        """How the server's process ended (``was killed by SIGKILL``), once it has."""
         self._refresh: trio.Event = trio.Event()
 
     # -- life -------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class McpConnection:
                     self.server_version = result.server_info.version or ""
                     self.session = session
                     await self._list_tools()
+                self.stderr.mark_started()
                 task_status.started(self)
                 try:
                     await self._watch(nursery)
@@ -219,25 +221,36 @@ class McpConnection:
             await trio.lowlevel.wait_readable(fd)
         finally:
             os.close(fd)
-        raise ServerGone(self.explain(f"process {pid} exited"))
+        self._note_exit(pid)
+        raise ServerGone(self.explain(f"process {pid} {self.exit_status or 'exited'}"))
 
     async def _lost(self) -> str:
         pid = self.pid
         if pid is not None:
             # The pipe closes a moment before the process is seen to exit: wait that moment.
-            with contextlib.suppress(OSError), trio.move_on_after(0.1):
-                fd = os.pidfd_open(pid)
-                try:
-                    await trio.lowlevel.wait_readable(fd)
-                finally:
-                    os.close(fd)
+            await wait_for_exit(pid, 0.1)
+            self._note_exit(pid)
+            if self.exit_status is not None:
+                return f"process {pid} {self.exit_status} (connection lost)"
             if not _running(pid):
                 return f"process {pid} exited (connection lost)"
         return "connection lost"
 
+    def _note_exit(self, pid: int) -> None:
+        """Read how the process ended, if it has, and what it still had to say on stderr."""
+        if self.exit_status is None:
+            self.exit_status = exit_status(pid)
+        self.stderr.drain()
+
     def explain(self, what: str) -> str:
-        tail = " | ".join(line for line in list(self.stderr)[-3:] if line)
-        return f"{self.endpoint.name}: {what}" + (f" (stderr: {tail[-300:]})" if tail else "")
+        """``what`` happened, with how the process ended (when it has, and ``what`` does not
+        say) and the stderr lines that matter (``StderrTail.note``)."""
+        text = f"{self.endpoint.name}: {what}"
+        if self.exit_status is not None and self.exit_status not in what:
+            text += f"; process {self.pid} {self.exit_status}"
+        if self.endpoint.transport != "stdio":
+            return text
+        return text + self.stderr.note()
 
     @contextlib.asynccontextmanager
     async def _transport(self, nursery: trio.Nursery) -> AsyncIterator[Any]:
@@ -280,7 +293,7 @@ class McpConnection:
         read_fd, write_fd = os.pipe()
         stat = os.fstat(write_fd)
         errlog = os.fdopen(write_fd, "w")
-        nursery.start_soon(self._read_stderr, read_fd)
+        nursery.start_soon(self.stderr.pump, read_fd)
         parameters = StdioServerParameters(
             command=endpoint.command, args=list(endpoint.args), env=endpoint.env, cwd=endpoint.cwd
         )
@@ -292,25 +305,22 @@ class McpConnection:
                     await self._reaper.guard(self.pid)
                 try:
                     yield streams
+                except BaseException as error:
+                    # Not a stop: the server failed (at start, say). Its process is likely
+                    # ending: give it a moment, so the error can say how it ended.
+                    if self.pid is not None and not _stopping(error):
+                        with trio.CancelScope(shield=True):
+                            await wait_for_exit(self.pid, 0.2)
+                    raise
                 finally:
+                    if self.pid is not None:
+                        # Before the SDK's shutdown reaps it (and the status with it).
+                        self._note_exit(self.pid)
                     if self.pid is not None and self._reaper is not None:
                         await self._reaper.release(self.pid)
         finally:
             if not errlog.closed:
                 errlog.close()
-
-    async def _read_stderr(self, fd: int) -> None:
-        stream = trio.lowlevel.FdStream(fd)
-        buffer = b""
-        async with stream:
-            while chunk := await stream.receive_some(65536):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for raw in lines:
-                    line = raw.decode(errors="replace").rstrip()
-                    self.stderr.append(line[:500])
-                    logger.debug("mcp %s stderr: %s", self.endpoint.name, line)
-                buffer = buffer[-65536:]
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, types.ToolListChangedNotification):
@@ -383,6 +393,13 @@ def leaf_errors(group: BaseExceptionGroup[BaseException]) -> list[BaseException]
         else:
             found.append(error)
     return found
+
+
+def _stopping(error: BaseException) -> bool:
+    """Whether ``error`` is only a stop (cancellation), not a failure."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(_stopping(leaf) for leaf in leaf_errors(error))
+    return isinstance(error, trio.Cancelled | GeneratorExit)
 
 
 def _connection_lost(error: MCPError) -> bool:

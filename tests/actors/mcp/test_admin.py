@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from clara.actors.mcp import CatalogEntry
+from clara.actors.mcp import CatalogEntry, McpAdminTools
 from clara.adapters.chat import Author
 from clara.errors import ClaraError
 from clara.store import Database, McpServerConfig, make_engine, upgrade
@@ -120,9 +120,12 @@ async def test_the_model_s_mcp_tools_go_through_the_same_checks(tmp_path: Path) 
         for provider in running.mcp.tools_for(PERSON, "discord"):
             registry.register(provider)
         names = {spec.name for spec in registry.specs()}
-        assert {"mcp__list", "mcp__install", "mcp__uninstall", "mcp__restart"} <= names
-        refused = await registry.call("mcp__uninstall", {"name": "files"}, timeout=10)
-        assert refused.text == "Only server administrators can uninstall MCP servers."
+        assert names == {"mcp__list", "mcp__status", "mcp__tools"}  # changes: admins only
+        hidden = await registry.call("mcp__uninstall", {"name": "files"}, timeout=10)
+        assert hidden.text == "error: there is no tool named 'mcp__uninstall'"
+        whole = McpAdminTools(running.mcp.admin, PERSON, "discord", "uninstall files")
+        refused = await whole.call("uninstall", {"name": "files"})
+        assert refused == "Only server administrators can uninstall MCP servers."
         listed = await registry.call("mcp__tools", {"name": "files"}, timeout=10)
         assert listed.text == "files lists no tools."
         assert "files" in running.mcp.catalog.entries
@@ -183,7 +186,8 @@ async def test_install_can_name_who_may_manage_the_server(tmp_path: Path) -> Non
         assert (await admin.run("restart", {"name": "calc"}, other)).startswith("You are not on")
         role_holder = Author(id="9", name="ops", roles=("42",), is_admin=True)
         assert await admin.run("restart", {"name": "calc"}, role_holder) == (
-            "calc restarts on its next use."
+            "calc is stopped and starts again on its next use, at once: its backoff is "
+            "cleared (its history stays in /mcp status)."
         )
 
 
@@ -200,7 +204,7 @@ async def test_the_model_changes_only_what_the_person_named_themselves(tmp_path:
         other = await registry.call("mcp__uninstall", {"name": "files"}, timeout=10)
         assert other.text.startswith("I can only uninstall what you name")
         asked = await registry.call("mcp__restart", {"name": "files"}, timeout=10)
-        assert asked.text == "files restarts on its next use."
+        assert asked.text.startswith("files is stopped and starts again on its next use")
         assert "files" in running.mcp.catalog.entries
     rows = [(action, outcome) for _, action, _, outcome in audit_rows(database)]
     assert rows == [
