@@ -41,6 +41,7 @@ from clara.actors import ActorSystem, DeadLetters
 from clara.actors.channel.subsystem import Channels, channel_http_client, channels_subsystem
 from clara.actors.console.subsystem import answer_once, console_subsystem
 from clara.actors.discord.subsystem import discord_bridge, discord_subsystem
+from clara.actors.email import ChatAlertSink, email_subsystem
 from clara.actors.llm.subsystem import llm_subsystem
 from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
@@ -112,6 +113,18 @@ def build_tree(
         oauth_callback=mcp.oauth_callback if mcp is not None else None,
         secrets=settings.secrets,
     )
+    email = None
+    if settings.email.enabled and database is not None and secrets is not None and chat != "once":
+        channel = settings.email.alert_channel
+        email = email_subsystem(
+            settings,
+            database=database,
+            secrets=secrets,
+            sink=ChatAlertSink(
+                transport, default_channel=None if channel is None else str(channel)
+            ),
+        )
+        readiness.register_details("email", email.readiness_details)
     connection = platform = None  # --once: the caller talks to the console channel itself
     if bridge is not None:
         discord = discord_subsystem(
@@ -137,6 +150,7 @@ def build_tree(
         mcp.spec if mcp is not None else None,
         connection,
         channels.spec,
+        email.spec if email is not None else None,
         platform,
     ]
     root = Supervisor(

@@ -48,3 +48,22 @@ def test_the_mcp_benchmark_parts_run() -> None:
         assert recovery["rounds"] == 1 and recovery["median_ms"] > 0
     finally:
         logging.disable(logging.NOTSET)  # the benchmark silences logging for its own process
+
+
+def test_the_email_benchmark_parts_run() -> None:
+    import logging  # noqa: PLC0415
+
+    from bench import email  # noqa: PLC0415 - the smoke test of one module
+    from tests.email.dovecot import dovecot_binary  # noqa: PLC0415
+    from tests.helpers import require  # noqa: PLC0415
+
+    require(dovecot_binary(), "dovecot (dovecot-imapd)")
+    try:
+        latency = email.latency(accounts=2, messages=4, interval=0.05)
+        assert latency["alerts"] == 4 and latency["append_ok_to_alert"]["p50_ms"] > 0
+        footprint = email.footprint(3)
+        assert footprint["accounts"] == 3 and footprint["restarts"] == 0
+        restart = email.restart(2)
+        assert restart["accounts"] == 2 and restart["all_back_after_kill_s"] > 0
+    finally:
+        logging.disable(logging.NOTSET)  # the benchmark silences logging for its own process

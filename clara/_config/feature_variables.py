@@ -6,7 +6,7 @@ from __future__ import annotations
 from .addresses import url
 from .mcp_values import container_engine, container_network, npm_registry, path_roots
 from .tokens import secret
-from .values import boolean, choice, integer, text, text_list
+from .values import boolean, choice, integer, one_id, seconds, text, text_list
 from .var import SECONDS, Var
 
 __all__ = ["FEATURE_VARIABLES"]
@@ -241,6 +241,62 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         _SECONDS,
         "seconds an IMAP command may take",
         "30",
+    ),
+    Var(
+        "CLARA_EMAIL_IDLE_RENEW_SECONDS",
+        "email",
+        "idle_renew_seconds",
+        seconds(maximum=1740.0),
+        "how long one IMAP IDLE lasts before it is renewed (servers end it at 30 minutes)",
+        "600",
+    ),
+    Var(
+        "CLARA_EMAIL_FAILURE_THRESHOLD",
+        "email",
+        "failure_threshold",
+        integer(1, 1000),
+        "failures in a row before an account is in error and its owner told (once)",
+        "5",
+    ),
+    Var(
+        "CLARA_EMAIL_SLOW_RETRY_SECONDS",
+        "email",
+        "slow_retry_seconds",
+        _SECONDS,
+        "the wait before each new attempt of an account in error",
+        "900",
+    ),
+    Var(
+        "CLARA_EMAIL_LOGIN_RETRY_SECONDS",
+        "email",
+        "login_retry_seconds",
+        _SECONDS,
+        "the wait between logins after the server refused the password",
+        "3600",
+    ),
+    Var(
+        "CLARA_EMAIL_MAX_ALERT_ATTEMPTS",
+        "email",
+        "max_alert_attempts",
+        integer(1, 100),
+        "attempts at posting one alert before it is given up (as failed)",
+        "5",
+    ),
+    Var(
+        "CLARA_EMAIL_THREADS",
+        "email",
+        "threads",
+        integer(1, 1024),
+        "worker threads all accounts share (connects, fetches; an IDLE wait takes none)",
+        "16",
+    ),
+    Var(
+        "CLARA_EMAIL_ALERT_CHANNEL",
+        "email",
+        "alert_channel",
+        one_id,
+        "Discord channel for alerts of accounts that name none of their own (unset: none)",
+        "",
     ),
     # sandbox
     Var(

@@ -206,6 +206,13 @@ class EmailSettings(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = True
     poll_seconds: float = 300.0
     imap_timeout: float = 30.0
+    idle_renew_seconds: float = 600.0
+    failure_threshold: int = 5
+    slow_retry_seconds: float = 900.0
+    login_retry_seconds: float = 3600.0
+    max_alert_attempts: int = 5
+    threads: int = 16
+    alert_channel: int | None = None
 
 
 class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):

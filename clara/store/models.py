@@ -285,7 +285,16 @@ class McpServerSecret(Base):
 
 
 class EmailAccount(Base):
-    """An IMAP account Clara watches for a user; its password is encrypted at rest."""
+    """An IMAP account Clara watches for a user; its password is encrypted at rest.
+
+    ``uidvalidity`` / ``last_uid`` are where alerting stands: every message with a UID above
+    ``last_uid`` (under that UIDVALIDITY) is new. ``synced_at`` is the last time the account
+    was known connected and caught up; ``newest_seen_at`` the server's date of the newest
+    message seen, after which a changed UIDVALIDITY alerts (docs/email.md). ``status`` /
+    ``failures`` / ``last_error`` are what the account actor last saw, kept so a restart (or
+    another replica) knows an account is in error and whether its owner was told
+    (``error_notified``).
+    """
 
     __tablename__ = "email_accounts"
     __table_args__ = (UniqueConstraint("user_id", "address"),)
@@ -302,9 +311,26 @@ class EmailAccount(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_uid: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    error_notified: Mapped[bool] = mapped_column(default=False)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    newest_seen_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    """The server's INTERNALDATE of the newest message Clara has seen in the account (at
+    first sight, or fetched since): after a UIDVALIDITY change, only mail the server
+    received after it is news. The server's clock, so Clara's own cannot skew it."""
+    newest_seen_keys: Mapped[list[Any]] = mapped_column(default=list)
+    """The ``message_key`` of each message seen with that INTERNALDATE (it has whole seconds:
+    one arriving in the same second later is told apart by its key)."""
+    last_mail_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    alert_channel_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class EmailRule(Base):
+    """One rule of an account: conditions (``criteria``), matched any or all, in ``position``
+    order; the first enabled rule that matches gives the alert its importance."""
+
     __tablename__ = "email_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -312,13 +338,26 @@ class EmailRule(Base):
     name: Mapped[str] = mapped_column(String(200))
     criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    importance: Mapped[str] = mapped_column(String(8), default="normal")
+    match: Mapped[str] = mapped_column(String(3), default="any")
 
 
 class EmailAlert(Base):
-    """One alert per message: (account, UIDVALIDITY, UID) is unique, so none is sent twice."""
+    """One alert per message: (account, UIDVALIDITY, UID) is unique, so none is sent twice.
+
+    A durable promise: recorded ``pending`` before it is sent, ``delivered`` after (with the
+    posted message's id), ``failed`` after too many attempts. ``message_key`` (the
+    Message-ID header, or a digest of sender, subject and date) recognises a message seen
+    before a UIDVALIDITY change.
+    """
 
     __tablename__ = "email_alerts"
-    __table_args__ = (UniqueConstraint("account_id", "uidvalidity", "uid"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "uidvalidity", "uid"),
+        Index("ix_email_alerts_open", "account_id", "state"),
+        Index("ix_email_alerts_message_key", "account_id", "message_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("email_accounts.id", ondelete="CASCADE"))
@@ -327,6 +366,14 @@ class EmailAlert(Base):
     subject: Mapped[str] = mapped_column(String(1000), default="")
     sender: Mapped[str] = mapped_column(String(320), default="")
     alerted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    importance: Mapped[str] = mapped_column(String(8), default="normal")
+    rule_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    posted_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    received_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class ProactiveNote(Base):

@@ -182,7 +182,9 @@ def test_python_m_clara_config_prints_everything_with_secrets_masked() -> None:
     assert "hunter22" not in result.stdout
     assert "OPENAI_API_KEY" in result.stdout and "****  (environment)" in result.stdout
     assert "postgresql://clara:****@db/clara" in result.stdout
-    assert "CLARA_LOG_LEVEL                WARNING  (environment)" in result.stdout
+    # Names are padded to the longest one, so values line up.
+    width = max(len(var.name) for var in VARIABLES)
+    assert f"  {'CLARA_LOG_LEVEL':<{width}}  WARNING  (environment)" in result.stdout
     for var in VARIABLES:
         assert var.name in result.stdout
 

@@ -73,7 +73,9 @@ def make_status_app(context: StatusContext, token: str | None) -> ASGIApp:
 
     async def readyz(request: Request) -> Response:
         view = readiness_view(context.root(), context.readiness, masker)
-        body = {"ready": view.ready, "reasons": view.reasons}
+        body: dict[str, object] = {"ready": view.ready, "reasons": view.reasons}
+        if view.details:
+            body["details"] = view.details
         return json_response(body, 200 if view.ready else 503)
 
     async def metrics(request: Request) -> Response:

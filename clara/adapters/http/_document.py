@@ -9,6 +9,7 @@ How a document is built and sent is ``_stream.py``; which nodes the default view
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 
@@ -68,6 +69,9 @@ class ReadinessView(msgspec.Struct, frozen=True, kw_only=True):
     reasons: dict[str, str]
     """Why not ready, by check (``tree``, ``llm``, ``discord``, ``store``, ...); empty when
     ready. Masked: no secret or token shape."""
+    details: dict[str, dict[str, Any]] = {}
+    """What operators should know beside the verdict, which it never changes (``email``:
+    accounts watched and in error). Masked like the reasons."""
 
 
 class DeadLetterView(msgspec.Struct, frozen=True, kw_only=True):

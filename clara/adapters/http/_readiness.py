@@ -25,4 +25,7 @@ def readiness_view(root: SupervisorBase, readiness: Readiness, masker: Masker) -
     for name, reason in readiness.evaluate().items():
         if reason is not None:
             reasons[masker.text(name)] = masker.text(str(reason))
-    return ReadinessView(ready=not reasons, reasons=reasons)
+    details = {
+        masker.text(name): masker.value(detail) for name, detail in readiness.details().items()
+    }
+    return ReadinessView(ready=not reasons, reasons=reasons, details=details)

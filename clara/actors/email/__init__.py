@@ -1,0 +1,60 @@
+"""Email accounts as actors: one ``EmailAccountActor`` per account, its rules, its alerts.
+
+- ``account``: the actor (IDLE or polling over one connection; durable alerts).
+- ``rules``: which mail matters (pure).
+- ``alerts``: the ``AlertSink`` protocol and ``ChatAlertSink``.
+- ``subsystem``: the ``/clara/email`` subtree for run.py.
+"""
+
+from .account import AccountOptions, CheckNow, EmailAccountActor, message_key
+from .alerts import (
+    AccountNotice,
+    Alert,
+    AlertSink,
+    AlertUndeliverable,
+    ChatAlertSink,
+    NoticeKind,
+    alert_text,
+    notice_text,
+)
+from .rules import (
+    PRESETS,
+    Condition,
+    Importance,
+    Rule,
+    RuleError,
+    RuleMatch,
+    evaluate,
+    expand_presets,
+    rule_from_record,
+    rule_to_record,
+)
+from .subsystem import DEFAULT_THREADS, EmailSystem, email_subsystem
+
+__all__ = [
+    "DEFAULT_THREADS",
+    "PRESETS",
+    "AccountNotice",
+    "AccountOptions",
+    "Alert",
+    "AlertSink",
+    "AlertUndeliverable",
+    "ChatAlertSink",
+    "CheckNow",
+    "Condition",
+    "EmailAccountActor",
+    "EmailSystem",
+    "Importance",
+    "NoticeKind",
+    "Rule",
+    "RuleError",
+    "RuleMatch",
+    "alert_text",
+    "email_subsystem",
+    "evaluate",
+    "expand_presets",
+    "message_key",
+    "notice_text",
+    "rule_from_record",
+    "rule_to_record",
+]

@@ -1,0 +1,30 @@
+"""IMAP, the outside side of email accounts: connect, log in, watch INBOX, fetch new mail.
+
+Built on imapclient (synchronous: its calls run in worker threads behind one limiter shared
+by every account; IDLE waits take no thread). ``open_session(endpoint)`` gives an
+``ImapSession``; errors are ``ImapUnavailable`` (retry), ``ImapLoginRefused`` (tell the
+owner) and ``ImapProtocolError``, all ``EmailError``.
+"""
+
+from ._errors import EmailError, ImapLoginRefused, ImapProtocolError, ImapUnavailable
+from ._parse import SNIPPET_BYTES, SNIPPET_CHARS, decode_snippet, has_attachments, text_part
+from ._session import FETCH_BATCH, ImapSession, open_session
+from ._types import FetchedMail, ImapEndpoint, MailboxState
+
+__all__ = [
+    "FETCH_BATCH",
+    "SNIPPET_BYTES",
+    "SNIPPET_CHARS",
+    "EmailError",
+    "FetchedMail",
+    "ImapEndpoint",
+    "ImapLoginRefused",
+    "ImapProtocolError",
+    "ImapSession",
+    "ImapUnavailable",
+    "MailboxState",
+    "decode_snippet",
+    "has_attachments",
+    "open_session",
+    "text_part",
+]

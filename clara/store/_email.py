@@ -1,0 +1,430 @@
+"""Email accounts, their rules and their alerts: what the account actors keep in the store.
+
+An alert is a durable promise, kept the way the inbox keeps replies: recorded ``pending`` in
+the same unit of work that moves the account's ``last_uid`` past its message (so a message
+is either still "new" on the server or has an alert row, never neither), sent, then marked
+``delivered``. At start an account resends what is still pending, with the same nonce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import EmailAccount, EmailAlert, EmailRule, User, utcnow
+
+__all__ = [
+    "ALERT_STATES",
+    "EmailAlertDraft",
+    "EmailRuleRecord",
+    "StoredEmailAccount",
+    "StoredEmailAlert",
+    "enabled_email_accounts",
+    "finish_email_alert",
+    "known_message_keys",
+    "load_email_account",
+    "load_email_rules",
+    "mark_email_account_error",
+    "note_email_alert_failure",
+    "note_email_failure",
+    "note_email_synced",
+    "pending_email_alerts",
+    "record_email_alerts",
+    "save_email_rules",
+    "set_email_error_notified",
+]
+
+#: ``pending`` is a promise not yet kept; the other two are final.
+ALERT_STATES = ("pending", "delivered", "failed")
+
+
+class StoredEmailAccount(msgspec.Struct, frozen=True, kw_only=True):
+    """An account as its actor loads it (never its password: ``email_password`` decrypts
+    that, only when connecting)."""
+
+    id: int
+    user_id: int
+    owner_platform: str
+    owner_platform_user_id: str
+    address: str
+    imap_host: str
+    imap_port: int
+    username: str
+    use_tls: bool
+    enabled: bool
+    uidvalidity: int | None
+    last_uid: int | None
+    status: str
+    failures: int
+    last_error: str | None
+    error_notified: bool
+    synced_at: dt.datetime | None
+    newest_seen_at: dt.datetime | None
+    newest_seen_keys: list[str]
+    last_mail_at: dt.datetime | None
+    alert_channel_id: str | None
+
+
+class EmailRuleRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored rule; ``criteria`` is ``{"conditions": [{"kind": ..., "value": ...}]}``,
+    read and checked by the rules module (``clara.actors.email.rules``)."""
+
+    name: str
+    criteria: dict[str, Any]
+    enabled: bool = True
+    position: int = 0
+    importance: str = "normal"
+    match: str = "any"
+
+
+class EmailAlertDraft(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert about to be recorded, for one message."""
+
+    uid: int
+    subject: str
+    sender: str
+    importance: str
+    rule_name: str | None
+    message_key: str | None
+    received_at: dt.datetime | None
+
+
+class StoredEmailAlert(msgspec.Struct, frozen=True, kw_only=True):
+    """A recorded alert."""
+
+    id: int
+    account_id: int
+    uidvalidity: int
+    uid: int
+    subject: str
+    sender: str
+    importance: str
+    rule_name: str | None
+    state: str
+    attempts: int
+    posted_message_id: str | None
+    received_at: dt.datetime | None
+
+
+def _account(row: EmailAccount, owner: User) -> StoredEmailAccount:
+    return StoredEmailAccount(
+        id=row.id,
+        user_id=row.user_id,
+        owner_platform=owner.platform,
+        owner_platform_user_id=owner.platform_user_id,
+        address=row.address,
+        imap_host=row.imap_host,
+        imap_port=row.imap_port,
+        username=row.username,
+        use_tls=row.use_tls,
+        enabled=row.enabled,
+        uidvalidity=row.uidvalidity,
+        last_uid=row.last_uid,
+        status=row.status,
+        failures=row.failures,
+        last_error=row.last_error,
+        error_notified=row.error_notified,
+        synced_at=row.synced_at,
+        newest_seen_at=row.newest_seen_at,
+        newest_seen_keys=[str(key) for key in row.newest_seen_keys or []],
+        last_mail_at=row.last_mail_at,
+        alert_channel_id=row.alert_channel_id,
+    )
+
+
+def _alert(row: EmailAlert) -> StoredEmailAlert:
+    return StoredEmailAlert(
+        id=row.id,
+        account_id=row.account_id,
+        uidvalidity=row.uidvalidity,
+        uid=row.uid,
+        subject=row.subject,
+        sender=row.sender,
+        importance=row.importance,
+        rule_name=row.rule_name,
+        state=row.state,
+        attempts=row.attempts,
+        posted_message_id=row.posted_message_id,
+        received_at=row.received_at,
+    )
+
+
+def load_email_account(session: Session, account_id: int) -> StoredEmailAccount | None:
+    """The account and its owner, or None when it no longer exists."""
+    found = session.execute(
+        select(EmailAccount, User)
+        .join(User, User.id == EmailAccount.user_id)
+        .where(EmailAccount.id == account_id)
+    ).first()
+    return None if found is None else _account(found[0], found[1])
+
+
+def enabled_email_accounts(session: Session) -> list[int]:
+    """The ids of the accounts to watch, oldest first."""
+    return list(
+        session.scalars(
+            select(EmailAccount.id).where(EmailAccount.enabled.is_(True)).order_by(EmailAccount.id)
+        )
+    )
+
+
+def load_email_rules(session: Session, account_id: int) -> list[EmailRuleRecord]:
+    """The account's rules in their order (``position``, then the order they were added)."""
+    rows = session.scalars(
+        select(EmailRule)
+        .where(EmailRule.account_id == account_id)
+        .order_by(EmailRule.position, EmailRule.id)
+    )
+    return [
+        EmailRuleRecord(
+            name=row.name,
+            criteria=dict(row.criteria or {}),
+            enabled=row.enabled,
+            position=row.position,
+            importance=row.importance,
+            match=row.match,
+        )
+        for row in rows
+    ]
+
+
+def save_email_rules(session: Session, account_id: int, rules: Sequence[EmailRuleRecord]) -> None:
+    """Replace the account's rules with ``rules``, numbered in the order given."""
+    for row in session.scalars(select(EmailRule).where(EmailRule.account_id == account_id)):
+        session.delete(row)
+    session.flush()
+    for position, rule in enumerate(rules):
+        session.add(
+            EmailRule(
+                account_id=account_id,
+                name=rule.name[:200],
+                criteria=rule.criteria,
+                enabled=rule.enabled,
+                position=position,
+                importance=rule.importance,
+                match=rule.match,
+            )
+        )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives datetimes back without their zone: they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def record_email_alerts(
+    session: Session,
+    account_id: int,
+    uidvalidity: int,
+    drafts: Sequence[EmailAlertDraft],
+    *,
+    last_uid: int,
+    rebase: bool = False,
+    at: dt.datetime | None = None,
+    newest_seen: dt.datetime | None = None,
+    newest_seen_keys: Sequence[str] = (),
+) -> list[StoredEmailAlert]:
+    """Record an alert per draft (``pending``) and move the account to ``last_uid``, at once.
+
+    ``newest_seen`` / ``newest_seen_keys``: the server's date of the newest message seen
+    (alerted or not) and the keys of the messages seen with it, as the account actor keeps
+    them (they only grow).
+
+    A message already alerted under this UIDVALIDITY (a fetch repeated after a reconnect)
+    is skipped by the unique key. ``last_uid`` only grows, unless ``rebase`` (a new
+    UIDVALIDITY: the old numbers mean nothing) sets it as given.
+
+    Returns:
+        The alerts recorded now, in UID order: the ones to send.
+    """
+    now = at or utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    recorded: list[StoredEmailAlert] = []
+    for draft in sorted(drafts, key=lambda item: item.uid):
+        statement = (
+            insert(EmailAlert)
+            .values(
+                account_id=account_id,
+                uidvalidity=uidvalidity,
+                uid=draft.uid,
+                subject=draft.subject[:1000],
+                sender=draft.sender[:320],
+                alerted_at=now,
+                state="pending",
+                importance=draft.importance,
+                rule_name=None if draft.rule_name is None else draft.rule_name[:200],
+                attempts=0,
+                message_key=None if draft.message_key is None else draft.message_key[:200],
+                received_at=draft.received_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(EmailAlert.id)
+        )
+        alert_id = session.execute(statement).scalar_one_or_none()
+        if alert_id is not None:
+            recorded.append(
+                StoredEmailAlert(
+                    id=alert_id,
+                    account_id=account_id,
+                    uidvalidity=uidvalidity,
+                    uid=draft.uid,
+                    subject=draft.subject[:1000],
+                    sender=draft.sender[:320],
+                    importance=draft.importance,
+                    rule_name=draft.rule_name,
+                    state="pending",
+                    attempts=0,
+                    posted_message_id=None,
+                    received_at=draft.received_at,
+                )
+            )
+    values: dict[str, Any] = {"uidvalidity": uidvalidity, "synced_at": now}
+    if rebase:
+        values["last_uid"] = last_uid
+    if newest_seen is not None:
+        values["newest_seen_at"] = newest_seen
+        values["newest_seen_keys"] = list(newest_seen_keys)
+    if drafts:
+        values["last_mail_at"] = now
+    session.execute(update(EmailAccount).where(EmailAccount.id == account_id).values(**values))
+    # last_uid never moves back (two writes of one account cannot race, but be exact anyway).
+    session.execute(
+        update(EmailAccount)
+        .where(
+            EmailAccount.id == account_id,
+            (EmailAccount.last_uid.is_(None)) | (EmailAccount.last_uid < last_uid),
+        )
+        .values(last_uid=last_uid)
+    )
+    return recorded
+
+
+def known_message_keys(session: Session, account_id: int, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` an alert of the account already carries (under any UIDVALIDITY)."""
+    if not keys:
+        return set()
+    return set(
+        key
+        for key in session.scalars(
+            select(EmailAlert.message_key).where(
+                EmailAlert.account_id == account_id,
+                EmailAlert.message_key.in_([key[:200] for key in keys]),
+            )
+        )
+        if key is not None
+    )
+
+
+def pending_email_alerts(session: Session, account_id: int) -> list[StoredEmailAlert]:
+    """The account's alerts recorded but not yet delivered (nor given up), oldest first."""
+    rows = session.scalars(
+        select(EmailAlert)
+        .where(EmailAlert.account_id == account_id, EmailAlert.state == "pending")
+        .order_by(EmailAlert.id)
+    )
+    return [_alert(row) for row in rows]
+
+
+def finish_email_alert(session: Session, alert_id: int, posted_message_id: str | None) -> None:
+    """The alert was posted (as ``posted_message_id``, when the sink knows it)."""
+    session.execute(
+        update(EmailAlert)
+        .where(EmailAlert.id == alert_id, EmailAlert.state == "pending")
+        .values(
+            state="delivered",
+            posted_message_id=posted_message_id,
+            delivered_at=utcnow(),
+            attempts=EmailAlert.attempts + 1,
+        )
+    )
+
+
+def note_email_alert_failure(session: Session, alert_id: int, max_attempts: int) -> str:
+    """One more failed attempt at sending the alert; ``failed`` once ``max_attempts`` are
+    spent. Returns its state now."""
+    row = session.get(EmailAlert, alert_id)
+    if row is None:
+        raise LookupError(f"no email alert {alert_id}")
+    if row.state != "pending":
+        return row.state
+    row.attempts += 1
+    if row.attempts >= max_attempts:
+        row.state = "failed"
+    return row.state
+
+
+def note_email_synced(
+    session: Session,
+    account_id: int,
+    uidvalidity: int,
+    last_uid: int,
+    at: dt.datetime,
+    *,
+    newest_seen: dt.datetime | None = None,
+    newest_seen_keys: Sequence[str] = (),
+) -> None:
+    """The account is connected and caught up to ``last_uid``: its failures are over.
+    ``newest_seen`` / ``newest_seen_keys``, when given: the server's date of the newest
+    message seen so far, and the keys of the messages seen with it."""
+    extra: dict[str, Any] = (
+        {}
+        if newest_seen is None
+        else {"newest_seen_at": newest_seen, "newest_seen_keys": list(newest_seen_keys)}
+    )
+    session.execute(
+        update(EmailAccount)
+        .where(EmailAccount.id == account_id)
+        .values(
+            **extra,
+            uidvalidity=uidvalidity,
+            last_uid=last_uid,
+            synced_at=at,
+            status="connected",
+            failures=0,
+            last_error=None,
+            error_notified=False,
+        )
+    )
+
+
+def note_email_failure(session: Session, account_id: int, error: str) -> int:
+    """One more consecutive failure to connect or stay connected; returns how many now.
+
+    ``error`` must already be free of secrets (an adapter error's message is).
+    """
+    row = session.get(EmailAccount, account_id)
+    if row is None:
+        raise LookupError(f"no email account {account_id}")
+    row.failures += 1
+    row.last_error = error[:500]
+    if row.status != "error":
+        row.status = "failing"
+    return row.failures
+
+
+def mark_email_account_error(session: Session, account_id: int, error: str) -> bool:
+    """The account is in error (wrong password, or too many failures in a row).
+
+    Returns:
+        True if its owner was already told about this error (tell them only when False).
+    """
+    row = session.get(EmailAccount, account_id)
+    if row is None:
+        raise LookupError(f"no email account {account_id}")
+    row.status = "error"
+    row.last_error = error[:500]
+    return row.error_notified
+
+
+def set_email_error_notified(session: Session, account_id: int, notified: bool = True) -> None:
+    """Remember that the owner was told (``notified``) of the account's error."""
+    session.execute(
+        update(EmailAccount).where(EmailAccount.id == account_id).values(error_notified=notified)
+    )
