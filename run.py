@@ -41,7 +41,7 @@ from clara.actors import ActorSystem, DeadLetters
 from clara.actors.channel.subsystem import Channels, channel_http_client, channels_subsystem
 from clara.actors.console.subsystem import answer_once, console_subsystem
 from clara.actors.discord.subsystem import discord_bridge, discord_subsystem
-from clara.actors.email import ChatAlertSink, email_subsystem
+from clara.actors.email import EmbedAlertSink, email_subsystem, mail_tools_child
 from clara.actors.llm.subsystem import llm_subsystem
 from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
@@ -54,6 +54,7 @@ from clara.health import Readiness
 from clara.logs import configure_logging
 from clara.store import Database, SecretBox, open_store
 from clara.supervisors import ChildSpec, Supervisor, closing_child, serve_until_signal
+from clara.tools import MailToolbox
 
 Chat = Literal["discord", "console", "once"]
 
@@ -94,6 +95,15 @@ def build_tree(
         if settings.mcp.enabled
         else None
     )
+    # Email, with chat: the accounts' watchers and the model's tools over people's own mail.
+    mail = (
+        MailToolbox(database, secrets)
+        if settings.email.enabled
+        and database is not None
+        and secrets is not None
+        and chat != "once"
+        else None
+    )
     channels = channels_subsystem(
         settings,
         transport,
@@ -104,6 +114,7 @@ def build_tree(
         mcp=mcp,
         http=http,
         resume=chat != "once",
+        mail=mail,
     )
     status = status_subsystem(
         settings.status,
@@ -114,15 +125,10 @@ def build_tree(
         secrets=settings.secrets,
     )
     email = None
-    if settings.email.enabled and database is not None and secrets is not None and chat != "once":
-        channel = settings.email.alert_channel
+    if mail is not None:
+        assert database is not None and secrets is not None
         email = email_subsystem(
-            settings,
-            database=database,
-            secrets=secrets,
-            sink=ChatAlertSink(
-                transport, default_channel=None if channel is None else str(channel)
-            ),
+            settings, database=database, secrets=secrets, sink=EmbedAlertSink(transport)
         )
         readiness.register_details("email", email.readiness_details)
     connection = platform = None  # --once: the caller talks to the console channel itself
@@ -151,6 +157,7 @@ def build_tree(
         connection,
         channels.spec,
         email.spec if email is not None else None,
+        mail_tools_child(mail) if mail is not None else None,
         platform,
     ]
     root = Supervisor(

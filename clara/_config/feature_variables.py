@@ -6,7 +6,7 @@ from __future__ import annotations
 from .addresses import url
 from .mcp_values import container_engine, container_network, npm_registry, path_roots
 from .tokens import secret
-from .values import boolean, choice, integer, one_id, seconds, text, text_list
+from .values import boolean, choice, integer, seconds, text, text_list
 from .var import SECONDS, Var
 
 __all__ = ["FEATURE_VARIABLES"]
@@ -289,14 +289,6 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         integer(1, 1024),
         "worker threads all accounts share (connects, fetches; an IDLE wait takes none)",
         "16",
-    ),
-    Var(
-        "CLARA_EMAIL_ALERT_CHANNEL",
-        "email",
-        "alert_channel",
-        one_id,
-        "Discord channel for alerts of accounts that name none of their own (unset: none)",
-        "",
     ),
     # sandbox
     Var(

@@ -212,7 +212,6 @@ class EmailSettings(msgspec.Struct, frozen=True, kw_only=True):
     login_retry_seconds: float = 3600.0
     max_alert_attempts: int = 5
     threads: int = 16
-    alert_channel: int | None = None
 
 
 class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -239,14 +239,6 @@ def _id_list(name: str, raw: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-def _one_id(name: str, raw: str) -> int:
-    """One Discord id (a snowflake); blank is the default."""
-    ids = _id_list(name, raw)
-    if len(ids) != 1:
-        raise ConfigError(f"{name} must be one Discord id; got {len(ids)}: {shown(raw.strip())}")
-    return ids[0]
-
-
 TIERS = ("high", "mid", "low")
 
 
@@ -269,6 +261,4 @@ text = Parser("text", _text)
 boolean = Parser("boolean", _boolean)
 text_list = Parser("list", _text_list)
 id_list = Parser("ids", _id_list)
-#: Refused by every bad value of a list of ids, and by a list of more than one.
-one_id = Parser("ids", _one_id)
 tier_models = Parser("tier_models", _tier_models)

@@ -27,10 +27,13 @@ from ._conversations import (
 )
 from ._email import (
     ALERT_STATES,
+    SNIPPET_KEPT,
     EmailAlertDraft,
     EmailRuleRecord,
     StoredEmailAccount,
     StoredEmailAlert,
+    email_account_owners,
+    email_accounts_of,
     enabled_email_accounts,
     finish_email_alert,
     known_message_keys,
@@ -44,6 +47,7 @@ from ._email import (
     record_email_alerts,
     save_email_rules,
     set_email_error_notified,
+    set_email_ping_owner,
 )
 from ._engine import database_url, make_engine
 from ._exchanges import Exchange, Turn, record_exchange, record_exchanges, save_exchange
@@ -116,6 +120,7 @@ __all__ = [
     "FINISHED_STATES",
     "KEY_FILE",
     "OPEN_STATES",
+    "SNIPPET_KEPT",
     "ChannelConfig",
     "ChannelPlace",
     "ChatLine",
@@ -153,6 +158,8 @@ __all__ = [
     "decode_records",
     "delete_mcp_server",
     "dm_channels",
+    "email_account_owners",
+    "email_accounts_of",
     "email_password",
     "enabled_email_accounts",
     "ensure_user",
@@ -204,6 +211,7 @@ __all__ = [
     "search_messages",
     "server_channels",
     "set_email_error_notified",
+    "set_email_ping_owner",
     "set_mcp_server_enabled",
     "start_replying",
     "store_oauth_token",

@@ -25,6 +25,8 @@ __all__ = [
     "EmailRuleRecord",
     "StoredEmailAccount",
     "StoredEmailAlert",
+    "email_account_owners",
+    "email_accounts_of",
     "enabled_email_accounts",
     "finish_email_alert",
     "known_message_keys",
@@ -38,7 +40,11 @@ __all__ = [
     "record_email_alerts",
     "save_email_rules",
     "set_email_error_notified",
+    "set_email_ping_owner",
 ]
+
+#: How much of a message's text an alert keeps (the embed shows less).
+SNIPPET_KEPT = 300
 
 #: ``pending`` is a promise not yet kept; the other two are final.
 ALERT_STATES = ("pending", "delivered", "failed")
@@ -69,6 +75,8 @@ class StoredEmailAccount(msgspec.Struct, frozen=True, kw_only=True):
     newest_seen_keys: list[str]
     last_mail_at: dt.datetime | None
     alert_channel_id: str | None
+    ping_owner: bool = False
+    """Whether alerts ping the owner (migration 0006)."""
 
 
 class EmailRuleRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +101,8 @@ class EmailAlertDraft(msgspec.Struct, frozen=True, kw_only=True):
     rule_name: str | None
     message_key: str | None
     received_at: dt.datetime | None
+    snippet: str = ""
+    """The start of the message's text (kept up to ``SNIPPET_KEPT`` characters)."""
 
 
 class StoredEmailAlert(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,6 +120,7 @@ class StoredEmailAlert(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
     posted_message_id: str | None
     received_at: dt.datetime | None
+    snippet: str = ""
 
 
 def _account(row: EmailAccount, owner: User) -> StoredEmailAccount:
@@ -135,6 +146,7 @@ def _account(row: EmailAccount, owner: User) -> StoredEmailAccount:
         newest_seen_keys=[str(key) for key in row.newest_seen_keys or []],
         last_mail_at=row.last_mail_at,
         alert_channel_id=row.alert_channel_id,
+        ping_owner=row.ping_owner,
     )
 
 
@@ -152,6 +164,7 @@ def _alert(row: EmailAlert) -> StoredEmailAlert:
         attempts=row.attempts,
         posted_message_id=row.posted_message_id,
         received_at=row.received_at,
+        snippet=row.snippet,
     )
 
 
@@ -172,6 +185,38 @@ def enabled_email_accounts(session: Session) -> list[int]:
             select(EmailAccount.id).where(EmailAccount.enabled.is_(True)).order_by(EmailAccount.id)
         )
     )
+
+
+def email_accounts_of(
+    session: Session, platform: str, platform_user_id: str
+) -> list[StoredEmailAccount]:
+    """The enabled accounts one person connected (by their chat identity), oldest first.
+
+    The one way the model's mail tools find accounts: a person only ever reaches their own.
+    """
+    rows = session.execute(
+        select(EmailAccount, User)
+        .join(User, User.id == EmailAccount.user_id)
+        .where(
+            User.platform == platform,
+            User.platform_user_id == platform_user_id,
+            EmailAccount.enabled.is_(True),
+        )
+        .order_by(EmailAccount.id)
+    )
+    return [_account(account, owner) for account, owner in rows]
+
+
+def email_account_owners(session: Session) -> set[tuple[str, str]]:
+    """``(platform, platform_user_id)`` of every person with at least one enabled account:
+    the cheap check of whether to offer someone the mail tools."""
+    rows = session.execute(
+        select(User.platform, User.platform_user_id)
+        .join(EmailAccount, EmailAccount.user_id == User.id)
+        .where(EmailAccount.enabled.is_(True))
+        .distinct()
+    )
+    return {(platform, user_id) for platform, user_id in rows}
 
 
 def load_email_rules(session: Session, account_id: int) -> list[EmailRuleRecord]:
@@ -263,6 +308,7 @@ def record_email_alerts(
                 attempts=0,
                 message_key=None if draft.message_key is None else draft.message_key[:200],
                 received_at=draft.received_at,
+                snippet=draft.snippet[:SNIPPET_KEPT],
             )
             .on_conflict_do_nothing()
             .returning(EmailAlert.id)
@@ -283,6 +329,7 @@ def record_email_alerts(
                     attempts=0,
                     posted_message_id=None,
                     received_at=draft.received_at,
+                    snippet=draft.snippet[:SNIPPET_KEPT],
                 )
             )
     values: dict[str, Any] = {"uidvalidity": uidvalidity, "synced_at": now}
@@ -428,3 +475,15 @@ def set_email_error_notified(session: Session, account_id: int, notified: bool =
     session.execute(
         update(EmailAccount).where(EmailAccount.id == account_id).values(error_notified=notified)
     )
+
+
+def set_email_ping_owner(session: Session, account_id: int, ping: bool) -> None:
+    """Whether the account's alerts ping its owner from now on.
+
+    Raises:
+        LookupError: there is no account ``account_id``.
+    """
+    row = session.get(EmailAccount, account_id)
+    if row is None:
+        raise LookupError(f"no email account {account_id}")
+    row.ping_owner = ping

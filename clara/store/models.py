@@ -325,6 +325,9 @@ class EmailAccount(Base):
     one arriving in the same second later is told apart by its key)."""
     last_mail_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     alert_channel_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Where the account's alerts go; None: a DM to its owner."""
+    ping_owner: Mapped[bool] = mapped_column(default=False)
+    """Whether an alert pings the owner (notifies them, not only shows up)."""
 
 
 class EmailRule(Base):
@@ -374,6 +377,9 @@ class EmailAlert(Base):
     message_key: Mapped[str | None] = mapped_column(String(200), default=None)
     received_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    snippet: Mapped[str] = mapped_column(String(300), default="")
+    """The start of the message's text, as the alert shows it (kept so a resent alert shows
+    it too; bounded, like the subject)."""
 
 
 class ProactiveNote(Base):

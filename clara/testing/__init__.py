@@ -35,7 +35,7 @@ idleness, so deadlines cannot fire while a thread or a socket is still busy.
 from ._channel import channel_dependencies
 from ._events import EventLog
 from ._fake_bridge import FakeBridge
-from ._fake_chat import FakeTransport, Sent, incoming
+from ._fake_chat import FakeTransport, Sent, SentEmbed, incoming
 from ._fake_discord import BOT_ID, MEMBER_PERMISSIONS, FakeDiscord, PermissionOverwrite, Posted
 from ._fake_llm import Echo, Embed, Fail, FakeLlmServer, Garbage, Hang, Reply, Step
 from ._fake_mcp import FakeMcpConnection, FakeTool, McpToolCall
@@ -70,6 +70,7 @@ __all__ = [
     "ProviderRequest",
     "Reply",
     "Sent",
+    "SentEmbed",
     "Step",
     "channel_dependencies",
     "incoming",

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..adapters.chat import Author, MessageReceived
+from ..adapters.chat import Author, Embed, MessageReceived, Pings, fit_embed
 
-__all__ = ["FakeTransport", "Sent", "incoming"]
+__all__ = ["FakeTransport", "Sent", "SentEmbed", "incoming"]
 
 _ids = itertools.count(1)
 
@@ -25,12 +25,26 @@ class Sent:
     files: tuple[tuple[str, bytes], ...] = ()
 
 
+@dataclass(frozen=True)
+class SentEmbed:
+    """An embed as posted (already fitted to Discord's limits), with who it may ping."""
+
+    channel_id: str
+    embed: Embed
+    content: str
+    pings: Pings
+    nonce: str
+    at: float
+
+
 @dataclass
 class FakeTransport:
     """Records every message sent; ``nonce`` deduplicates like Discord's enforce_nonce.
 
     ``can_read`` answers from ``readable``: (person, channel) pairs, none at first
-    (``allow_reading`` adds some).
+    (``allow_reading`` adds some). Embeds land in ``embeds`` (sharing the nonces of
+    ``sent``); a person's DM channel is ``dm-<user id>``, opened on first use
+    (``dm_channels``).
     """
 
     sent: list[Sent] = field(default_factory=list)
@@ -39,6 +53,9 @@ class FakeTransport:
     """(channel id, message id, emoji, virtual time) of each reaction, in order."""
     readable: set[tuple[str, str]] = field(default_factory=set)
     """(user id, channel id): who may read which channel's history."""
+    embeds: list[SentEmbed] = field(default_factory=list)
+    dm_channels: dict[str, str] = field(default_factory=dict)
+    """user id → DM channel id, for each person a DM channel was asked for."""
     _nonces: set[str] = field(default_factory=set)
     _arrived: trio.Event = field(default_factory=trio.Event)
 
@@ -57,6 +74,26 @@ class FakeTransport:
         self.sent.append(Sent(channel_id, text, reply_to, nonce, trio.current_time(), tuple(files)))
         self._arrived.set()
         return f"sent-{len(self.sent)}"
+
+    async def send_embed(
+        self,
+        channel_id: str,
+        embed: Embed,
+        *,
+        nonce: str,
+        content: str = "",
+        pings: Pings = Pings(),  # noqa: B008 - frozen, so one shared default is safe
+    ) -> str:
+        if nonce in self._nonces:  # a retry of something already posted
+            return f"dup-{nonce}"
+        self._nonces.add(nonce)
+        at = trio.current_time()
+        self.embeds.append(SentEmbed(channel_id, fit_embed(embed), content, pings, nonce, at))
+        self._arrived.set()
+        return f"embed-{len(self.embeds)}"
+
+    async def dm_channel(self, user_id: str) -> str:
+        return self.dm_channels.setdefault(user_id, f"dm-{user_id}")
 
     async def typing(self, channel_id: str) -> None:
         self.typing_calls += 1

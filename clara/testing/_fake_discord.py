@@ -1,8 +1,9 @@
 """A fake Discord on loopback: the REST endpoints discord.py needs and a gateway websocket.
 
 Enough of the real protocol for discord.py 2.x to log in, identify, receive READY and
-MESSAGE_CREATE events, and post messages (with nonces and message references) and typing
-indicators. The gateway speaks zlib-stream compressed JSON, as Discord does.
+MESSAGE_CREATE events, and post messages (with nonces, message references, embeds and
+allowed mentions, all recorded as sent), open DM channels (``POST /users/@me/channels``)
+and show typing indicators. The gateway speaks zlib-stream compressed JSON, as Discord does.
 
 Nonces are kept as Discord keeps them with ``enforce_nonce``: a post whose nonce was used
 already is not made again (it lands in ``repeats``) and is answered with the first message.
@@ -87,6 +88,11 @@ class Posted:
     enforce_nonce: bool
     reference: str | None
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    """The embeds as sent (Discord's JSON: ``title``, ``color``, ``fields``, ...)."""
+    allowed_mentions: dict[str, Any] | None = None
+    """Who the post may ping, as sent (None: not given, so Discord would parse every
+    mention in the text)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,11 @@ class FakeDiscord:
     _sequence: int = 0
     _compress: Any = None
     _nonces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dm_channels: dict[str, str] = field(default_factory=dict)
+    """user id → the DM channel ``POST /users/@me/channels`` opened with them (the same one
+    every time, as on Discord)."""
+    unknown_users: set[str] = field(default_factory=set)
+    """People Discord does not know: opening a DM with them fails (400 Invalid Recipient)."""
     repeats: list[Posted] = field(default_factory=list)
     """Posts Discord did not make because their nonce was used already (``enforce_nonce``):
     a retry, or two pieces that wrongly share a nonce."""
@@ -150,6 +161,7 @@ class FakeDiscord:
                 Route(f"{api}/users/@me", self._me, methods=["GET"]),
                 Route(f"{api}/oauth2/applications/@me", self._application, methods=["GET"]),
                 Route(f"{api}/gateway/bot", self._gateway_info, methods=["GET"]),
+                Route(f"{api}/users/@me/channels", self._open_dm, methods=["POST"]),
                 Route(f"{api}/channels/{{channel_id}}", self._channel, methods=["GET"]),
                 Route(f"{api}/channels/{{channel_id}}/messages", self._post, methods=["POST"]),
                 Route(f"{api}/channels/{{channel_id}}/messages", self._messages, methods=["GET"]),
@@ -248,12 +260,15 @@ class FakeDiscord:
             enforce_nonce=bool(body.get("enforce_nonce")),
             reference=str(reference) if reference else None,
             files=files,
+            embeds=list(body.get("embeds") or []),
+            allowed_mentions=body.get("allowed_mentions"),
         )
         if nonce is not None and body.get("enforce_nonce") and nonce in self._nonces:
             self.repeats.append(posted)
             return _json(self._nonces[nonce])  # Discord returns the message already posted
         self.posted.append(posted)
         message = self._message(channel_id, body.get("content") or "", BOT_ID, "Clara", bot=True)
+        message["embeds"] = posted.embeds
         if nonce is not None:
             self._nonces[nonce] = message
         self._histories.setdefault(channel_id, []).append(message)
@@ -261,6 +276,25 @@ class FakeDiscord:
         if self._stall_after is not None and len(self.posted) > self._stall_after:
             await self._stall_released.wait()  # made, but the sender does not hear so
         return _json(message)
+
+    async def _open_dm(self, request: Request) -> Response:
+        """``POST /users/@me/channels``: the DM channel with ``recipient_id``, made on first
+        use and the same afterwards, as Discord answers it."""
+        body = msgspec.json.decode(await request.body())
+        user_id = str(body.get("recipient_id", ""))
+        if not user_id.isdigit() or user_id in self.unknown_users:
+            return _error(400, 50033, "Invalid Recipient(s)")
+        channel_id = self.dm_channels.get(user_id)
+        if channel_id is None:
+            channel_id = self.dm_channels[user_id] = self._next_id()
+            self._channels[channel_id] = {
+                "id": channel_id,
+                "type": 1,
+                "recipients": [_user(user_id, f"user {user_id}")],
+                "last_message_id": None,
+                "flags": 0,
+            }
+        return _json(self._channels[channel_id])
 
     def stall_posts(self, after: int | None) -> None:
         """Make every post beyond the first ``after`` (counted in ``posted``) as Discord would,

@@ -33,6 +33,7 @@ from clara.store import (
     set_email_error_notified,
     upgrade,
 )
+from clara.store._migrate import head_revision
 from clara.testing import throwaway_postgresql
 from tests.helpers import require
 from tests.store.conftest import POSTGRES_ADMIN, _postgres_available
@@ -236,6 +237,6 @@ def test_0005_downgrades_to_0004_and_upgrades_again_keeping_the_rows(engine: Eng
         command.downgrade(config, "0004")
     assert current_revision(engine) == "0004"
     upgrade(engine)
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == head_revision()
     with engine.begin() as connection:
         assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 1

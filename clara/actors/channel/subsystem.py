@@ -1,8 +1,8 @@
 """The ``channels`` child of the root: one ``ChannelActor`` per channel, started on first use.
 
 Also the policy that goes with conversations: which tools a reply may use (per message: the
-built-ins, the chat history the person may see, and the MCP servers the person may call), how
-long one tool call may take, and the one HTTP client every channel shares.
+built-ins, the chat history the person may see, their own mail, and the MCP servers the person
+may call), how long one tool call may take, and the one HTTP client every channel shares.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ...adapters.memory import memory_user_id
 from ...config import Settings
 from ...store import Database
 from ...supervisors import ChildSpec, DynamicSupervisor, Restart
-from ...tools import BuiltinTools, CanRead, ChatHistoryTools, ToolRegistry
+from ...tools import BuiltinTools, CanRead, ChatHistoryTools, MailToolbox, ToolRegistry
 from .. import ActorRef, Overflow
 from ..mcp import McpSystem
 from ..memory import searcher
@@ -59,17 +59,21 @@ def tools_for(
     *,
     database: Database | None = None,
     can_read: CanRead | None = None,
+    mail: MailToolbox | None = None,
 ) -> Callable[[MessageReceived], ToolRegistry]:
     """The tools one reply may use: the built-ins (with a search of what Clara remembers about
     the author), the search and reading of earlier conversations the author may see (with a
     store, and the platform's ``can_read``), and each enabled MCP server plus the ``mcp``
     management tools the author may use (reading for everyone, changes for administrators
-    only, and only what the author's own message names).
+    only, and only what the author's own message names), and the search and reading of the
+    author's own mail when email is enabled and they have connected an account.
 
     Args:
         database: where conversations are recorded; None: no history tools.
         can_read: the platform's answer to "may this person read that channel"
             (``ChatTransport.can_read``); None: no history tools.
+        mail: the mail tools' shared parts; None: no mail tools. Whether the author has an
+            account is answered from its in-memory index (no store query per message).
     """
 
     def registry_for(message: MessageReceived) -> ToolRegistry:
@@ -80,6 +84,10 @@ def tools_for(
         registry.register(BuiltinTools(memory_search=search))
         if database is not None and can_read is not None:
             registry.register(ChatHistoryTools(database, message, can_read))
+        if mail is not None and settings.email.enabled:
+            mail_tools = mail.tools_for(message.platform, message.author.id)
+            if mail_tools is not None:
+                registry.register(mail_tools)
         if mcp is not None:
             for provider in mcp.tools_for(message.author, message.platform, message.content):
                 registry.register(provider)
@@ -99,6 +107,7 @@ def channels_subsystem(
     mcp: McpSystem | None,
     http: httpx.AsyncClient,
     resume: bool = True,
+    mail: MailToolbox | None = None,
 ) -> Channels:
     """The channels DynamicSupervisor: a bounded, rejecting mailbox per channel
     (``CLARA_CHANNEL_MAILBOX``, plus room for the notices a full queue sends), passivation
@@ -109,6 +118,7 @@ def channels_subsystem(
         platform: the platform every channel of this process is on (``discord``, ``console``).
         http: the shared client; its owner closes it once the channels have stopped.
         resume: whether channels answer what the inbox holds unfinished when they start.
+        mail: the mail tools' shared parts (None: no mail tools).
     """
     dependencies = ChannelDependencies(
         transport=transport,
@@ -117,7 +127,9 @@ def channels_subsystem(
         llm_settings=settings.llm,
         database=database,
         memory=memory,
-        tools_for=tools_for(settings, memory, mcp, database=database, can_read=transport.can_read),
+        tools_for=tools_for(
+            settings, memory, mcp, database=database, can_read=transport.can_read, mail=mail
+        ),
         # An MCP server's own limit applies first; its error is clearer than ours.
         tool_timeout=max(30.0, settings.mcp.call_timeout + 1.0),
         http=http,

@@ -8,13 +8,17 @@
 
 from .account import AccountOptions, CheckNow, EmailAccountActor, message_key
 from .alerts import (
+    IMPORTANCE_COLOURS,
     AccountNotice,
     Alert,
     AlertSink,
     AlertUndeliverable,
     ChatAlertSink,
+    EmbedAlertSink,
     NoticeKind,
+    alert_embed,
     alert_text,
+    notice_embed,
     notice_text,
 )
 from .rules import (
@@ -30,9 +34,11 @@ from .rules import (
     rule_to_record,
 )
 from .subsystem import DEFAULT_THREADS, EmailSystem, email_subsystem
+from .tools import MailOwnersRefresher, mail_tools_child
 
 __all__ = [
     "DEFAULT_THREADS",
+    "IMPORTANCE_COLOURS",
     "PRESETS",
     "AccountNotice",
     "AccountOptions",
@@ -44,16 +50,21 @@ __all__ = [
     "Condition",
     "EmailAccountActor",
     "EmailSystem",
+    "EmbedAlertSink",
     "Importance",
+    "MailOwnersRefresher",
     "NoticeKind",
     "Rule",
     "RuleError",
     "RuleMatch",
+    "alert_embed",
     "alert_text",
     "email_subsystem",
     "evaluate",
     "expand_presets",
+    "mail_tools_child",
     "message_key",
+    "notice_embed",
     "notice_text",
     "rule_from_record",
     "rule_to_record",

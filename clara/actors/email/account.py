@@ -411,6 +411,7 @@ class EmailAccountActor(Actor):
                     rule_name=picked.rule_name,
                     message_key=message_key(mail),
                     received_at=mail.internal_date,
+                    snippet=mail.snippet,
                 )
             )
         self._note_seen(mails)
@@ -475,6 +476,8 @@ class EmailAccountActor(Actor):
             importance=stored.importance,
             rule_name=stored.rule_name,
             received_at=stored.received_at,
+            snippet=stored.snippet,
+            ping_owner=account.ping_owner,
         )
 
     async def _deliver(self, stored: StoredEmailAlert) -> None:

@@ -7,31 +7,48 @@ alert, distinct for every alert) and a platform that enforces nonces (Discord) d
 repeat. Notices to an account's owner (wrong password, failing for a while, working again)
 take the same road with their own nonce.
 
-The Discord embeds, DMs, pings and quiet hours of a later part implement this protocol;
-``ChatAlertSink`` is the plain-text one, through any ``ChatTransport``.
+Two sinks implement it: ``EmbedAlertSink`` posts an embed coloured by importance to the
+account's alert channel, else in a DM to its owner, pinging the owner only when the account
+asks for it; ``ChatAlertSink`` posts plain text through any ``ChatTransport``. Quiet hours
+and digests (a later part) wrap a sink: they decide *when* an alert goes, a sink *how*.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from typing import Protocol
 
 import msgspec
 
-from ...adapters.chat import DISCORD_LIMIT, ChatTransport, nonce_for
+from ...adapters.chat import (
+    DISCORD_LIMIT,
+    ChatTransport,
+    Embed,
+    EmbedField,
+    EmbedTransport,
+    Pings,
+    nonce_for,
+)
 from ...errors import PlatformError
 
 __all__ = [
+    "IMPORTANCE_COLOURS",
     "AccountNotice",
     "Alert",
     "AlertSink",
     "AlertUndeliverable",
     "ChatAlertSink",
+    "EmbedAlertSink",
     "NoticeKind",
+    "alert_embed",
     "alert_text",
+    "notice_embed",
     "notice_text",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +68,10 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     importance: str
     rule_name: str | None
     received_at: dt.datetime | None
+    snippet: str = ""
+    """The start of the message's text (empty: none was read)."""
+    ping_owner: bool = False
+    """Whether the post pings the owner (the account's setting)."""
 
     @property
     def nonce(self) -> str:
@@ -113,7 +134,8 @@ def alert_text(alert: Alert) -> str:
     return "\n".join(lines)[:DISCORD_LIMIT]
 
 
-def notice_text(notice: AccountNotice) -> str:
+def _notice_parts(notice: AccountNotice) -> tuple[str, str]:
+    """The notice's headline and what happens next."""
     if notice.kind is NoticeKind.LOGIN_REFUSED:
         head = f"⚠️ I cannot log in to {notice.address}: the server refused the password."
         tail = "Reconnect the account with the right password; until then I am not watching it."
@@ -123,6 +145,11 @@ def notice_text(notice: AccountNotice) -> str:
     else:
         head = f"✅ {notice.address} is connected again."
         tail = "Mail that arrived meanwhile is being checked now."
+    return head, tail
+
+
+def notice_text(notice: AccountNotice) -> str:
+    head, tail = _notice_parts(notice)
     detail = f"({notice.detail})" if notice.detail else ""
     return "\n".join(part for part in (head, detail, tail) if part)[:DISCORD_LIMIT]
 
@@ -160,3 +187,104 @@ class ChatAlertSink:
         return await self.transport.send(
             channel, notice_text(notice), reply_to=None, nonce=notice.nonce
         )
+
+
+#: The colour bar of an alert's embed, by importance: urgent red, high orange, normal
+#: blue, low grey (Discord's own palette, legible on dark and light themes).
+IMPORTANCE_COLOURS = {"urgent": 0xED4245, "high": 0xE67E22, "normal": 0x3498DB, "low": 0x95A5A6}
+_NOTICE_COLOURS = {
+    NoticeKind.LOGIN_REFUSED: 0xED4245,
+    NoticeKind.FAILING: 0xFEE75C,
+    NoticeKind.RECOVERED: 0x57F287,
+}
+#: How much of the message's text an alert shows: a hint, not the mail.
+SNIPPET_SHOWN = 300
+
+
+def alert_embed(alert: Alert) -> Embed:
+    """The alert as an embed: the subject as title, a short snippet, then sender, account
+    and matched rule as fields; coloured by importance (named in the footer too, for
+    those who cannot tell the colours apart)."""
+    snippet = alert.snippet.strip()
+    if len(snippet) > SNIPPET_SHOWN:
+        snippet = snippet[: SNIPPET_SHOWN - 1] + "…"
+    fields = [
+        EmbedField(name="From", value=alert.sender.strip() or "(unknown sender)", inline=True),
+        EmbedField(name="Account", value=alert.address, inline=True),
+    ]
+    if alert.rule_name:
+        fields.append(EmbedField(name="Rule", value=alert.rule_name, inline=True))
+    return Embed(
+        title=f"{_MARKS.get(alert.importance, '📧')} {alert.subject.strip() or '(no subject)'}",
+        description=snippet,
+        colour=IMPORTANCE_COLOURS.get(alert.importance, IMPORTANCE_COLOURS["normal"]),
+        fields=tuple(fields),
+        footer=f"{alert.importance} importance · new mail for {alert.address}",
+    )
+
+
+def notice_embed(notice: AccountNotice) -> Embed:
+    """The notice as an embed: yellow while failing, red when the password is refused,
+    green when it works again."""
+    head, tail = _notice_parts(notice)
+    description = "\n".join(
+        part for part in (f"({notice.detail})" if notice.detail else "", tail) if part
+    )
+    return Embed(
+        title=head,
+        description=description,
+        colour=_NOTICE_COLOURS[notice.kind],
+        footer=f"email account {notice.address}",
+    )
+
+
+class EmbedAlertSink:
+    """Posts alerts and notices as embeds with their nonces: to the account's alert channel,
+    else in a DM to its owner (their platform user id, from the store with the account).
+
+    An alert pings its owner only when the account says so (``Alert.ping_owner``): then its
+    text mentions the owner and the allowed mentions name the owner alone; otherwise it
+    pings nobody (``allowed_mentions.parse`` empty), whatever a subject may contain.
+    Notices never ping.
+
+    Args:
+        transport: a chat platform that posts embeds and opens DMs (Discord, the console,
+            a fake).
+    """
+
+    def __init__(self, transport: EmbedTransport) -> None:
+        self.transport = transport
+
+    async def _destination(self, channel_id: str | None, owner: str, account_id: int) -> str:
+        if channel_id:
+            return channel_id
+        if not owner:
+            raise AlertUndeliverable(
+                "email", f"account {account_id} has no alert channel and no owner to DM"
+            )
+        return await self.transport.dm_channel(owner)
+
+    async def deliver(self, alert: Alert) -> str | None:
+        owner = alert.owner_platform_user_id
+        channel = await self._destination(alert.channel_id, owner, alert.account_id)
+        ping = alert.ping_owner and bool(owner)
+        logger.debug(
+            "email account %s: alert %s to channel %s (ping: %s)",
+            alert.account_id,
+            alert.alert_id,
+            channel,
+            ping,
+        )
+        return await self.transport.send_embed(
+            channel,
+            alert_embed(alert),
+            nonce=alert.nonce,
+            content=f"<@{owner}>" if ping else "",
+            pings=Pings(users=(owner,)) if ping else Pings(),
+        )
+
+    async def notify(self, notice: AccountNotice) -> str | None:
+        channel = await self._destination(
+            notice.channel_id, notice.owner_platform_user_id, notice.account_id
+        )
+        return await self.transport.send_embed(channel, notice_embed(notice), nonce=notice.nonce)

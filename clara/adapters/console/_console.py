@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..chat import Author, MessageReceived
+from ..chat import Author, Embed, MessageReceived, Pings, embed_text, fit_embed
 
 __all__ = ["CONSOLE_CHANNEL", "ConsoleTransport", "PlainTransport", "console_message"]
 
@@ -37,6 +37,28 @@ class ConsoleTransport:
             self._out.write(f"clara> [attached {name}, {len(data):,} bytes]\n")
         self._out.flush()
         return f"console-{next(self._count)}"
+
+    async def send_embed(
+        self,
+        channel_id: str,
+        embed: Embed,
+        *,
+        nonce: str,
+        content: str = "",
+        pings: Pings = Pings(),  # noqa: B008 - frozen, so one shared default is safe
+    ) -> str:
+        """Print the embed as text, each line marked (a terminal pings nobody)."""
+        text = embed_text(fit_embed(embed))
+        if content:
+            text = f"{content}\n{text}"
+        for line in text.splitlines():
+            self._out.write(f"clara> | {line}\n")
+        self._out.flush()
+        return f"console-{next(self._count)}"
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The console is its one person's DM: every DM goes there."""
+        return CONSOLE_CHANNEL
 
     async def typing(self, channel_id: str) -> None:
         return None
@@ -73,6 +95,24 @@ class PlainTransport:
             self._out.write(f"[attached {name}, {len(data):,} bytes]\n")
         self._out.flush()
         return "once"
+
+    async def send_embed(
+        self,
+        channel_id: str,
+        embed: Embed,
+        *,
+        nonce: str,
+        content: str = "",
+        pings: Pings = Pings(),  # noqa: B008 - frozen, so one shared default is safe
+    ) -> str:
+        """The embed as plain text (its title, description, fields and footer)."""
+        text = embed_text(fit_embed(embed))
+        self._out.write((f"{content}\n{text}" if content else text) + "\n")
+        self._out.flush()
+        return "once"
+
+    async def dm_channel(self, user_id: str) -> str:
+        return CONSOLE_CHANNEL
 
     async def typing(self, channel_id: str) -> None:
         return None

@@ -27,10 +27,10 @@ import yarl
 from discord import app_commands
 
 from ...errors import PlatformError
-from ..chat import Attachment, Author, MessageReceived
+from ..chat import Attachment, Author, Embed, MessageReceived, Pings, fit_embed
 from ._commands import CommandHandler, install_commands
 
-__all__ = ["DiscordBridge", "to_message"]
+__all__ = ["DiscordBridge", "allowed_mentions", "discord_embed", "to_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ INBOX_CAPACITY = 1000
 #: How long a server member looked up over REST is reused (one search checks many channels
 #: for one person: one lookup, not one per channel); short, so a changed role counts soon.
 MEMBER_CACHE_SECONDS = 10.0
+#: DM channels remembered per person (Discord answers the same channel every time; this
+#: saves a request per alert). Beyond, the memory starts over.
+DM_CACHE_SIZE = 1000
 #: ``history`` reads at most this many times ``limit`` messages (Clara's own are skipped).
 HISTORY_SCAN_FACTOR = 4
 
@@ -123,6 +126,7 @@ class DiscordBridge:
         self.received = 0
         self.sent = 0
         self._members: dict[tuple[int, int], tuple[float, discord.Member | None]] = {}
+        self._dm_channels: dict[str, str] = {}
 
     async def run(
         self,
@@ -261,6 +265,71 @@ class DiscordBridge:
             ) from None
         self.sent += 1
         return message_id
+
+    async def send_embed(
+        self,
+        channel_id: str,
+        embed: Embed,
+        *,
+        nonce: str,
+        content: str = "",
+        pings: Pings = Pings(),  # noqa: B008 - frozen, so one shared default is safe
+    ) -> str:
+        """Post ``embed`` (fitted to Discord's limits) with ``content``, notifying only whom
+        ``pings`` names (``allowed_mentions``: by default ``parse: []``, nobody).
+
+        Raises:
+            PlatformError: not connected, an id that is not a number, or Discord refused.
+        """
+        client = self._connected()
+        channel_number = _snowflake(channel_id, "channel")
+        allowed = allowed_mentions(pings)
+        card = discord_embed(fit_embed(embed))
+
+        async def post() -> str:
+            channel = client.get_partial_messageable(channel_number)
+            message = await channel.send(
+                content or None, embed=card, nonce=nonce, allowed_mentions=allowed
+            )
+            return str(message.id)
+
+        try:
+            message_id: str = await trio_asyncio.aio_as_trio(post)()
+        except discord.HTTPException as error:
+            raise PlatformError(
+                "discord", f"sending an embed failed ({error.status}): {error.text}"
+            ) from None
+        self.sent += 1
+        return message_id
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The DM channel with ``user_id``: ``POST /users/@me/channels`` (what discord.py's
+        ``User.create_dm`` does, without first fetching the user), remembered afterwards.
+
+        Raises:
+            PlatformError: not connected, an id that is not a number, or Discord refused
+                (an unknown person: 400/404).
+        """
+        known = self._dm_channels.get(user_id)
+        if known is not None:
+            return known
+        client = self._connected()
+        person = _snowflake(user_id, "user")
+
+        async def open_dm() -> str:
+            data = await client.http.start_private_message(person)
+            return str(data["id"])
+
+        try:
+            channel_id: str = await trio_asyncio.aio_as_trio(open_dm)()
+        except discord.HTTPException as error:
+            raise PlatformError(
+                "discord", f"opening a DM with user {user_id} failed ({error.status}): {error.text}"
+            ) from None
+        if len(self._dm_channels) >= DM_CACHE_SIZE:
+            self._dm_channels.clear()
+        self._dm_channels[user_id] = channel_id
+        return channel_id
 
     async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         """Add Clara's ``emoji`` reaction to a message; ``PlatformError`` if Discord refuses."""
@@ -415,6 +484,31 @@ class DiscordBridge:
         if self.client is None or not self.ready:
             raise PlatformError("discord", "not connected")
         return self.client
+
+
+def allowed_mentions(pings: Pings) -> discord.AllowedMentions:
+    """``pings`` as discord.py's ``AllowedMentions``: people and roles only by id, @everyone
+    only when asked, never the replied-to author (nobody by default: ``parse: []``)."""
+    users = [discord.Object(id=_snowflake(user, "user")) for user in pings.users]
+    roles = [discord.Object(id=_snowflake(role, "role")) for role in pings.roles]
+    return discord.AllowedMentions(
+        everyone=pings.everyone, users=users or False, roles=roles or False, replied_user=False
+    )
+
+
+def discord_embed(embed: Embed) -> discord.Embed:
+    """Clara's ``Embed`` as discord.py's (the caller fits it to the limits first)."""
+    card = discord.Embed(
+        title=embed.title,
+        description=embed.description or None,
+        colour=embed.colour,
+        url=embed.url or None,
+    )
+    for field in embed.fields:
+        card.add_field(name=field.name, value=field.value, inline=field.inline)
+    if embed.footer:
+        card.set_footer(text=embed.footer)
+    return card
 
 
 def _snowflake(value: str, what: str) -> int:

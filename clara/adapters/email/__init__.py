@@ -2,12 +2,21 @@
 
 Built on imapclient (synchronous: its calls run in worker threads behind one limiter shared
 by every account; IDLE waits take no thread). ``open_session(endpoint)`` gives an
-``ImapSession``; errors are ``ImapUnavailable`` (retry), ``ImapLoginRefused`` (tell the
+``ImapSession``; ``search_inbox`` / ``read_inbox_message`` look at INBOX for the model's
+mail tools; errors are ``ImapUnavailable`` (retry), ``ImapLoginRefused`` (tell the
 owner) and ``ImapProtocolError``, all ``EmailError``.
 """
 
 from ._errors import EmailError, ImapLoginRefused, ImapProtocolError, ImapUnavailable
 from ._parse import SNIPPET_BYTES, SNIPPET_CHARS, decode_snippet, has_attachments, text_part
+from ._reading import (
+    MailAttachment,
+    MailMessage,
+    MailSearch,
+    read_inbox_message,
+    safe_search_words,
+    search_inbox,
+)
 from ._session import FETCH_BATCH, ImapSession, open_session
 from ._types import FetchedMail, ImapEndpoint, MailboxState
 
@@ -22,9 +31,15 @@ __all__ = [
     "ImapProtocolError",
     "ImapSession",
     "ImapUnavailable",
+    "MailAttachment",
+    "MailMessage",
+    "MailSearch",
     "MailboxState",
     "decode_snippet",
     "has_attachments",
     "open_session",
+    "read_inbox_message",
+    "safe_search_words",
+    "search_inbox",
     "text_part",
 ]

@@ -16,7 +16,14 @@ from typing import Any
 
 from ._types import FetchedMail
 
-__all__ = ["SNIPPET_BYTES", "SNIPPET_CHARS", "decode_snippet", "has_attachments", "text_part"]
+__all__ = [
+    "SNIPPET_BYTES",
+    "SNIPPET_CHARS",
+    "decode_part",
+    "decode_snippet",
+    "has_attachments",
+    "text_part",
+]
 
 #: How much of the first text part is fetched: enough for "body contains" rules, bounded.
 SNIPPET_BYTES = 4096
@@ -124,10 +131,10 @@ def text_part(structure: Any) -> tuple[str, str, str, str] | None:
     return candidates.get("plain") or candidates.get("html")
 
 
-def decode_snippet(raw: bytes, subtype: str, encoding: str, charset: str) -> str:
-    """The start of a text part, decoded (its transfer encoding, its charset; tags dropped
-    from HTML) and cut to ``SNIPPET_CHARS``. ``raw`` may be cut mid-way: what cannot be
-    decoded at its end is dropped."""
+def decode_part(raw: bytes, subtype: str, encoding: str, charset: str) -> str:
+    """A text part as text: its transfer encoding and charset undone, tags dropped from
+    HTML; whitespace left as it is. ``raw`` may be cut mid-way: what cannot be decoded at
+    its end is dropped (or replaced)."""
     data = raw
     if encoding == "base64":
         compact = re.sub(rb"[^A-Za-z0-9+/=]", b"", raw)
@@ -144,7 +151,13 @@ def decode_snippet(raw: bytes, subtype: str, encoding: str, charset: str) -> str
         text = data.decode("utf-8", "replace")
     if subtype == "html":
         text = html.unescape(_TAGS.sub(" ", text))
-    return _SPACES.sub(" ", text).strip()[:SNIPPET_CHARS]
+    return text
+
+
+def decode_snippet(raw: bytes, subtype: str, encoding: str, charset: str) -> str:
+    """The start of a text part, decoded (``decode_part``), on one line and cut to
+    ``SNIPPET_CHARS``."""
+    return _SPACES.sub(" ", decode_part(raw, subtype, encoding, charset)).strip()[:SNIPPET_CHARS]
 
 
 def _aware(value: Any) -> dt.datetime | None:
