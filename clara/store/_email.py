@@ -4,11 +4,14 @@ An alert is a durable promise, kept the way the inbox keeps replies: recorded ``
 the same unit of work that moves the account's ``last_uid`` past its message (so a message
 is either still "new" on the server or has an alert row, never neither), sent, then marked
 ``delivered``. At start an account resends what is still pending, with the same nonce.
+During the owner's quiet hours a non-urgent alert is ``held`` instead, and every held alert
+is marked ``delivered`` at once when their one digest is posted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +32,9 @@ __all__ = [
     "email_accounts_of",
     "enabled_email_accounts",
     "finish_email_alert",
+    "finish_email_digest",
+    "held_email_alerts",
+    "hold_email_alert",
     "known_message_keys",
     "load_email_account",
     "load_email_rules",
@@ -41,13 +47,17 @@ __all__ = [
     "save_email_rules",
     "set_email_error_notified",
     "set_email_ping_owner",
+    "set_email_quiet_hours",
 ]
 
 #: How much of a message's text an alert keeps (the embed shows less).
 SNIPPET_KEPT = 300
 
-#: ``pending`` is a promise not yet kept; the other two are final.
-ALERT_STATES = ("pending", "delivered", "failed")
+#: ``pending`` is a promise not yet kept; ``held`` one kept later, in a digest after the
+#: owner's quiet hours; the other two are final.
+ALERT_STATES = ("pending", "held", "delivered", "failed")
+
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 class StoredEmailAccount(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,6 +87,9 @@ class StoredEmailAccount(msgspec.Struct, frozen=True, kw_only=True):
     alert_channel_id: str | None
     ping_owner: bool = False
     """Whether alerts ping the owner (migration 0006)."""
+    quiet_start: str | None = None
+    """Quiet hours' start, ``HH:MM`` in the owner's zone; None: none (migration 0007)."""
+    quiet_end: str | None = None
 
 
 class EmailRuleRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,6 +160,8 @@ def _account(row: EmailAccount, owner: User) -> StoredEmailAccount:
         last_mail_at=row.last_mail_at,
         alert_channel_id=row.alert_channel_id,
         ping_owner=row.ping_owner,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
     )
 
 
@@ -391,6 +406,64 @@ def finish_email_alert(session: Session, alert_id: int, posted_message_id: str |
             attempts=EmailAlert.attempts + 1,
         )
     )
+
+
+def hold_email_alert(session: Session, alert_id: int) -> None:
+    """Keep a pending alert for the digest after the owner's quiet hours."""
+    session.execute(
+        update(EmailAlert)
+        .where(EmailAlert.id == alert_id, EmailAlert.state == "pending")
+        .values(state="held")
+    )
+
+
+def held_email_alerts(session: Session, account_id: int) -> list[StoredEmailAlert]:
+    """The account's alerts waiting for the digest, oldest first."""
+    rows = session.scalars(
+        select(EmailAlert)
+        .where(EmailAlert.account_id == account_id, EmailAlert.state == "held")
+        .order_by(EmailAlert.id)
+    )
+    return [_alert(row) for row in rows]
+
+
+def finish_email_digest(
+    session: Session, alert_ids: Sequence[int], posted_message_id: str | None
+) -> None:
+    """The digest of ``alert_ids`` was posted (as ``posted_message_id``): all delivered."""
+    if not alert_ids:
+        return
+    session.execute(
+        update(EmailAlert)
+        .where(EmailAlert.id.in_(list(alert_ids)), EmailAlert.state == "held")
+        .values(
+            state="delivered",
+            posted_message_id=posted_message_id,
+            delivered_at=utcnow(),
+            attempts=EmailAlert.attempts + 1,
+        )
+    )
+
+
+def set_email_quiet_hours(
+    session: Session, account_id: int, start: str | None, end: str | None
+) -> None:
+    """Set the account's quiet hours (``HH:MM`` each, in the owner's zone) or clear them
+    (both None).
+
+    Raises:
+        ValueError: only one is given, or one is not ``HH:MM``.
+        LookupError: there is no such account.
+    """
+    if (start is None) != (end is None):
+        raise ValueError("quiet_start and quiet_end are set together (or both None)")
+    for name, value in (("quiet_start", start), ("quiet_end", end)):
+        if value is not None and (not isinstance(value, str) or not _CLOCK.fullmatch(value)):
+            raise ValueError(f"{name} must be a 24-hour time HH:MM; got {value!r}")
+    row = session.get(EmailAccount, account_id)
+    if row is None:
+        raise LookupError(f"no email account {account_id}")
+    row.quiet_start, row.quiet_end = start, end
 
 
 def note_email_alert_failure(session: Session, alert_id: int, max_attempts: int) -> str:

@@ -328,6 +328,10 @@ class EmailAccount(Base):
     """Where the account's alerts go; None: a DM to its owner."""
     ping_owner: Mapped[bool] = mapped_column(default=False)
     """Whether an alert pings the owner (notifies them, not only shows up)."""
+    quiet_start: Mapped[str | None] = mapped_column(String(5), default=None)
+    """When the owner's quiet hours begin, ``HH:MM`` in their own time zone; None: never."""
+    quiet_end: Mapped[str | None] = mapped_column(String(5), default=None)
+    """When they end (``HH:MM``; before ``quiet_start``: the window crosses midnight)."""
 
 
 class EmailRule(Base):
@@ -350,7 +354,8 @@ class EmailAlert(Base):
     """One alert per message: (account, UIDVALIDITY, UID) is unique, so none is sent twice.
 
     A durable promise: recorded ``pending`` before it is sent, ``delivered`` after (with the
-    posted message's id), ``failed`` after too many attempts. ``message_key`` (the
+    posted message's id), ``failed`` after too many attempts; ``held`` while the owner's
+    quiet hours last (then delivered in one digest). ``message_key`` (the
     Message-ID header, or a digest of sender, subject and date) recognises a message seen
     before a UIDVALIDITY change.
     """

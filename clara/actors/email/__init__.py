@@ -6,7 +6,7 @@
 - ``subsystem``: the ``/clara/email`` subtree for run.py.
 """
 
-from .account import AccountOptions, CheckNow, EmailAccountActor, message_key
+from .account import AccountOptions, CheckNow, EmailAccountActor, QuietHoursOver, message_key
 from .alerts import (
     IMPORTANCE_COLOURS,
     AccountNotice,
@@ -14,6 +14,7 @@ from .alerts import (
     AlertSink,
     AlertUndeliverable,
     ChatAlertSink,
+    Digest,
     EmbedAlertSink,
     NoticeKind,
     alert_embed,
@@ -21,6 +22,7 @@ from .alerts import (
     notice_embed,
     notice_text,
 )
+from .quiet import QuietHours
 from .rules import (
     PRESETS,
     Condition,
@@ -48,12 +50,15 @@ __all__ = [
     "ChatAlertSink",
     "CheckNow",
     "Condition",
+    "Digest",
     "EmailAccountActor",
     "EmailSystem",
     "EmbedAlertSink",
     "Importance",
     "MailOwnersRefresher",
     "NoticeKind",
+    "QuietHours",
+    "QuietHoursOver",
     "Rule",
     "RuleError",
     "RuleMatch",

@@ -10,6 +10,11 @@ and each new incarnation waits ``slow_retry`` before trying. A refused login is 
 the account is marked in error at once, the owner told once, and the login retried every
 ``login_retry`` seconds in the same incarnation.
 
+Quiet hours (``quiet.py``): while the owner's window lasts, an alert that is not urgent is
+recorded ``held`` instead of posted, and a timer (``send_after``) wakes the actor when the
+window ends, to post every held alert as one digest. At start, held alerts whose window is
+over are digested at once.
+
 Threads: every blocking imapclient call runs through ``run_blocking`` behind the limiter
 all accounts share (``blocking_limiter``), abandoned on cancel (``on_stop`` closes the
 socket so the thread ends). Waiting in IDLE takes no thread: the task waits for the socket
@@ -49,6 +54,9 @@ from ...store import (
     StoredEmailAlert,
     email_password,
     finish_email_alert,
+    finish_email_digest,
+    held_email_alerts,
+    hold_email_alert,
     known_message_keys,
     load_email_account,
     load_email_rules,
@@ -59,10 +67,12 @@ from ...store import (
     pending_email_alerts,
     record_email_alerts,
     set_email_error_notified,
+    user_time_zone,
 )
 from ...store.models import utcnow
 from .. import Actor
-from .alerts import AccountNotice, Alert, AlertSink, NoticeKind
+from .alerts import AccountNotice, Alert, AlertSink, Digest, NoticeKind
+from .quiet import QuietHours, breaks_through
 from .rules import Rule, RuleError, evaluate, rule_from_record
 
 __all__ = ["AccountOptions", "CheckNow", "EmailAccountActor", "message_key"]
@@ -113,6 +123,10 @@ class CheckNow(msgspec.Struct, frozen=True):
     """Ask for the actor's status now (the reply is ``describe()``)."""
 
 
+class QuietHoursOver(msgspec.Struct, frozen=True):
+    """The owner's quiet hours have ended: post the held alerts (the actor's own timer)."""
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     """A datetime in UTC (the store's SQLite gives them back without their zone)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
@@ -141,6 +155,7 @@ class EmailAccountActor(Actor):
         limiter: the one limiter every account's threads share.
         options: timings and limits (``AccountOptions``).
         connect: opens a session (``open_session``; a test may wrap it).
+        now: the current moment in UTC, for quiet hours (a test passes a virtual one).
     """
 
     def __init__(
@@ -153,6 +168,7 @@ class EmailAccountActor(Actor):
         limiter: trio.CapacityLimiter,
         options: AccountOptions | None = None,
         connect: Callable[[ImapEndpoint], ImapSession] = open_session,
+        now: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         if isinstance(account_id, bool) or not isinstance(account_id, int):
             raise TypeError(f"account_id must be an int; got {type(account_id).__name__}")
@@ -178,6 +194,10 @@ class EmailAccountActor(Actor):
         self.error: str | None = None
         self.undelivered: list[StoredEmailAlert] = []
         self.alerts_sent = 0
+        self.now = now
+        self.quiet: QuietHours | None = None
+        self.digest_due = False
+        self.digest_lock = trio.Lock()
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -192,6 +212,10 @@ class EmailAccountActor(Actor):
     async def on_receive(self, message: Any) -> Any:
         if isinstance(message, CheckNow):
             return self.describe()
+        if isinstance(message, QuietHoursOver):
+            self.digest_due = False
+            await self._release_held()
+            return None
         raise TypeError(f"EmailAccountActor cannot handle {type(message).__name__}")
 
     def describe(self) -> dict[str, Any]:
@@ -220,6 +244,8 @@ class EmailAccountActor(Actor):
             return
         self._take(account)
         self.rules = self._load_rules(await self.database.run(load_email_rules, self.account_id))
+        self.quiet = await self._load_quiet(account)
+        await self._release_held()
         await self._resend_pending()
         if account.failures >= self.options.failure_threshold:
             self.state = "retrying_slowly"
@@ -482,7 +508,10 @@ class EmailAccountActor(Actor):
 
     async def _deliver(self, stored: StoredEmailAlert) -> None:
         """Post one recorded alert and mark it delivered; a platform failure leaves it
-        pending (tried again after the next wake-up, or at the next start)."""
+        pending (tried again after the next wake-up, or at the next start). In quiet hours
+        an alert that is not urgent is held for the digest instead."""
+        if await self._held(stored):
+            return
         try:
             posted = await self.sink.deliver(self._alert(stored))
         except PlatformError as error:
@@ -511,6 +540,81 @@ class EmailAccountActor(Actor):
     async def _retry_undelivered(self) -> None:
         for stored in list(self.undelivered):
             await self._deliver(stored)
+        await self._release_held()
+
+    # -- quiet hours --------------------------------------------------------------------------
+
+    async def _load_quiet(self, account: StoredEmailAccount) -> QuietHours | None:
+        """The account's quiet hours in its owner's zone (None: it has none)."""
+        if account.quiet_start is None or account.quiet_end is None:
+            return None
+        zone = await self.database.run(
+            user_time_zone, account.owner_platform, account.owner_platform_user_id
+        )
+        try:
+            return QuietHours.parse(account.quiet_start, account.quiet_end, zone)
+        except ValueError as error:
+            logger.warning("email account %s: quiet hours as UTC: %s", self.account_id, error)
+            return QuietHours.parse(account.quiet_start, account.quiet_end, "UTC")
+
+    async def _held(self, stored: StoredEmailAlert) -> bool:
+        """Hold ``stored`` if the owner's quiet hours are on and it does not break through
+        (urgent ones do); then make sure a timer ends the wait."""
+        quiet = self.quiet
+        if quiet is None or breaks_through(stored.importance):
+            return False
+        now = self.now()
+        ends = quiet.ends_at(now)
+        if ends is None:
+            return False
+        await self.database.write(hold_email_alert, stored.id)
+        if stored in self.undelivered:
+            self.undelivered.remove(stored)
+        logger.info("email account %s: alert %s held for quiet hours", self.account_id, stored.id)
+        if not self.digest_due:
+            self.digest_due = True
+            self.context.send_after((ends - now).total_seconds(), QuietHoursOver())
+        return True
+
+    async def _release_held(self) -> None:
+        """Post every held alert as one digest, unless quiet hours are still on (then wait
+        for their end). A failed post leaves them held, tried again at the next wake-up."""
+        async with self.digest_lock:
+            quiet, now = self.quiet, self.now()
+            ends = quiet.ends_at(now) if quiet is not None else None
+            held = await self.database.run(held_email_alerts, self.account_id)
+            if not held:
+                return
+            if ends is not None:
+                if not self.digest_due:
+                    self.digest_due = True
+                    self.context.send_after((ends - now).total_seconds(), QuietHoursOver())
+                return
+            account = self.account
+            assert account is not None
+            digest = Digest(
+                account_id=self.account_id,
+                address=account.address,
+                owner_platform_user_id=account.owner_platform_user_id,
+                channel_id=account.alert_channel_id,
+                alerts=tuple(self._alert(stored) for stored in held),
+                ping_owner=account.ping_owner,
+            )
+            try:
+                posted = await self.sink.deliver_digest(digest)
+            except PlatformError as error:
+                logger.warning(
+                    "email account %s: digest of %d alert(s) not posted (%s); still held",
+                    self.account_id,
+                    len(held),
+                    error,
+                )
+                return
+            await self.database.write(finish_email_digest, [stored.id for stored in held], posted)
+            self.alerts_sent += len(held)
+            logger.info(
+                "email account %s: digest of %d alert(s) posted", self.account_id, len(held)
+            )
 
     # -- trouble ------------------------------------------------------------------------------
 

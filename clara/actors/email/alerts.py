@@ -10,7 +10,8 @@ take the same road with their own nonce.
 Two sinks implement it: ``EmbedAlertSink`` posts an embed coloured by importance to the
 account's alert channel, else in a DM to its owner, pinging the owner only when the account
 asks for it; ``ChatAlertSink`` posts plain text through any ``ChatTransport``. Quiet hours
-and digests (a later part) wrap a sink: they decide *when* an alert goes, a sink *how*.
+decide *when* an alert goes (the account actor, ``quiet.py``), a sink *how*: alerts held
+through quiet hours reach it as one ``Digest``, whose nonce comes from the held alerts' ids.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ __all__ = [
     "AlertSink",
     "AlertUndeliverable",
     "ChatAlertSink",
+    "Digest",
     "EmbedAlertSink",
     "NoticeKind",
     "alert_embed",
     "alert_text",
+    "digest_embed",
+    "digest_text",
     "notice_embed",
     "notice_text",
 ]
@@ -77,6 +81,25 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     def nonce(self) -> str:
         """The same on every attempt at this alert, in every process."""
         return nonce_for(f"email:{self.account_id}:{self.uidvalidity}:{self.uid}", "alert")
+
+
+class Digest(msgspec.Struct, frozen=True, kw_only=True):
+    """The alerts held through one account's quiet hours, posted as one message."""
+
+    account_id: int
+    address: str
+    owner_platform_user_id: str
+    channel_id: str | None
+    alerts: tuple[Alert, ...]
+    """Oldest first; never empty."""
+    ping_owner: bool = False
+
+    @property
+    def nonce(self) -> str:
+        """From the held alerts' ids: a retry of the same digest (a crash between posting
+        and marking) repeats it, so the platform drops the repeat."""
+        ids = [alert.alert_id for alert in self.alerts]
+        return nonce_for(f"email:{self.account_id}:{min(ids)}-{max(ids)}:{len(ids)}", "digest")
 
 
 class NoticeKind(enum.StrEnum):
@@ -119,6 +142,8 @@ class AlertSink(Protocol):
 
     async def notify(self, notice: AccountNotice) -> str | None: ...
 
+    async def deliver_digest(self, digest: Digest) -> str | None: ...
+
 
 _MARKS = {"urgent": "🚨", "high": "❗", "normal": "📧", "low": "📨"}
 
@@ -132,6 +157,42 @@ def alert_text(alert: Alert) -> str:
     if alert.rule_name:
         lines.append(f"Rule: {alert.rule_name}")
     return "\n".join(lines)[:DISCORD_LIMIT]
+
+
+#: Importances from the most to the least pressing (a digest takes its first one's colour).
+_RANKED = ("urgent", "high", "normal", "low")
+
+
+def _digest_head(digest: Digest) -> str:
+    count = len(digest.alerts)
+    return (
+        f"📬 {count} new mail{'s' if count != 1 else ''} for {digest.address} in your quiet hours"
+    )
+
+
+def _digest_line(alert: Alert) -> str:
+    mark = _MARKS.get(alert.importance, "📧")
+    return f"{mark} {alert.subject.strip() or '(no subject)'} — {alert.sender.strip() or '?'}"
+
+
+def digest_text(digest: Digest) -> str:
+    """The digest as plain text (under Discord's limit)."""
+    lines = [_digest_head(digest)] + [_digest_line(alert) for alert in digest.alerts]
+    return "\n".join(lines)[:DISCORD_LIMIT]
+
+
+def digest_embed(digest: Digest) -> Embed:
+    """The digest as one embed: a line per held alert (subject and sender, marked by
+    importance), coloured by the most pressing of them. The embed's fitting trims a long
+    list; the footer still says how many there were."""
+    present = {alert.importance for alert in digest.alerts}
+    top = next((name for name in _RANKED if name in present), "normal")
+    return Embed(
+        title=_digest_head(digest),
+        description="\n".join(_digest_line(alert) for alert in digest.alerts),
+        colour=IMPORTANCE_COLOURS[top],
+        footer=f"{len(digest.alerts)} held during quiet hours · {digest.address}",
+    )
 
 
 def _notice_parts(notice: AccountNotice) -> tuple[str, str]:
@@ -186,6 +247,12 @@ class ChatAlertSink:
         channel = self._channel(notice.channel_id, notice.account_id)
         return await self.transport.send(
             channel, notice_text(notice), reply_to=None, nonce=notice.nonce
+        )
+
+    async def deliver_digest(self, digest: Digest) -> str | None:
+        channel = self._channel(digest.channel_id, digest.account_id)
+        return await self.transport.send(
+            channel, digest_text(digest), reply_to=None, nonce=digest.nonce
         )
 
 
@@ -288,3 +355,22 @@ class EmbedAlertSink:
             notice.channel_id, notice.owner_platform_user_id, notice.account_id
         )
         return await self.transport.send_embed(channel, notice_embed(notice), nonce=notice.nonce)
+
+    async def deliver_digest(self, digest: Digest) -> str | None:
+        """One embed for all the held alerts; pings as a single alert would."""
+        owner = digest.owner_platform_user_id
+        channel = await self._destination(digest.channel_id, owner, digest.account_id)
+        ping = digest.ping_owner and bool(owner)
+        logger.debug(
+            "email account %s: digest of %d alert(s) to channel %s",
+            digest.account_id,
+            len(digest.alerts),
+            channel,
+        )
+        return await self.transport.send_embed(
+            channel,
+            digest_embed(digest),
+            nonce=digest.nonce,
+            content=f"<@{owner}>" if ping else "",
+            pings=Pings(users=(owner,)) if ping else Pings(),
+        )
