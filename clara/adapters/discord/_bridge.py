@@ -18,7 +18,7 @@ import io
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import discord
 import trio
@@ -33,6 +33,8 @@ from ._commands import CommandHandler, install_commands
 __all__ = ["DiscordBridge", "allowed_mentions", "discord_embed", "to_message"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Events received and not yet handed to the router; beyond, they wait in order.
 INBOX_CAPACITY = 1000
@@ -257,12 +259,7 @@ class DiscordBridge:
             )
             return str(message.id)
 
-        try:
-            message_id: str = await trio_asyncio.aio_as_trio(post)()
-        except discord.HTTPException as error:
-            raise PlatformError(
-                "discord", f"sending failed ({error.status}): {error.text}"
-            ) from None
+        message_id = await _on_discord(post, "sending")
         self.sent += 1
         return message_id
 
@@ -293,12 +290,7 @@ class DiscordBridge:
             )
             return str(message.id)
 
-        try:
-            message_id: str = await trio_asyncio.aio_as_trio(post)()
-        except discord.HTTPException as error:
-            raise PlatformError(
-                "discord", f"sending an embed failed ({error.status}): {error.text}"
-            ) from None
+        message_id = await _on_discord(post, "sending an embed")
         self.sent += 1
         return message_id
 
@@ -320,12 +312,7 @@ class DiscordBridge:
             data = await client.http.start_private_message(person)
             return str(data["id"])
 
-        try:
-            channel_id: str = await trio_asyncio.aio_as_trio(open_dm)()
-        except discord.HTTPException as error:
-            raise PlatformError(
-                "discord", f"opening a DM with user {user_id} failed ({error.status}): {error.text}"
-            ) from None
+        channel_id = await _on_discord(open_dm, f"opening a DM with user {user_id}")
         if len(self._dm_channels) >= DM_CACHE_SIZE:
             self._dm_channels.clear()
         self._dm_channels[user_id] = channel_id
@@ -340,10 +327,7 @@ class DiscordBridge:
         async def add() -> None:
             await client.http.add_reaction(int(channel_id), int(message_id), emoji)
 
-        try:
-            await trio_asyncio.aio_as_trio(add)()
-        except discord.HTTPException as error:
-            raise PlatformError("discord", f"reacting failed ({error.status})") from None
+        await _on_discord(add, "reacting", detail=False)
 
     async def typing(self, channel_id: str) -> None:
         if self.client is None:
@@ -353,10 +337,7 @@ class DiscordBridge:
         async def trigger() -> None:
             await client.http.send_typing(int(channel_id))
 
-        try:
-            await trio_asyncio.aio_as_trio(trigger)()
-        except discord.HTTPException as error:
-            raise PlatformError("discord", f"typing failed ({error.status})") from None
+        await _on_discord(trigger, "typing", detail=False)
 
     async def history(
         self, channel_id: str, *, after: str | None, limit: int
@@ -410,13 +391,7 @@ class DiscordBridge:
                     members[author_id] = await self._member(channel.guild, author_id)
             return [to_message(m, bot_id, member=members.get(m.author.id)) for m in found]
 
-        try:
-            received: list[MessageReceived] = await trio_asyncio.aio_as_trio(read)()
-        except discord.HTTPException as error:
-            raise PlatformError(
-                "discord", f"reading channel {channel_id} failed ({error.status}): {error.text}"
-            ) from None
-        return received
+        return await _on_discord(read, f"reading channel {channel_id}")
 
     async def can_read(self, user_id: str, channel_id: str) -> bool:
         """Whether ``user_id`` may read ``channel_id``'s history: a DM only its own person; a
@@ -449,13 +424,7 @@ class DiscordBridge:
             permissions = channel.permissions_for(member)
             return permissions.view_channel and permissions.read_message_history
 
-        try:
-            readable: bool = await trio_asyncio.aio_as_trio(check)()
-        except discord.HTTPException as error:
-            raise PlatformError(
-                "discord", f"checking channel {channel_id} failed ({error.status}): {error.text}"
-            ) from None
-        return readable
+        return await _on_discord(check, f"checking channel {channel_id}")
 
     async def _member(self, guild: discord.Guild, user_id: int) -> discord.Member | None:
         """``user_id`` as a member of ``guild`` (None: not a member), cached briefly: without
@@ -509,6 +478,16 @@ def discord_embed(embed: Embed) -> discord.Embed:
     if embed.footer:
         card.set_footer(text=embed.footer)
     return card
+
+
+async def _on_discord(call: Callable[[], Awaitable[T]], what: str, *, detail: bool = True) -> T:
+    """``call()`` on discord.py's asyncio loop; a refusal from Discord is a ``PlatformError``
+    naming ``what`` and the HTTP status (and Discord's own text, with ``detail``)."""
+    try:
+        return cast(T, await trio_asyncio.aio_as_trio(call)())
+    except discord.HTTPException as error:
+        reason = f"{what} failed ({error.status})" + (f": {error.text}" if detail else "")
+        raise PlatformError("discord", reason) from None
 
 
 def _snowflake(value: str, what: str) -> int:
