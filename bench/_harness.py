@@ -254,6 +254,16 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
+def failed_part(figures: dict[str, Any]) -> str | None:
+    """The first part of ``figures`` (a part, or a list of them, by name) that failed or
+    was skipped, as one line naming it; None when every part ran."""
+    for name, value in figures.items():
+        for part in value if isinstance(value, list) else [value]:
+            if "error" in part or "skipped" in part:
+                return f"{name}: {part}"
+    return None
+
+
 def write_results(
     name: str, quick: bool, figures: dict[str, Any], markdown: Callable[[dict[str, Any]], str]
 ) -> dict[str, Any]:

@@ -46,7 +46,13 @@ from typing import Any
 
 import trio
 
-from bench._harness import latency_summary_us, rss_bytes, run_in_subprocess, write_results
+from bench._harness import (
+    failed_part,
+    latency_summary_us,
+    rss_bytes,
+    run_in_subprocess,
+    write_results,
+)
 
 #: Clara's part of an alert's latency (after the server's own notification), at p99.
 TARGET_CLARA_P99_MS = 1000.0
@@ -552,11 +558,10 @@ def main(argv: list[str] | None = None) -> int:
             "bench.email", "restart", {"accounts": sizes["restart"]}, timeout=600
         ),
     }
-    for name, value in figures.items():
-        for part in value if isinstance(value, list) else [value]:
-            if "error" in part or "skipped" in part:
-                print(f"{name}: {part}", file=sys.stderr)
-                return 1
+    failed = failed_part(figures)
+    if failed is not None:
+        print(failed, file=sys.stderr)
+        return 1
     write_results("email", arguments.quick, figures, _markdown)
     return 0
 

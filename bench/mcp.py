@@ -36,6 +36,7 @@ from typing import Any
 import trio
 
 from bench._harness import (
+    failed_part,
     latency_summary_us,
     now_ns,
     rss_bytes,
@@ -347,11 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             run_in_subprocess("bench.mcp", "bounded", {"configured": 20, "in_use": 20}),
         ],
     }
-    for name, value in figures.items():
-        for part in value if isinstance(value, list) else [value]:
-            if "error" in part or "skipped" in part:
-                print(f"{name}: {part}", file=sys.stderr)
-                return 1
+    failed = failed_part(figures)
+    if failed is not None:
+        print(failed, file=sys.stderr)
+        return 1
     write_results("mcp", arguments.quick, figures, _markdown)
     return 0
 

@@ -35,11 +35,10 @@ from .rules import (
     rule_from_record,
     rule_to_record,
 )
-from .subsystem import DEFAULT_THREADS, EmailSystem, email_subsystem
+from .subsystem import EmailSystem, email_subsystem
 from .tools import MailOwnersRefresher, mail_tools_child
 
 __all__ = [
-    "DEFAULT_THREADS",
     "IMPORTANCE_COLOURS",
     "PRESETS",
     "AccountNotice",

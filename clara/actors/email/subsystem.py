@@ -24,12 +24,10 @@ from .. import Actor
 from .account import AccountOptions, EmailAccountActor
 from .alerts import AlertSink
 
-__all__ = ["DEFAULT_THREADS", "EmailSystem", "email_subsystem"]
+__all__ = ["EmailSystem", "email_subsystem"]
 
 logger = logging.getLogger(__name__)
 
-#: Worker threads all accounts share (connects, fetches; IDLE waits take none).
-DEFAULT_THREADS = 16
 
 
 @dataclass
