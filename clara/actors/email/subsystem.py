@@ -29,7 +29,6 @@ __all__ = ["EmailSystem", "email_subsystem"]
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass
 class EmailSystem:
     """What the rest of Clara uses of the email subtree."""
