@@ -37,6 +37,7 @@ __all__ = [
     "ConversationParticipant",
     "EmailAccount",
     "EmailAlert",
+    "EmailOAuthToken",
     "EmailRule",
     "GuildSettings",
     "InboxMessage",
@@ -332,6 +333,32 @@ class EmailAccount(Base):
     """When the owner's quiet hours begin, ``HH:MM`` in their own time zone; None: never."""
     quiet_end: Mapped[str | None] = mapped_column(String(5), default=None)
     """When they end (``HH:MM``; before ``quiet_start``: the window crosses midnight)."""
+    auth_method: Mapped[str] = mapped_column(String(16), default="password")
+    """``password`` (``password_encrypted``) or ``oauth2`` (IMAP XOAUTH2 with the tokens in
+    ``email_oauth_tokens``)."""
+    oauth_provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The OAuth provider's name in Clara (``google``, ``microsoft``, or the operator's)."""
+
+
+class EmailOAuthToken(Base):
+    """The OAuth tokens of one email account that signs in with XOAUTH2, encrypted at rest
+    (as ``OAuthToken`` for MCP servers); refreshed before they expire."""
+
+    __tablename__ = "email_oauth_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("email_accounts.id", ondelete="CASCADE"), unique=True
+    )
+    provider: Mapped[str] = mapped_column(String(64))
+    access_token_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    scope: Mapped[str] = mapped_column(String(500), default="")
+    token_endpoint: Mapped[str] = mapped_column(String(500), default="")
+    client_id: Mapped[str] = mapped_column(String(200), default="")
+    client_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class EmailRule(Base):
@@ -457,4 +484,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (OAuthToken, "client_secret_encrypted"),
     (McpServerSecret, "value_encrypted"),
     (EmailAccount, "password_encrypted"),
+    (EmailOAuthToken, "access_token_encrypted"),
+    (EmailOAuthToken, "refresh_token_encrypted"),
+    (EmailOAuthToken, "client_secret_encrypted"),
 )
