@@ -230,6 +230,15 @@ class DynamicSupervisor(SupervisorBase):
 
     async def _start_initial(self) -> None:
         assert self._nursery is not None
+        # Started again by its parent after it gave up: as in OTP, a dynamic supervisor comes
+        # back empty (whoever starts its children starts them again). The children of the run
+        # that failed were stopped but kept for a restart that is not coming: end them, so
+        # ``get_or_start`` starts a new child instead of handing out a dead one's ref.
+        if self._children:
+            self._terminate_all()
+            self._children.clear()
+            self._idle.clear()
+            self._starting.clear()
         if self.passivate_after is not None:
             self._nursery.start_soon(self._reaper)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from clara.actors import Escalated
+from clara.actors import Escalated, Restarted
 from clara.actors.email import (
     AccountNotice,
     AccountOptions,
@@ -253,3 +253,45 @@ async def test_watch_starts_an_account_forget_stops_it_and_watching_again_catche
         await wait_states(email, {ann: "idle"})
     assert sink.subjects() == ["while watched", "while forgotten"]
     assert not kit.event_log.events(kind=Escalated)
+
+
+@pytest.mark.trio
+async def test_when_accounts_gives_up_the_subtree_starts_it_and_the_starter_again(
+    dovecot: Dovecot, database: Database, box: SecretBox
+) -> None:
+    # ``accounts`` allows two restarts a minute here, so one account failing fast makes it
+    # give up: the subtree (rest for one) starts it again, empty, and the starter after it,
+    # which starts every enabled account again.
+    ann = make_account(database, box, dovecot, ANN)
+    dead = make_account(database, box, dovecot, BOB)
+    point_at_dead_port(database, dead)
+    transport = FakeTransport()
+    sink = RecordingSink(transport)
+    email = email_subsystem(
+        Settings(),
+        database=database,
+        secrets=box,
+        sink=sink,
+        options=FAST,
+        threads=4,
+        backoff=Backoff(min=0.02, max=0.05, jitter=0.0),
+        account_restarts=2,
+    )
+    async with ActorTestKit() as kit:
+        await start(kit, email)
+        await wait_until(lambda: bool(kit.event_log.events(kind=Escalated)))
+        (gave_up,) = kit.event_log.events(kind=Escalated)
+        assert gave_up.path.endswith("/email/accounts")
+        with database.unit_of_work() as session:  # bob's server is back
+            row = session.get(EmailAccount, dead)
+            assert row is not None
+            row.imap_port = dovecot.port
+        await wait_states(email, {ann: "idle", dead: "idle"})
+        restarted = {e.path.rsplit("/", 1)[-1] for e in kit.event_log.events(kind=Restarted)}
+        await put(dovecot, ANN, "after the subtree came back")
+        with trio.fail_after(20):
+            await transport.wait_for(1)
+        escalations = [e.path for e in kit.event_log.events(kind=Escalated)]
+    assert {"accounts", "starter"} <= restarted
+    assert sink.subjects(ann) == ["after the subtree came back"]
+    assert escalations == [gave_up.path]  # the email subtree itself never gave up

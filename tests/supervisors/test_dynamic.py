@@ -172,6 +172,40 @@ async def test_a_dynamic_child_that_crashes_is_restarted_with_backoff(
 
 
 @pytest.mark.trio
+async def test_a_dynamic_supervisor_its_parent_restarts_comes_back_empty(
+    autojump_clock: object,
+) -> None:
+    # One crash too many (max_restarts=1) and it gives up; its parent starts it again. The
+    # children of the run that failed are gone for good, and get_or_start starts new ones
+    # (before the fix it handed out the dead child's ref, and nothing ever answered).
+    events: list[Any] = []
+    dynamic = DynamicSupervisor(
+        lambda key: Counter(key, events),
+        backoff=Backoff(min=0.1, jitter=0.0),
+        max_restarts=1,
+        max_seconds=60.0,
+    )
+    async with trio.open_nursery() as nursery:
+        root = Supervisor(
+            [ChildSpec("keyed", dynamic)], backoff=Backoff(min=0.5, jitter=0.0), max_restarts=5
+        )
+        await nursery.start(root.run, ActorSystem("clara"))
+        first = await dynamic.get_or_start("c")
+        other = await dynamic.get_or_start("d")
+        await first.tell(Crash())
+        await trio.sleep(1.0)  # restarted once
+        await first.tell(Crash())  # one too many: the dynamic supervisor gives up
+        await trio.sleep(1.0)  # and its parent starts it again
+        assert dynamic.state is ActorState.RUNNING
+        assert len(dynamic) == 0
+        assert first.state is ActorState.STOPPED and other.state is ActorState.STOPPED
+        again = await dynamic.get_or_start("c")
+        assert again is not first
+        assert await again.ask(Ping(), timeout=5.0) == 1
+        await root.stop()
+
+
+@pytest.mark.trio
 async def test_a_child_that_fails_to_start_is_not_kept() -> None:
     events: list[Any] = []
     dynamic = DynamicSupervisor(lambda key: Counter(key, events))

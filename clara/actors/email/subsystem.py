@@ -90,6 +90,7 @@ def email_subsystem(
     backoff: Backoff | None = None,
     connect: Callable[[ImapEndpoint], ImapSession] = open_session,
     max_accounts: int = 10_000,
+    account_restarts: int | None = None,
 ) -> EmailSystem:
     """The subtree (nothing runs until its supervisor starts).
 
@@ -101,6 +102,10 @@ def email_subsystem(
         options: every account's timings and limits.
         threads: the one bound on all accounts' worker threads (``CLARA_EMAIL_THREADS``).
         backoff: restart backoff of an account (default 1 s doubling to 60 s, ±20 %).
+        max_accounts: the most accounts watched at once.
+        account_restarts: restarts of accounts ``accounts`` allows within 60 s before it
+            gives up (and the subtree starts it, and the starter, again); default sized for
+            every account restarting at once, ``max(10_000, 4 * max_accounts)``.
     """
     email = settings.email
     if options is None:
@@ -134,7 +139,9 @@ def email_subsystem(
         backoff=backoff or Backoff(min=1.0, max=60.0, jitter=0.2, reset_after=300.0),
         # One flapping account must never take the others down: the backoff slows it, and
         # the intensity is sized for every account restarting at once (a server restart).
-        max_restarts=max(10_000, 4 * max_accounts),
+        max_restarts=(
+            account_restarts if account_restarts is not None else max(10_000, 4 * max_accounts)
+        ),
         max_seconds=60.0,
         shutdown=5.0,
     )
