@@ -10,7 +10,9 @@ limiter the mail tools share, within ``timeout`` seconds (the connection is clos
 deadline, which wakes its thread). Results are bounded (at most ``MAX_RESULTS`` messages,
 ``BODY_CHARS`` characters of a body) and attachments are named, never fetched. An account
 that cannot be reached is reported as "your account X cannot be reached: ..." with the
-adapter's reason, which names the server and never the password.
+adapter's reason, which names the server and never the password. Accounts are searched at
+once (bounded by the limiter); one in error (its password refused, or failing for a while)
+is not logged in to again, only named, so the tools never add refused logins of their own.
 """
 
 from __future__ import annotations
@@ -235,18 +237,28 @@ class EmailTools:
         if not accounts:
             return "They have no connected mail account."
         found: list[tuple[StoredEmailAccount, int, FetchedMail]] = []
-        problems: list[str] = []
+        problems: list[str] = [_in_error(account) for account in accounts if _broken(account)]
         total = 0
-        for account in accounts:
+
+        async def search(account: StoredEmailAccount) -> None:
+            nonlocal total
             try:
                 result = await self._toolbox.on_account(
                     account, lambda session: search_inbox(session, words, limit)
                 )
             except EmailError as error:
                 problems.append(_unreachable(account, error))
-                continue
+                return
             total += result.total
-            found += [(account, result.uidvalidity, mail) for mail in result.mails]
+            found.extend((account, result.uidvalidity, mail) for mail in result.mails)
+
+        # Every account at once (the toolbox's limiter bounds the connections): one slow
+        # server delays the answer by its own time, not by the sum of all of them.
+        async with trio.open_nursery() as nursery:
+            for account in accounts:
+                if not _broken(account):
+                    nursery.start_soon(search, account)
+        problems.sort()
         if problems and len(problems) == len(accounts):
             raise MailUnreachable("; ".join(problems))
         found.sort(key=lambda item: (item[2].internal_date or _EPOCH, item[2].uid), reverse=True)
@@ -276,6 +288,8 @@ class EmailTools:
         account = next((a for a in await self._accounts() if a.id == account_id), None)
         if account is None:
             raise not_found  # theirs or nobody's: the same answer
+        if _broken(account):
+            raise MailUnreachable(_in_error(account))
         try:
             message = await self._toolbox.on_account(
                 account,
@@ -289,6 +303,22 @@ class EmailTools:
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _broken(account: StoredEmailAccount) -> bool:
+    """Whether the account is in error (its password refused, or failing for a while): the
+    tools do not log in to it again. Its actor keeps trying, and clears the error when a
+    login works; another refused login from here would only count towards the server
+    locking the account."""
+    return account.status == "error"
+
+
+def _in_error(account: StoredEmailAccount) -> str:
+    why = f": {account.last_error}" if account.last_error else ""
+    return (
+        f"your account {account.address} is in error{why} "
+        "(see /email status; /email connect fixes a changed password)"
+    )
 
 
 def _unreachable(account: StoredEmailAccount, error: EmailError) -> str:

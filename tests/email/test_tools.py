@@ -337,3 +337,64 @@ async def test_the_owners_index_is_loaded_at_start_and_refreshed_on_its_period(
                 row.enabled = False
         await trio.sleep(60.0)
         await until(lambda: toolbox.tools_for("discord", "late") is None)
+
+
+@pytest.mark.trio
+async def test_an_account_in_error_is_named_and_never_logged_in_to_while_the_others_are_searched(
+    dovecot: Dovecot, database: Database, box: SecretBox
+) -> None:
+    make_account(database, box, dovecot, ANN)
+    broken = make_account(database, box, dovecot, "ann2@test.local", password="changed")
+    with database.unit_of_work() as session:  # where the account actor leaves a refused one
+        row = session.get(EmailAccount, broken)
+        assert row is not None
+        row.user_id = session.query(EmailAccount).filter_by(address=ANN).one().user_id
+        row.status, row.last_error = "error", "the server refused the login"
+    await trio.to_thread.run_sync(append, dovecot, ANN, "Quarterly figures")
+    counting = Counting()
+    toolbox = MailToolbox(database, box, timeout=10.0, connect=counting)
+    await owners_of(toolbox)
+    found = await ann_tools(toolbox).call("search_email", {"query": "figures"})
+    assert "Quarterly figures" in found
+    assert "your account ann2@test.local is in error: the server refused the login" in found
+    with pytest.raises(MailUnreachable, match="ann2@test.local is in error"):
+        await ann_tools(toolbox).call("read_email", {"reference": f"mail:{broken}:1:1"})
+    assert counting.users == [ANN]  # the broken account was never tried
+
+
+@pytest.mark.trio
+async def test_accounts_are_searched_at_once_so_silent_ones_cost_one_timeout_not_the_sum(
+    mock_clock: trio.testing.MockClock, database: Database, box: SecretBox
+) -> None:
+    # The clock jumps only once every task has waited a real half second: each account's
+    # password is read from the store (a worker thread) before any deadline is reached.
+    mock_clock.autojump_threshold = 0.5
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    with database.unit_of_work() as session:
+        owner = ensure_user(session, "discord", "quiet-owner", "Owner")
+        session.flush()
+        for index in range(3):  # three silent servers of hers
+            add_email_account(
+                session,
+                box,
+                user_id=owner.id,
+                address=f"silent{index}@test.local",
+                imap_host="127.0.0.1",
+                imap_port=listener.getsockname()[1],
+                username=f"silent{index}",
+                password="pw",
+                use_tls=False,
+            )
+    toolbox = MailToolbox(database, box, timeout=2.0)
+    await toolbox.owners.refresh()
+    tools = toolbox.tools_for("discord", "quiet-owner")
+    assert tools is not None
+    started = trio.current_time()
+    with pytest.raises(MailUnreachable) as caught:
+        await tools.call("search_email", {"query": "figures"})
+    assert str(caught.value).count("cannot be reached") == 3
+    # One after another they would have taken three timeouts (6 s of virtual time).
+    assert trio.current_time() - started == pytest.approx(2.0)
+    listener.close()
