@@ -1,5 +1,8 @@
 """Slash commands, platform-neutral: what ``/clara``, ``/channel``, ``/model`` and ``/memory`` do.
 
+``/mcp``, ``/email`` and ``/mailroom`` are routed to their families' own ``McpAdmin``,
+``EmailAdmin`` and ``MailroomAdmin``.
+
 The Discord adapter maps its application commands onto ``run_command``; the checks live
 here, once: administrative commands need the server's administrator or manage-server
 permission, or the configured admin role, and every administrative attempt (refused or
@@ -31,6 +34,9 @@ from ...store import (
 )
 from .. import ActorRef
 from ..channel import SettingsChanged
+from ..email import EMAIL_OPERATIONS, EmailAdmin
+from ..mailroom import OPERATIONS as MAILROOM_OPERATIONS
+from ..mailroom import MailroomAdmin
 from ..mcp import OPERATIONS, McpAdmin
 from ..memory import Forget, Recall
 from ..policy import is_admin, write_audit
@@ -52,6 +58,8 @@ COMMANDS = {
     ("memory", "clear"): "forget everything Clara remembers about you (asks to confirm)",
     ("memory", "status"): "whether memory is on, and how it is doing",
     **{("mcp", operation): text for operation, text in OPERATIONS.items()},
+    **{("email", operation): text for operation, text in EMAIL_OPERATIONS.items()},
+    **{("mailroom", operation): text for operation, text in MAILROOM_OPERATIONS.items()},
 }
 
 _MODES = ("mention", "active", "off")
@@ -81,6 +89,8 @@ class CommandDependencies:
     started_at: float = 0.0
     mcp: McpAdmin | None = None
     llm: ActorRef | None = None
+    email: EmailAdmin | None = None
+    mailroom: MailroomAdmin | None = None
 
 
 async def _audit(
@@ -110,8 +120,32 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
         return await deps.mcp.run(
             invocation.name, options, invocation.author, platform=invocation.platform
         )
+    if invocation.group == "email":
+        if deps.email is None:
+            return "Email accounts are turned off here (CLARA_EMAIL_ENABLED)."
+        # Options left empty are left out; False (tls, confirm) is a choice, and stays.
+        given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
+        return await deps.email.run(
+            invocation.name,
+            given,
+            invocation.author,
+            platform=invocation.platform,
+            channel_id=invocation.channel_id,
+            guild_id=invocation.guild_id,
+        )
+    if invocation.group == "mailroom":
+        if deps.mailroom is None:
+            return "Clara's own inbox is turned off (CLARA_MAILROOM_ENABLED)."
+        given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
+        return await deps.mailroom.run(
+            invocation.name,
+            given,
+            invocation.author,
+            platform=invocation.platform,
+            channel_id=invocation.channel_id,
+        )
     if key == ("clara", "help"):
-        lines = [f"/{group} {name}: {text}" for (group, name), text in COMMANDS.items()]
+        lines = _help_lines()
         return (
             "I'm Clara. Mention me (or talk to me in DMs) and I answer; start a message with "
             '!high, !mid or !low to choose how hard I think; say "clara stop" to stop me.\n'
@@ -136,6 +170,27 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
     if key == ("memory", "search"):
         return await _memory_search(invocation, deps)
     return await _memory_clear(invocation, deps)
+
+
+#: Families with many commands: one help line each (the whole help fits in one message).
+_FAMILIES = {
+    "mcp": "Clara's tools from MCP servers (changes: admins only)",
+    "email": "your own mail accounts and their alerts",
+    "mailroom": "operators: replies to mail sent to Clara",
+}
+
+
+def _help_lines() -> list[str]:
+    """``/clara help``: each command of the small groups, one line per family of the rest."""
+    lines = [
+        f"/{group} {name}: {text}"
+        for (group, name), text in COMMANDS.items()
+        if group not in _FAMILIES
+    ]
+    for family, summary in _FAMILIES.items():
+        names = " | ".join(name for group, name in COMMANDS if group == family)
+        lines.append(f"/{family} {names}: {summary}")
+    return lines
 
 
 async def _tier_configs(

@@ -13,6 +13,8 @@ from ...store import Database
 from ...supervisors import Backoff, ChildSpec
 from .. import ActorRef
 from ..channel.subsystem import Channels
+from ..email import EmailAdmin
+from ..mailroom import MailroomAdmin
 from ..mcp import McpSystem
 from .commands import CommandDependencies, Invocation, run_command
 from .gateway import DiscordGateway
@@ -60,6 +62,8 @@ def discord_subsystem(
     llm: ActorRef | None,
     mcp: McpSystem | None,
     started_at: float,
+    email: EmailAdmin | None = None,
+    mailroom: MailroomAdmin | None = None,
 ) -> Discord:
     """The gateway actor's spec and the intake's: messages go to their channel's actor,
     slash commands run with what they need; ``/readyz`` reports ``discord`` until the
@@ -76,6 +80,8 @@ def discord_subsystem(
         started_at=started_at,
         mcp=mcp.admin if mcp is not None else None,
         llm=llm,
+        email=email,
+        mailroom=mailroom,
     )
     readiness.register(
         "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"

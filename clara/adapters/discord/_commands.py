@@ -1,4 +1,10 @@
-"""Clara's slash commands as discord.py application commands."""
+"""Clara's slash commands as discord.py application commands.
+
+``/email connect`` takes a password. Discord shows slash command options to no one else and
+the answer is ephemeral, but discord.py logs every gateway event at DEBUG, the interaction
+with its options included: ``hide_secret_options`` masks the value of any option named in
+``SECRET_OPTIONS`` in discord.py's records before a handler sees them.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,48 @@ from discord import app_commands
 
 from ..chat import Author
 
-__all__ = ["CommandHandler", "install_commands"]
+__all__ = ["SECRET_OPTIONS", "CommandHandler", "hide_secret_options", "install_commands"]
 
 logger = logging.getLogger(__name__)
+
+#: Options whose values are secrets: never in a log line.
+SECRET_OPTIONS = frozenset({"password"})
+#: discord.py's loggers that log gateway payloads (interactions and their options).
+_PAYLOAD_LOGGERS = ("discord.gateway", "discord.client", "discord.state")
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with the value of every secret option (``{"name": "password", "value":
+    ...}``) replaced by ``****``; the same object when there is none."""
+    if isinstance(value, dict):
+        if value.get("name") in SECRET_OPTIONS and "value" in value:
+            return {**value, "value": "****"}
+        changed = {key: _masked(item) for key, item in value.items()}
+        return value if all(changed[key] is value[key] for key in value) else changed
+    if isinstance(value, list):
+        items = [_masked(item) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
+class _SecretOptionFilter(logging.Filter):
+    """Masks secret options' values in the arguments of discord.py's log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_masked(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = _masked(record.args)
+        return True
+
+
+def hide_secret_options() -> None:
+    """Install the mask on discord.py's payload loggers (once; calling again is harmless)."""
+    for name in _PAYLOAD_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(item, _SecretOptionFilter) for item in target.filters):
+            target.addFilter(_SecretOptionFilter())
+
 
 #: (group, name, options, channel id, guild id, author) -> the text to answer with.
 CommandHandler = Callable[[str, str, dict[str, Any], str, str | None, Author], Awaitable[str]]
@@ -34,12 +79,15 @@ def _author(interaction: discord.Interaction) -> Author:
 
 
 def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler) -> None:
-    """Add /clara, /channel, /model, /memory and /mcp to ``tree``; answers are ephemeral."""
+    """Add /clara, /channel, /model, /memory, /mcp, /email and /mailroom to ``tree``; answers
+    are ephemeral."""
+    hide_secret_options()
 
     async def answer(
         interaction: discord.Interaction, group: str, name: str, options: dict[str, Any]
     ) -> None:
-        slow = group == "mcp"  # installs take longer than Discord's 3 s to answer
+        # Installs and connection tests take longer than Discord's 3 s to answer.
+        slow = group in ("mcp", "email", "mailroom")
         if slow:
             await interaction.response.defer(ephemeral=True, thinking=True)
         text = await trio_asyncio.trio_as_aio(handler)(
@@ -155,5 +203,183 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     simple("disable", "Admin: stop an MCP server and stop offering its tools")
     simple("restart", "Admin: restart an MCP server")
 
-    for group in (clara_group, channel_group, model_group, memory_group, mcp_group):
+    groups = (clara_group, channel_group, model_group, memory_group, mcp_group)
+    for group in (*groups, _email_group(answer), _mailroom_group(answer)):
         tree.add_command(group)
+
+
+_Answer = Callable[[discord.Interaction, str, str, dict[str, Any]], Awaitable[None]]
+
+#: The choices of /email's fixed options (the rules' own names: clara.actors.email.rules).
+_RULE_ACTIONS = ("list", "add", "remove", "move", "enable", "disable")
+_RULE_KINDS = (
+    "sender_contains",
+    "sender_domain",
+    "subject_contains",
+    "subject_regex",
+    "body_contains",
+    "has_attachments",
+)
+_IMPORTANCES = ("urgent", "high", "normal", "low")
+_PRESETS = ("job_hunting", "urgent", "security", "financial", "shipping")
+
+
+def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=value, value=value) for value in values]
+
+
+def _email_group(answer: _Answer) -> app_commands.Group:
+    """/email: a person's own mail accounts (``EmailAdmin`` does the work)."""
+    group = app_commands.Group(name="email", description="Your mail accounts and their alerts")
+    account_help = "the account's address (not needed when you have one)"
+
+    @group.command(name="connect", description="Connect a mail account (tested before it is saved)")
+    @app_commands.describe(
+        host="the IMAP server, e.g. imap.fastmail.com",
+        port="the IMAP port (993: IMAP over TLS)",
+        tls="connect over TLS (leave on)",
+        user="the name you log in with (often your address)",
+        password="your password or app password: stored encrypted, never shown",
+        address="the account's address, if the login name is not it",
+        provider="sign in on a provider's page instead of a password (e.g. google)",
+    )
+    async def email_connect(  # noqa: PLR0917 - one argument per slash command option
+        interaction: discord.Interaction,
+        host: str = "",
+        port: app_commands.Range[int, 1, 65535] = 993,
+        tls: bool = True,
+        user: str = "",
+        password: str = "",
+        address: str = "",
+        provider: str = "",
+    ) -> None:
+        options = {
+            "host": host,
+            "port": port,
+            "tls": tls,
+            "user": user,
+            "password": password,
+            "address": address,
+            "provider": provider,
+        }
+        await answer(interaction, "email", "connect", options)
+
+    @group.command(name="status", description="Your mail accounts and how each is doing")
+    @app_commands.describe(account=account_help)
+    async def email_status(interaction: discord.Interaction, account: str = "") -> None:
+        await answer(interaction, "email", "status", {"account": account})
+
+    @group.command(name="rules", description="List or change which mail is alerted")
+    @app_commands.describe(
+        action="list (default), add, remove, move, enable or disable",
+        account=account_help,
+        kind="add: what to look at",
+        value="add: the text to look for (has_attachments: empty, or false for none)",
+        importance="add: how pressing a match is",
+        match="add: a match needs any (default) or all of the rule's conditions",
+        name="add: the rule's name; an existing rule's adds the condition to it",
+        rule="remove, move, enable, disable: the rule's number or name",
+        position="move: the rule's new number",
+    )
+    @app_commands.choices(
+        action=_choices(_RULE_ACTIONS),
+        kind=_choices(_RULE_KINDS),
+        importance=_choices(_IMPORTANCES),
+        match=_choices(("any", "all")),
+    )
+    async def email_rules(  # noqa: PLR0917 - one argument per slash command option
+        interaction: discord.Interaction,
+        action: str = "list",
+        account: str = "",
+        kind: str = "",
+        value: str = "",
+        importance: str = "",
+        match: str = "",
+        name: str = "",
+        rule: str = "",
+        position: app_commands.Range[int, 1, 50] | None = None,
+    ) -> None:
+        options = {
+            "action": action,
+            "account": account,
+            "kind": kind,
+            "value": value,
+            "importance": importance,
+            "match": match,
+            "name": name,
+            "rule": rule,
+            "position": position,
+        }
+        await answer(interaction, "email", "rules", options)
+
+    @group.command(name="presets", description="Ready-made rules: list them, or apply one")
+    @app_commands.describe(preset="the preset to add to the account's rules", account=account_help)
+    @app_commands.choices(preset=_choices(_PRESETS))
+    async def email_presets(
+        interaction: discord.Interaction, preset: str = "", account: str = ""
+    ) -> None:
+        await answer(interaction, "email", "presets", {"preset": preset, "account": account})
+
+    @group.command(name="quiet", description="Quiet hours in your time zone")
+    @app_commands.describe(hours="HH:MM-HH:MM (e.g. 22:00-07:30), or off", account=account_help)
+    async def email_quiet(
+        interaction: discord.Interaction, hours: str = "", account: str = ""
+    ) -> None:
+        await answer(interaction, "email", "quiet", {"hours": hours, "account": account})
+
+    @group.command(name="channel", description="Alerts here or in your DMs; ping or not")
+    @app_commands.describe(
+        to="here: this server channel (everyone in it sees them); dm: only you",
+        ping="whether alerts ping you",
+        account=account_help,
+    )
+    @app_commands.choices(to=_choices(("here", "dm")), ping=_choices(("on", "off")))
+    async def email_channel(
+        interaction: discord.Interaction, to: str = "", ping: str = "", account: str = ""
+    ) -> None:
+        await answer(interaction, "email", "channel", {"to": to, "ping": ping, "account": account})
+
+    @group.command(name="disconnect", description="Stop watching an account and delete it")
+    @app_commands.describe(account=account_help, confirm="True: yes, delete it")
+    async def email_disconnect(
+        interaction: discord.Interaction, account: str = "", confirm: bool = False
+    ) -> None:
+        await answer(interaction, "email", "disconnect", {"account": account, "confirm": confirm})
+
+    return group
+
+
+def _mailroom_group(answer: _Answer) -> app_commands.Group:
+    """/mailroom: operators decide on the replies to Clara's own mail (``MailroomAdmin``)."""
+    group = app_commands.Group(name="mailroom", description="Operators: replies to Clara's mail")
+
+    @group.command(name="pending", description="Operator: mail waiting for a decision")
+    async def mailroom_pending(interaction: discord.Interaction) -> None:
+        await answer(interaction, "mailroom", "pending", {})
+
+    @group.command(name="approve", description="Operator: send the drafted reply to one mail")
+    @app_commands.describe(id="the mail's number, as its summary shows it")
+    async def mailroom_approve(
+        interaction: discord.Interaction, id: app_commands.Range[int, 1]
+    ) -> None:
+        await answer(interaction, "mailroom", "approve", {"id": id})
+
+    @group.command(name="reject", description="Operator: send no reply to one mail")
+    @app_commands.describe(id="the mail's number, as its summary shows it")
+    async def mailroom_reject(
+        interaction: discord.Interaction, id: app_commands.Range[int, 1]
+    ) -> None:
+        await answer(interaction, "mailroom", "reject", {"id": id})
+
+    @group.command(name="edit", description="Operator: replace the draft reply of one mail")
+    @app_commands.describe(
+        id="the mail's number, as its summary shows it", text="the reply to send instead"
+    )
+    async def mailroom_edit(
+        interaction: discord.Interaction,
+        id: app_commands.Range[int, 1],
+        text: app_commands.Range[str, 1, 3500],
+    ) -> None:
+        await answer(interaction, "mailroom", "edit", {"id": id, "text": text})
+
+    return group
