@@ -9,6 +9,14 @@ these machines do), users get uids from 20,000 up; otherwise everyone is the cal
 ``kill()`` ends the master's whole process group with SIGKILL (a cut: SIGTERM is not one,
 sessions live on ~14 s), waits for it, and removes the stale ``master.pid`` a killed master
 leaves; ``start()`` brings it back on the same port and mail.
+
+``Dovecot(oauth2_introspection=URL)`` also takes XOAUTH2 and OAUTHBEARER logins, checked by
+dovecot's ``oauth2`` passdb against an RFC 7662 introspection endpoint at ``URL`` (POST
+``token=...``; the answer's ``active`` must be true and its ``username`` the login). Users
+still come from the passwd-file (their uid and home) and may still log in with their
+password. Nothing is cached (``auth_cache_size = 0``) and a refused login costs the next
+one nothing (the auth penalty is off: its socket is closed to the auth process), so every
+login is decided by the introspection answer of that moment.
 """
 
 from __future__ import annotations
@@ -45,7 +53,13 @@ def free_port() -> int:
 class Dovecot:
     """One dovecot master, a child of this process in its own process group."""
 
-    def __init__(self, root: Path | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        port: int | None = None,
+        oauth2_introspection: str | None = None,
+    ) -> None:
         binary = dovecot_binary()
         if binary is None:
             raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
@@ -55,6 +69,7 @@ class Dovecot:
         self.root = root or Path(tempfile.mkdtemp(prefix="clara-dovecot-"))
         self.root.chmod(0o755)
         self.port = port or free_port()
+        self.oauth2_introspection = oauth2_introspection
         self.users: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         for folder in ("run", "state", "mail"):
@@ -185,6 +200,7 @@ class Dovecot:
     def _write_config(self) -> None:
         root = self.root
         self._write_passwd()
+        oauth2 = self.oauth2_introspection
         lines = [
             "protocols = imap",
             "listen = 127.0.0.1",
@@ -193,14 +209,39 @@ class Dovecot:
             f"log_path = {root / 'dovecot.log'}",
             "ssl = no",
             "disable_plaintext_auth = no",
-            "auth_mechanisms = plain login",
+            "auth_mechanisms = plain login" + (" xoauth2 oauthbearer" if oauth2 else ""),
             # A wrong password answers at once (a real server waits 2 s; tests need not).
             "auth_failure_delay = 0",
             "first_valid_uid = 1",
             "mail_location = maildir:~/Maildir",
+        ]
+        if oauth2:
+            (root / "oauth2.conf.ext").write_text(
+                "\n".join(
+                    [
+                        "introspection_mode = post",
+                        f"introspection_url = {oauth2}",
+                        "force_introspection = yes",
+                        "username_attribute = username",
+                        "active_attribute = active",
+                        "active_value = true",
+                    ]
+                )
+                + "\n"
+            )
+            lines += [
+                "auth_cache_size = 0",
+                "passdb {",
+                "  driver = oauth2",
+                "  mechanisms = xoauth2 oauthbearer",
+                f"  args = {root / 'oauth2.conf.ext'}",
+                "}",
+            ]
+        lines += [
             "passdb {",
             "  driver = passwd-file",
             f"  args = scheme=PLAIN username_format=%u {root / 'passwd'}",
+            *(["  mechanisms = plain login"] if oauth2 else []),
             "}",
             "userdb {",
             "  driver = passwd-file",
@@ -221,6 +262,10 @@ class Dovecot:
             "}",
             "service anvil {",
             "  client_limit = 5000",
+            # No auth penalty with OAuth: a refused token would slow the next login by
+            # seconds (dovecot's anvil penalty; mode 0 keeps the unprivileged auth process
+            # out of its socket). Tests of refused tokens then run at the speed of logins.
+            *(["  unix_listener anvil-auth-penalty {", "    mode = 0", "  }"] if oauth2 else []),
             "}",
         ]
         if os.geteuid() != 0:

@@ -4,10 +4,12 @@ Built on imapclient (synchronous: its calls run in worker threads behind one lim
 by every account; IDLE waits take no thread). ``open_session(endpoint)`` gives an
 ``ImapSession``; ``search_inbox`` / ``read_inbox_message`` look at INBOX for the model's
 mail tools; errors are ``ImapUnavailable`` (retry), ``ImapLoginRefused`` (tell the
-owner) and ``ImapProtocolError``, all ``EmailError``.
+owner) and ``ImapProtocolError``, all ``EmailError``. An endpoint with an access token logs
+in with XOAUTH2; ``oauth_providers(settings.email)`` gives the OAuth providers configured.
 """
 
 from ._errors import EmailError, ImapLoginRefused, ImapProtocolError, ImapUnavailable
+from ._oauth import BUILT_IN_PROVIDERS, OAuthProvider, oauth_providers
 from ._parse import SNIPPET_BYTES, SNIPPET_CHARS, decode_snippet, has_attachments, text_part
 from ._reading import (
     MailAttachment,
@@ -21,6 +23,7 @@ from ._session import FETCH_BATCH, ImapSession, open_session
 from ._types import FetchedMail, ImapEndpoint, MailboxState
 
 __all__ = [
+    "BUILT_IN_PROVIDERS",
     "FETCH_BATCH",
     "SNIPPET_BYTES",
     "SNIPPET_CHARS",
@@ -35,8 +38,10 @@ __all__ = [
     "MailMessage",
     "MailSearch",
     "MailboxState",
+    "OAuthProvider",
     "decode_snippet",
     "has_attachments",
+    "oauth_providers",
     "open_session",
     "read_inbox_message",
     "safe_search_words",

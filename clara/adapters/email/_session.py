@@ -11,6 +11,10 @@ blocked on the socket.
 imapclient's and the socket's errors become ``ImapUnavailable`` (the connection is gone or
 too slow), ``ImapLoginRefused`` (wrong credentials) and ``ImapProtocolError`` (a NO/BAD, an
 unusable answer); their messages name the account, never the password.
+
+An endpoint with an OAuth access token logs in with AUTHENTICATE XOAUTH2 (imapclient's
+``oauth2_login``) instead of LOGIN; a refused token is ``ImapLoginRefused`` like a refused
+password (the account actor refreshes it once and tries again before telling the owner).
 """
 
 from __future__ import annotations
@@ -77,8 +81,8 @@ def _mapped(method: Callable[P, T]) -> Callable[P, T]:
                     f"{session.label}: the server cannot log anyone in just now: {error}"
                 ) from error
             raise ImapLoginRefused(
-                f"{session.label}: the server refused the login (wrong user name or password): "
-                f"{error}"
+                f"{session.label}: the server refused the login (wrong user name or "
+                f"{session.credential}): {error}"
             ) from error
         except (IMAPClientAbortError, OSError, EOFError) as error:
             raise ImapUnavailable(
@@ -94,11 +98,18 @@ def _mapped(method: Callable[P, T]) -> Callable[P, T]:
 
 
 class ImapSession:
-    """A logged-in connection with INBOX selected (after ``select_inbox``)."""
+    """A logged-in connection with INBOX selected (after ``select_inbox``).
 
-    def __init__(self, client: imapclient.IMAPClient, label: str) -> None:
+    ``credential`` names what it logs in with, in a refusal's message (``password``, or
+    ``access token`` for XOAUTH2).
+    """
+
+    def __init__(
+        self, client: imapclient.IMAPClient, label: str, *, credential: str = "password"
+    ) -> None:
         self.client = client
         self.label = label
+        self.credential = credential
         self.idling = False
 
     # -- life ---------------------------------------------------------------------------------
@@ -280,9 +291,15 @@ def open_session(endpoint: ImapEndpoint) -> ImapSession:
         raise ImapProtocolError(f"{label}: unusable greeting: {error}") from error
     # Aware INTERNALDATEs (imapclient would make them naive local times).
     client.normalise_times = False
-    session = ImapSession(client, label)
+    if endpoint.access_token is not None:
+        session = ImapSession(client, label, credential="access token")
+    else:
+        session = ImapSession(client, label)
     try:
-        _login(session, endpoint.username, endpoint.password)
+        if endpoint.access_token is not None:
+            _oauth2_login(session, endpoint.username, endpoint.access_token)
+        else:
+            _login(session, endpoint.username, endpoint.password)
     except BaseException:
         session.close()
         raise
@@ -292,3 +309,10 @@ def open_session(endpoint: ImapEndpoint) -> ImapSession:
 @_mapped
 def _login(session: ImapSession, username: str, password: str) -> None:
     session.client.login(username, password)
+
+
+@_mapped
+def _oauth2_login(session: ImapSession, username: str, access_token: str) -> None:
+    """AUTHENTICATE XOAUTH2 (the server's answer to a bad token is a LoginError, mapped to
+    ``ImapLoginRefused``; its text is the server's, never the token)."""
+    session.client.oauth2_login(username, access_token)

@@ -10,21 +10,25 @@ __all__ = ["FetchedMail", "ImapEndpoint", "MailboxState"]
 
 
 class ImapEndpoint(msgspec.Struct, frozen=True, kw_only=True):
-    """Where and as whom to log in. ``repr`` never shows the password (it is only ever
-    handed to ``login``)."""
+    """Where and as whom to log in: with a password (LOGIN), or with an OAuth access token
+    (``access_token``: AUTHENTICATE XOAUTH2, what Gmail and Outlook take). ``repr`` never
+    shows either (they are only ever handed to the login)."""
 
     host: str
     port: int
     username: str
-    password: str
+    password: str = ""
     use_tls: bool = True
     timeout: float = 30.0
     """Seconds to connect, and for each command's answer."""
+    access_token: str | None = None
+    """An OAuth access token: log in with XOAUTH2 instead of the password."""
 
     def __repr__(self) -> str:
+        secret = "access_token=***" if self.uses_oauth2 else "password=***"
         return (
             f"ImapEndpoint(host={self.host!r}, port={self.port!r}, username={self.username!r}, "
-            f"password=***, use_tls={self.use_tls!r}, timeout={self.timeout!r})"
+            f"{secret}, use_tls={self.use_tls!r}, timeout={self.timeout!r})"
         )
 
     __str__ = __repr__
@@ -33,6 +37,11 @@ class ImapEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     def label(self) -> str:
         """``user@host:port``, for messages and logs."""
         return f"{self.username}@{self.host}:{self.port}"
+
+    @property
+    def uses_oauth2(self) -> bool:
+        """Whether the login is XOAUTH2 with ``access_token`` (else LOGIN with the password)."""
+        return self.access_token is not None
 
 
 class MailboxState(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,10 @@ The flow follows the MCP authorization spec:
 4. **exchange**: the code and verifier for tokens; **refresh** when the access token has
    less than ``REFRESH_MARGIN`` (5 minutes) left.
 
+The same machinery signs mail accounts in (``clara.actors.email.oauth``) with a client the
+operator registered by hand: ``OAuthFlow.configured`` starts such a flow where discovery and
+registration would have left it, without RFC 8707's ``resource`` (mail providers take none).
+
 ``OAuthFlow`` is the explicit state machine of one attempt. Each step moves it along
 ``TRANSITIONS``; anything else raises ``InvalidTransition``. A flow whose code does not
 come back within ``FLOW_TIMEOUT`` (30 minutes) is abandoned by its owner (the catalog
@@ -32,7 +36,7 @@ import hashlib
 import re
 import secrets
 import urllib.parse
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 
 import httpx2
 import msgspec
@@ -44,11 +48,13 @@ __all__ = [
     "REFRESH_MARGIN",
     "TRANSITIONS",
     "AuthServer",
+    "AuthorizationLost",
     "BearerAuth",
     "FlowState",
     "InvalidTransition",
     "OAuthError",
     "OAuthFlow",
+    "OAuthRefused",
     "TokenSet",
     "pkce_pair",
     "resource_metadata_url",
@@ -58,6 +64,28 @@ FLOW_TIMEOUT = 30 * 60.0
 """Seconds a started flow waits for its code before it is abandoned."""
 REFRESH_MARGIN = 5 * 60.0
 """An access token with less than this left is refreshed before use."""
+
+
+class OAuthRefused(OAuthError):
+    """An authorization server answered with one of OAuth's registered error codes
+    (RFC 6749 §5.2: ``invalid_grant``, ...); ``code`` is that word, nothing of its text."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AuthorizationLost(OAuthError):
+    """No usable grant is left: no tokens are stored, the access token expired without a
+    refresh token, or the refresh token was refused (``invalid_grant``: revoked or expired).
+    Only a new authorization by the person helps; retrying does not.
+
+    ``reason`` is ``no_tokens``, ``expired`` or ``revoked``.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class FlowState(enum.Enum):
@@ -117,19 +145,30 @@ class OAuthFlow:
     """One authorization attempt for one server: its state machine and its secrets.
 
     Args:
-        server: the MCP server's name in Clara.
-        resource: the server's URL (the token's audience).
+        server: the MCP server's name in Clara (for a mail account: the provider's).
+        resource: the server's URL (the token's audience); empty: no ``resource`` parameter
+            is sent (mail providers take none; Microsoft's v2 endpoint refuses it).
         redirect_uri: where the authorization server sends the person back.
         started_at: trio's clock at the start (the 30-minute window counts from it).
         started_by: who asked for it (``discord:123``).
+        authorization_params: more query parameters for the link (Google's
+            ``access_type=offline``, a ``login_hint``); they never replace the flow's own.
     """
 
     def __init__(
-        self, server: str, resource: str, redirect_uri: str, *, started_at: float, started_by: str
+        self,
+        server: str,
+        resource: str,
+        redirect_uri: str,
+        *,
+        started_at: float,
+        started_by: str,
+        authorization_params: Mapping[str, str] | None = None,
     ) -> None:
         self.server = server
         self.resource = resource
         self.redirect_uri = redirect_uri
+        self.authorization_params = dict(authorization_params or {})
         self.started_at = started_at
         self.started_by = started_by
         self.state = FlowState.STARTED
@@ -141,6 +180,43 @@ class OAuthFlow:
         self.client_secret: str | None = None
         self.error = ""
         self.history: list[FlowState] = [FlowState.STARTED]
+
+    @classmethod
+    def configured(
+        cls,
+        name: str,
+        auth_server: AuthServer,
+        redirect_uri: str,
+        *,
+        client_id: str,
+        client_secret: str | None,
+        started_at: float,
+        started_by: str,
+        resource: str = "",
+        authorization_params: Mapping[str, str] | None = None,
+    ) -> OAuthFlow:
+        """A flow for a client registered by hand (the operator's, for a known provider):
+        its endpoints and client are given, so it starts REGISTERED (through DISCOVERED,
+        as the history shows), ready for ``authorization_url``.
+
+        Raises:
+            ValueError: ``client_id`` is empty.
+        """
+        if not client_id:
+            raise ValueError(f"OAuth flow for {name}: client_id must not be empty")
+        flow = cls(
+            name,
+            resource,
+            redirect_uri,
+            started_at=started_at,
+            started_by=started_by,
+            authorization_params=authorization_params,
+        )
+        flow.auth_server = auth_server
+        flow.advance(FlowState.DISCOVERED)
+        flow.client_id, flow.client_secret = client_id, client_secret
+        flow.advance(FlowState.REGISTERED)
+        return flow
 
     @property
     def deadline(self) -> float:
@@ -169,14 +245,16 @@ class OAuthFlow:
             )
         self.advance(FlowState.AWAITING_CODE)
         query = {
+            **self.authorization_params,
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
             "code_challenge": self.challenge,
             "code_challenge_method": "S256",
             "state": self.key,
-            "resource": self.resource,
         }
+        if self.resource:
+            query["resource"] = self.resource
         if server.scopes:
             query["scope"] = " ".join(server.scopes)
         separator = "&" if "?" in server.authorization_endpoint else "?"

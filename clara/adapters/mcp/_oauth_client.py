@@ -5,7 +5,11 @@ what it may reach follows from where the MCP server is (``reach_of``), each addr
 checked before it is used, redirects are never followed, and errors say which step and
 which origin failed and the status code, never the answer's text. The one exception is an
 OAuth error code from the registered vocabulary (``invalid_grant``), which is a word from a
-fixed list and helps the person who reads it.
+fixed list and helps the person who reads it (and is raised as ``OAuthRefused`` carrying it).
+
+The exchange and the refresh also serve mail accounts, whose flows have no ``resource``:
+then none is sent, and what the token endpoint may reach follows from the endpoint itself
+(the operator named it, as the MCP server's own URL is named by its installer).
 
 The protocol's JSON is parsed with the SDK's own pydantic models (``mcp.shared.auth``).
 """
@@ -30,7 +34,14 @@ from pydantic import ValidationError
 
 from ...errors import InvalidTransition, OAuthError
 from ._hosts import Resolver, system_resolver
-from ._oauth import AuthServer, FlowState, OAuthFlow, TokenSet, resource_metadata_url
+from ._oauth import (
+    AuthServer,
+    FlowState,
+    OAuthFlow,
+    OAuthRefused,
+    TokenSet,
+    resource_metadata_url,
+)
 from ._outbound import Answer, Outbound, Reach, reach_of
 from ._urls import Url
 
@@ -88,8 +99,11 @@ def _document(answer: Answer, what: str) -> dict[str, Any]:
         )
     if answer.status >= 400:
         code = _error_code(answer.body)
-        said = f" ({code})" if code else ""
-        raise OAuthError(f"{what}: {answer.origin} answered HTTP {answer.status}{said}")
+        if code:
+            raise OAuthRefused(
+                f"{what}: {answer.origin} answered HTTP {answer.status} ({code})", code
+            )
+        raise OAuthError(f"{what}: {answer.origin} answered HTTP {answer.status}")
     try:
         data = json.loads(answer.body)
     except ValueError:
@@ -261,19 +275,21 @@ class OAuthClient:
         """Trade the code (and the PKCE verifier) for tokens; AUTHORIZED or FAILED."""
         flow.advance(FlowState.EXCHANGING)
         assert flow.auth_server is not None
+        endpoint = flow.auth_server.token_endpoint
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": flow.redirect_uri,
             "client_id": flow.client_id,
             "code_verifier": flow.verifier,
-            "resource": flow.resource,
         }
+        if flow.resource:
+            form["resource"] = flow.resource
         if flow.client_secret:
             form["client_secret"] = flow.client_secret
         try:
             tokens = await self._token(
-                flow.auth_server.token_endpoint, form, reach_of(flow.resource), "code exchange"
+                endpoint, form, reach_of(flow.resource or endpoint), "code exchange"
             )
         except OAuthError as error:
             flow.advance(FlowState.FAILED, str(error))
@@ -288,18 +304,29 @@ class OAuthClient:
         *,
         client_id: str,
         client_secret: str | None,
-        resource: str,
+        resource: str | None,
     ) -> TokenSet:
-        """New tokens for ``refresh_token`` (the token endpoint is checked like any other)."""
+        """New tokens for ``refresh_token`` (the token endpoint is checked like any other).
+
+        ``resource``: the MCP server's URL, sent and deciding what the endpoint may reach;
+        None (a mail provider): none is sent, and the endpoint's own place decides.
+
+        Raises:
+            OAuthRefused: the server answered an OAuth error code (``invalid_grant``: the
+                refresh token is revoked or expired).
+            OAuthError: any other failure (unreachable, refused URL, unusable answer).
+        """
         form = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": client_id,
-            "resource": resource,
         }
+        if resource:
+            form["resource"] = resource
         if client_secret:
             form["client_secret"] = client_secret
-        tokens = await self._token(token_endpoint, form, reach_of(resource), "token refresh")
+        reach = reach_of(resource or token_endpoint)
+        tokens = await self._token(token_endpoint, form, reach, "token refresh")
         if tokens.refresh_token is None:  # the server kept the old one valid
             tokens = msgspec.structs.replace(tokens, refresh_token=refresh_token)
         return tokens
