@@ -14,6 +14,9 @@ own child spec; siblings are wired with refs that exist from the moment a child 
       mcp       MCP servers: reaper, catalog, servers    (CLARA_MCP_ENABLED)
       discord   the gateway connection                   (with DISCORD_BOT_TOKEN)
       channels  one ChannelActor per channel
+      email     one actor per mail account, and their starter   (CLARA_EMAIL_ENABLED)
+      mail-tools  keeps the index of who has mail accounts (the model's mail tools)
+      mailroom  Clara's own inbox: desk and inbox actors        (CLARA_MAILROOM_ENABLED)
       intake    resumes, catches up, then lets Discord's messages in; or ``console`` (a
                 terminal chat); or nothing (--once)
 
@@ -34,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
 import msgspec
 import trio
 
@@ -41,13 +45,27 @@ from clara.actors import ActorSystem, DeadLetters
 from clara.actors.channel.subsystem import Channels, channel_http_client, channels_subsystem
 from clara.actors.console.subsystem import answer_once, console_subsystem
 from clara.actors.discord.subsystem import discord_bridge, discord_subsystem
-from clara.actors.email import EmbedAlertSink, email_subsystem, mail_tools_child
+from clara.actors.email import (
+    EmailAdmin,
+    EmailOAuth,
+    EmailSystem,
+    EmailTokens,
+    EmbedAlertSink,
+    account_statistics,
+    check_email_oauth,
+    email_oauth,
+    email_subsystem,
+    mail_tools_child,
+    shared_oauth_callback,
+)
 from clara.actors.llm.subsystem import llm_subsystem
+from clara.actors.mailroom import EmbedMailroomSink, mailroom_subsystem
 from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
 from clara.actors.status.subsystem import status_subsystem
 from clara.actors.store import store_subsystem
 from clara.adapters.console import ConsoleTransport, PlainTransport
+from clara.adapters.mcp import OAuthClient
 from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
@@ -95,15 +113,23 @@ def build_tree(
         if settings.mcp.enabled
         else None
     )
-    # Email, with chat: the accounts' watchers and the model's tools over people's own mail.
-    mail = (
-        MailToolbox(database, secrets)
-        if settings.email.enabled
-        and database is not None
-        and secrets is not None
-        and chat != "once"
-        else None
-    )
+    # Email, with chat: the accounts' watchers, the model's tools over people's own mail,
+    # /email, OAuth sign-ins; and Clara's own inbox (the mailroom), when configured.
+    email = mail = email_admin = email_signin = None
+    if settings.email.enabled and database is not None and secrets is not None and chat != "once":
+        tokens = EmailTokens(database, secrets, OAuthClient(http))
+        mail = MailToolbox(database, secrets, tokens=tokens)
+        email = email_subsystem(
+            settings,
+            database=database,
+            secrets=secrets,
+            sink=EmbedAlertSink(transport),
+            tokens=tokens,
+        )
+        readiness.register_details("email", email.readiness_details)
+        email_admin, email_signin = _email_commands(
+            settings, email, mail, database=database, secrets=secrets, http=http
+        )
     channels = channels_subsystem(
         settings,
         transport,
@@ -121,16 +147,21 @@ def build_tree(
         system,
         readiness,
         started_at=started_at,
-        oauth_callback=mcp.oauth_callback if mcp is not None else None,
+        oauth_callback=shared_oauth_callback(
+            email_signin.finish if email_signin is not None else None,
+            mcp.oauth_callback if mcp is not None else None,
+        ),
         secrets=settings.secrets,
     )
-    email = None
-    if mail is not None:
-        assert database is not None and secrets is not None
-        email = email_subsystem(
-            settings, database=database, secrets=secrets, sink=EmbedAlertSink(transport)
+    mailroom = None
+    if settings.mailroom.enabled and database is not None and chat != "once":
+        mailroom = mailroom_subsystem(
+            settings,
+            database=database,
+            llm=llm.ref,
+            sink=EmbedMailroomSink(transport, settings.mailroom.operator_channel),
         )
-        readiness.register_details("email", email.readiness_details)
+        readiness.register_details("mailroom", mailroom.readiness_details)
     connection = platform = None  # --once: the caller talks to the console channel itself
     if bridge is not None:
         discord = discord_subsystem(
@@ -143,6 +174,8 @@ def build_tree(
             llm=llm.ref,
             mcp=mcp,
             started_at=started_at,
+            email=email_admin,
+            mailroom=mailroom.admin if mailroom is not None else None,
         )
         connection, platform = discord.connection, discord.intake
     elif chat == "console":
@@ -158,6 +191,7 @@ def build_tree(
         channels.spec,
         email.spec if email is not None else None,
         mail_tools_child(mail) if mail is not None else None,
+        mailroom.spec if mailroom is not None else None,
         platform,
     ]
     root = Supervisor(
@@ -168,6 +202,47 @@ def build_tree(
     return Tree(root, channels)
 
 
+def _email_commands(
+    settings: Settings,
+    email: EmailSystem,
+    mail: MailToolbox,
+    *,
+    database: Database,
+    secrets: SecretBox,
+    http: httpx.AsyncClient,
+) -> tuple[EmailAdmin, EmailOAuth]:
+    """``/email`` and the OAuth sign-ins behind ``/email connect provider:``."""
+
+    async def restart(account_id: int) -> None:  # an account reads its settings at start
+        await email.forget(account_id)
+        await email.watch(account_id)
+
+    async def connected(account_id: int) -> None:
+        await restart(account_id)
+        await mail.owners.refresh()  # the mail tools are offered at once
+
+    signin = email_oauth(
+        settings,
+        database=database,
+        secrets=secrets,
+        oauth=OAuthClient(http),
+        on_connected=connected,
+    )
+    admin = EmailAdmin(
+        database,
+        secrets,
+        limiter=email.limiter,
+        imap_timeout=settings.email.imap_timeout,
+        on_connected=connected,
+        on_changed=restart,
+        on_disconnected=email.forget,
+        statistics=account_statistics(email.accounts),
+        oauth=signin,
+        private_hosts=settings.email.private_hosts,
+    )
+    return admin, signin
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started_at = time.time()
     parser = argparse.ArgumentParser(prog="python run.py", description="Run Clara.")
@@ -175,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     once = parser.parse_args(argv).once
     try:
         settings = load_settings()
+        if settings.email.enabled:
+            check_email_oauth(settings)
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ a new kind of secret fails here until it is given a plantable value.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -49,6 +50,15 @@ def plant(kind: str, name: str, database_url: str) -> tuple[str, str]:
     if kind == "database_url":  # trust authentication: the password is carried, not checked
         url = make_url(database_url).set(password=f"pw{core}")
         return url.render_as_string(hide_password=False), core
+    if kind == "text" and name == "CLARA_EMAIL_OAUTH_PROVIDERS":  # JSON holding secrets
+        provider = {
+            "authorization_url": "https://id.example/authorize",
+            "token_url": "https://id.example/token",
+            "imap_host": "imap.example",
+            "client_id": "clara",
+            "client_secret": f"plant{core}",
+        }
+        return json.dumps({"planted": provider}), core
     raise AssertionError(f"{name}: no plantable value for a secret of kind {kind!r} yet")
 
 
@@ -82,6 +92,9 @@ async def test_planted_secrets_appear_on_no_surface(tmp_path: Path) -> None:
                 "CLARA_LLM_BREAKER_FAILURES": "1",
                 "CLARA_MEMORY_ENABLED": "false",
                 "CLARA_MCP_ENABLED": "false",
+                # A planted client secret needs its client id (else a configuration error).
+                "CLARA_EMAIL_GOOGLE_CLIENT_ID": "clara-google",
+                "CLARA_EMAIL_MICROSOFT_CLIENT_ID": "clara-microsoft",
                 "CLARA_STATUS_PORT": str(status_port),
                 "CLARA_LOG_LEVEL": "DEBUG",
             }

@@ -3,13 +3,20 @@ sandboxes, proactive messages). ``_variables`` adds them after the core ones."""
 
 from __future__ import annotations
 
-from .addresses import url
+from .addresses import host, url
 from .mcp_values import container_engine, container_network, npm_registry, path_roots
 from .tokens import secret
-from .values import boolean, choice, integer, seconds, text, text_list
+from .values import Parser, Secret, boolean, choice, id_list, integer, seconds, text, text_list
 from .var import SECONDS, Var
 
 __all__ = ["FEATURE_VARIABLES"]
+
+
+def _secret_text(name: str, raw: str) -> Secret:
+    """Text that may hold secrets (a JSON document with client secrets): kept whole and
+    never shown; its reader checks its form (``clara.adapters.email.oauth_providers``)."""
+    return Secret(raw.strip())
+
 
 _SECONDS = SECONDS
 
@@ -289,6 +296,220 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         integer(1, 1024),
         "worker threads all accounts share (connects, fetches; an IDLE wait takes none)",
         "16",
+    ),
+    Var(
+        "CLARA_EMAIL_PRIVATE_HOSTS",
+        "email",
+        "private_hosts",
+        boolean,
+        "let /email connect reach mail servers on this machine or the local network, and "
+        "without TLS (off: only servers on the internet, over TLS)",
+        "false",
+    ),
+    Var(
+        "CLARA_EMAIL_GOOGLE_CLIENT_ID",
+        "email",
+        "google_client_id",
+        text,
+        "Clara's OAuth client id at Google: mail accounts sign in with /email connect "
+        "provider:google (needs CLARA_EMAIL_GOOGLE_CLIENT_SECRET)",
+    ),
+    Var(
+        "CLARA_EMAIL_GOOGLE_CLIENT_SECRET",
+        "email",
+        "google_client_secret",
+        secret(8),
+        "that client's secret",
+    ),
+    Var(
+        "CLARA_EMAIL_MICROSOFT_CLIENT_ID",
+        "email",
+        "microsoft_client_id",
+        text,
+        "Clara's application (client) id at Microsoft Entra: Outlook and Microsoft 365 "
+        "accounts sign in with /email connect provider:microsoft",
+    ),
+    Var(
+        "CLARA_EMAIL_MICROSOFT_CLIENT_SECRET",
+        "email",
+        "microsoft_client_secret",
+        secret(8),
+        "that application's secret (a web app needs one; a public client has none)",
+    ),
+    Var(
+        "CLARA_EMAIL_MICROSOFT_TENANT",
+        "email",
+        "microsoft_tenant",
+        text,
+        "the Entra tenant people sign in through: common, organizations, consumers, or "
+        "a tenant id or domain",
+        "common",
+    ),
+    Var(
+        "CLARA_EMAIL_OAUTH_PROVIDERS",
+        "email",
+        "oauth_providers",
+        Parser("text", _secret_text, secret=True),
+        'more OAuth mail providers, a JSON object: {"name": {"authorization_url", '
+        '"token_url", "scopes", "imap_host", "imap_port", "imap_tls", "client_id", '
+        '"client_secret"}} (docs/email.md)',
+    ),
+    # mailroom: Clara's own inbox (docs/mailroom.md)
+    Var(
+        "CLARA_MAILROOM_ENABLED",
+        "mailroom",
+        "enabled",
+        boolean,
+        "Clara's own inbox: mail to Clara's address summarised to an operator channel; a "
+        "drafted reply is sent only after an operator approves it",
+        "false",
+    ),
+    Var(
+        "CLARA_MAILROOM_ADDRESS",
+        "mailroom",
+        "address",
+        text,
+        "Clara's own email address: the mailbox read and the From of every reply",
+    ),
+    Var(
+        "CLARA_MAILROOM_OPERATOR_CHANNEL",
+        "mailroom",
+        "operator_channel",
+        text,
+        "the channel id where summaries and drafts are posted and decided on",
+    ),
+    Var(
+        "CLARA_MAILROOM_OPERATORS",
+        "mailroom",
+        "operators",
+        id_list,
+        "user ids who alone may approve, reject or edit replies; empty: server "
+        "administrators (or CLARA_ADMIN_ROLE) in the operator channel",
+    ),
+    Var("CLARA_MAILROOM_IMAP_HOST", "mailroom", "imap_host", host, "Clara's IMAP server"),
+    Var(
+        "CLARA_MAILROOM_IMAP_PORT",
+        "mailroom",
+        "imap_port",
+        integer(1, 65535),
+        "its port",
+        "993",
+    ),
+    Var(
+        "CLARA_MAILROOM_IMAP_TLS",
+        "mailroom",
+        "imap_tls",
+        boolean,
+        "IMAP over TLS (false only to a loopback server)",
+        "true",
+    ),
+    Var(
+        "CLARA_MAILROOM_IMAP_USER",
+        "mailroom",
+        "imap_user",
+        text,
+        "the IMAP login (empty: the address)",
+    ),
+    Var(
+        "CLARA_MAILROOM_IMAP_PASSWORD",
+        "mailroom",
+        "imap_password",
+        secret(6),
+        "the IMAP password (6+ printable ASCII characters, no spaces)",
+    ),
+    Var(
+        "CLARA_MAILROOM_SMTP_HOST",
+        "mailroom",
+        "smtp_host",
+        host,
+        "the SMTP server approved replies are sent through",
+    ),
+    Var(
+        "CLARA_MAILROOM_SMTP_PORT",
+        "mailroom",
+        "smtp_port",
+        integer(1, 65535),
+        "its port",
+        "587",
+    ),
+    Var(
+        "CLARA_MAILROOM_SMTP_SECURITY",
+        "mailroom",
+        "smtp_security",
+        choice("starttls", "ssl", "plain"),
+        "starttls (port 587), ssl (TLS from the start, port 465) or plain (with a login: "
+        "loopback only)",
+        "starttls",
+    ),
+    Var(
+        "CLARA_MAILROOM_SMTP_AUTH",
+        "mailroom",
+        "smtp_auth",
+        boolean,
+        "log in to the SMTP server before sending (false: a relay that needs no login)",
+        "true",
+    ),
+    Var(
+        "CLARA_MAILROOM_SMTP_USER",
+        "mailroom",
+        "smtp_user",
+        text,
+        "the SMTP login (empty: the IMAP login)",
+    ),
+    Var(
+        "CLARA_MAILROOM_SMTP_PASSWORD",
+        "mailroom",
+        "smtp_password",
+        secret(6),
+        "the SMTP password (empty: the IMAP password)",
+    ),
+    Var(
+        "CLARA_MAILROOM_TIMEOUT",
+        "mailroom",
+        "timeout",
+        _SECONDS,
+        "seconds an IMAP command or an SMTP exchange may take",
+        "30",
+    ),
+    Var(
+        "CLARA_MAILROOM_TIER",
+        "mailroom",
+        "tier",
+        choice("high", "mid", "low"),
+        "the model tier that summarises mail and drafts replies",
+        "mid",
+    ),
+    Var(
+        "CLARA_MAILROOM_MAX_SEND_ATTEMPTS",
+        "mailroom",
+        "max_send_attempts",
+        integer(1, 100),
+        "attempts at sending one approved reply before it is failed (approve it again to retry)",
+        "8",
+    ),
+    Var(
+        "CLARA_MAILROOM_RETRY_SECONDS",
+        "mailroom",
+        "retry_seconds",
+        _SECONDS,
+        "the first wait after a failed send (or model call), doubled after each failure",
+        "30",
+    ),
+    Var(
+        "CLARA_MAILROOM_RETRY_MAX_SECONDS",
+        "mailroom",
+        "retry_max_seconds",
+        _SECONDS,
+        "the longest wait between retries",
+        "3600",
+    ),
+    Var(
+        "CLARA_MAILROOM_OPS_PER_MINUTE",
+        "mailroom",
+        "ops_per_minute",
+        integer(1, 1000),
+        "mailroom commands one operator may run a minute",
+        "10",
     ),
     # sandbox
     Var(

@@ -5,12 +5,16 @@ Each field is read from one environment variable, registered in ``_variables.VAR
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import msgspec
 
+from ..errors import ConfigError
+from .addresses import is_loopback
 from .dsn import dsn_passwords
-from .values import Secret
+from .values import Secret, shown
 
 __all__ = [
     "AREAS",
@@ -20,6 +24,7 @@ __all__ = [
     "EncryptionSettings",
     "LlmSettings",
     "LoggingSettings",
+    "MailroomSettings",
     "McpSettings",
     "MemorySettings",
     "ProactiveSettings",
@@ -28,6 +33,9 @@ __all__ = [
     "Settings",
     "StatusSettings",
 ]
+
+#: What CLARA_MAILROOM_ADDRESS must look like: one mailbox, nothing a header could split on.
+_EMAIL_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 LLM_PROVIDERS = ("openrouter", "anthropic", "openai", "nanogpt", "local")
 
@@ -212,6 +220,98 @@ class EmailSettings(msgspec.Struct, frozen=True, kw_only=True):
     login_retry_seconds: float = 3600.0
     max_alert_attempts: int = 5
     threads: int = 16
+    private_hosts: bool = False
+    """Whether ``/email connect`` may reach private, loopback and link-local addresses and
+    connect without TLS (a self-hosted server on the local network)."""
+    google_client_id: str = ""
+    """Clara's OAuth client at Google; empty: no ``google`` sign-in (docs/email.md)."""
+    google_client_secret: Secret | None = None
+    microsoft_client_id: str = ""
+    """Clara's app at Microsoft (Entra ID); empty: no ``microsoft`` sign-in."""
+    microsoft_client_secret: Secret | None = None
+    """Needed by a web app; a public client (no secret) works without."""
+    microsoft_tenant: str = "common"
+    oauth_providers: Secret | None = None
+    """The operator's own OAuth providers, a JSON object (it may hold client secrets, so it
+    is a secret as a whole); checked by ``clara.adapters.email.oauth_providers``."""
+
+
+class MailroomSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Clara's own inbox (docs/mailroom.md): off unless enabled; then checked as a whole."""
+
+    enabled: bool = False
+    address: str = ""
+    """Clara's own email address: the mailbox read, and the From of every reply."""
+    operator_channel: str = ""
+    """Where summaries and drafts are posted, and where administrators may decide."""
+    operators: tuple[int, ...] = ()
+    """User ids who alone may decide; empty: administrators in the operator channel."""
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_tls: bool = True
+    imap_user: str = ""
+    """Empty: the address."""
+    imap_password: Secret | None = None
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    """``starttls``, ``ssl`` (TLS from the first byte) or ``plain`` (loopback only with auth)."""
+    smtp_auth: bool = True
+    smtp_user: str = ""
+    """Empty: the IMAP user."""
+    smtp_password: Secret | None = None
+    """None: the IMAP password."""
+    timeout: float = 30.0
+    tier: str = "mid"
+    max_send_attempts: int = 8
+    retry_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    ops_per_minute: int = 10
+
+    def __post_init__(self) -> None:
+        _check_mailroom(self)
+
+
+def _check_mailroom(settings: MailroomSettings) -> None:
+    """What the mailroom needs once it is on; every message names the variable to set."""
+    if settings.address and not _EMAIL_ADDRESS.fullmatch(settings.address):
+        raise ConfigError(
+            f"CLARA_MAILROOM_ADDRESS must be an email address (name@domain); "
+            f"got {shown(settings.address)}"
+        )
+    if not settings.enabled:
+        return
+    needed = (
+        ("CLARA_MAILROOM_ADDRESS", settings.address, "Clara's own email address"),
+        ("CLARA_MAILROOM_OPERATOR_CHANNEL", settings.operator_channel, "where drafts go"),
+        ("CLARA_MAILROOM_IMAP_HOST", settings.imap_host, "the IMAP server"),
+        ("CLARA_MAILROOM_IMAP_PASSWORD", settings.imap_password, "the mailbox's password"),
+        ("CLARA_MAILROOM_SMTP_HOST", settings.smtp_host, "the SMTP server replies go through"),
+    )
+    for name, value, what in needed:
+        if not value:
+            raise ConfigError(
+                f"CLARA_MAILROOM_ENABLED is true, so {name} ({what}) is required; it is not set"
+            )
+    if not settings.imap_tls and not is_loopback(settings.imap_host):
+        raise ConfigError(
+            f"CLARA_MAILROOM_IMAP_TLS is false, but CLARA_MAILROOM_IMAP_HOST is "
+            f"{shown(settings.imap_host)}, which is not a loopback address: the password "
+            "would cross the network in the clear. Use TLS (port 993)"
+        )
+    plain_login = settings.smtp_security == "plain" and settings.smtp_auth
+    if plain_login and not is_loopback(settings.smtp_host):
+        raise ConfigError(
+            f"CLARA_MAILROOM_SMTP_SECURITY is plain, but CLARA_MAILROOM_SMTP_HOST is "
+            f"{shown(settings.smtp_host)}, which is not a loopback address: the password "
+            "would cross the network in the clear. Use starttls or ssl, or "
+            "CLARA_MAILROOM_SMTP_AUTH=false for a relay that needs no login"
+        )
+    if settings.retry_max_seconds < settings.retry_seconds:
+        raise ConfigError(
+            f"CLARA_MAILROOM_RETRY_MAX_SECONDS ({settings.retry_max_seconds:g}) must be at "
+            f"least CLARA_MAILROOM_RETRY_SECONDS ({settings.retry_seconds:g})"
+        )
 
 
 class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -243,6 +343,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     memory: MemorySettings = msgspec.field(default_factory=MemorySettings)
     mcp: McpSettings = msgspec.field(default_factory=McpSettings)
     email: EmailSettings = msgspec.field(default_factory=EmailSettings)
+    mailroom: MailroomSettings = msgspec.field(default_factory=MailroomSettings)
     sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
     proactive: ProactiveSettings = msgspec.field(default_factory=ProactiveSettings)
 
@@ -264,7 +365,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.database.url is not None:
             # A driver or a server may echo the password without the URL around it.
             found.extend(dsn_passwords(self.database.url.reveal()))
+        if self.email.oauth_providers is not None:
+            # Each client secret alone, as the JSON around it is never what is echoed.
+            found.extend(_client_secrets(self.email.oauth_providers.reveal()))
         return found
+
+
+def _client_secrets(providers_json: str) -> list[str]:
+    """The ``client_secret`` strings of CLARA_EMAIL_OAUTH_PROVIDERS (nothing if unreadable:
+    the providers' own check reports that)."""
+    try:
+        providers = json.loads(providers_json)
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(providers, dict):
+        return []
+    found = (entry.get("client_secret") for entry in providers.values() if isinstance(entry, dict))
+    return [secret for secret in found if isinstance(secret, str) and secret]
 
 
 AREAS = (
@@ -278,6 +395,7 @@ AREAS = (
     "memory",
     "mcp",
     "email",
+    "mailroom",
     "sandbox",
     "proactive",
 )

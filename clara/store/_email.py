@@ -12,22 +12,30 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import EmailAccount, EmailAlert, EmailRule, User, utcnow
+from ._conversations import ensure_user
+from ._repositories import add_email_account
+from ._secrets import SecretBox
+from .models import EmailAccount, EmailAlert, EmailOAuthToken, EmailRule, User, utcnow
 
 __all__ = [
     "ALERT_STATES",
+    "ConnectedEmailAccount",
+    "EmailAccountSummary",
     "EmailAlertDraft",
     "EmailRuleRecord",
     "StoredEmailAccount",
     "StoredEmailAlert",
+    "change_email_rules",
+    "connect_email_account",
+    "delete_email_account",
     "email_account_owners",
     "email_accounts_of",
     "enabled_email_accounts",
@@ -43,8 +51,10 @@ __all__ = [
     "note_email_failure",
     "note_email_synced",
     "pending_email_alerts",
+    "person_email_accounts",
     "record_email_alerts",
     "save_email_rules",
+    "set_email_alert_channel",
     "set_email_error_notified",
     "set_email_ping_owner",
     "set_email_quiet_hours",
@@ -90,6 +100,10 @@ class StoredEmailAccount(msgspec.Struct, frozen=True, kw_only=True):
     quiet_start: str | None = None
     """Quiet hours' start, ``HH:MM`` in the owner's zone; None: none (migration 0007)."""
     quiet_end: str | None = None
+    auth_method: str = "password"
+    """``password`` or ``oauth2`` (IMAP XOAUTH2; migration 0008)."""
+    oauth_provider: str | None = None
+    """The OAuth provider's name in Clara, for an ``oauth2`` account."""
 
 
 class EmailRuleRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,6 +148,8 @@ class StoredEmailAlert(msgspec.Struct, frozen=True, kw_only=True):
     posted_message_id: str | None
     received_at: dt.datetime | None
     snippet: str = ""
+    digest_key: str | None = None
+    """The digest a held alert was given to (before it was posted); None: none yet."""
 
 
 def _account(row: EmailAccount, owner: User) -> StoredEmailAccount:
@@ -162,6 +178,8 @@ def _account(row: EmailAccount, owner: User) -> StoredEmailAccount:
         ping_owner=row.ping_owner,
         quiet_start=row.quiet_start,
         quiet_end=row.quiet_end,
+        auth_method=row.auth_method,
+        oauth_provider=row.oauth_provider,
     )
 
 
@@ -180,6 +198,7 @@ def _alert(row: EmailAlert) -> StoredEmailAlert:
         posted_message_id=row.posted_message_id,
         received_at=row.received_at,
         snippet=row.snippet,
+        digest_key=row.digest_key,
     )
 
 
@@ -427,6 +446,23 @@ def held_email_alerts(session: Session, account_id: int) -> list[StoredEmailAler
     return [_alert(row) for row in rows]
 
 
+def start_email_digest(session: Session, alert_ids: Sequence[int], key: str) -> None:
+    """Held alerts ``alert_ids`` go in the digest ``key``: recorded before it is posted, so
+    after a crash the same alerts are posted again as that digest (same nonce), and alerts
+    held later go in a digest of their own."""
+    if not alert_ids:
+        return
+    session.execute(
+        update(EmailAlert)
+        .where(
+            EmailAlert.id.in_(list(alert_ids)),
+            EmailAlert.state == "held",
+            EmailAlert.digest_key.is_(None),
+        )
+        .values(digest_key=key)
+    )
+
+
 def finish_email_digest(
     session: Session, alert_ids: Sequence[int], posted_message_id: str | None
 ) -> None:
@@ -560,3 +596,170 @@ def set_email_ping_owner(session: Session, account_id: int, ping: bool) -> None:
     if row is None:
         raise LookupError(f"no email account {account_id}")
     row.ping_owner = ping
+
+
+# -- what people do with their own accounts (``/email``) --------------------------------------
+
+
+class EmailAccountSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One of a person's accounts, as ``/email status`` shows it."""
+
+    account: StoredEmailAccount
+    rules: int
+    """How many rules it has."""
+    enabled_rules: int
+
+
+class ConnectedEmailAccount(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``connect_email_account`` did."""
+
+    id: int
+    created: bool
+    """True: a new account; False: the person's account with that address, updated."""
+    mailbox_changed: bool = False
+    """An update to another server or login: where alerting stood was started afresh."""
+
+
+def person_email_accounts(
+    session: Session, platform: str, platform_user_id: str
+) -> list[EmailAccountSummary]:
+    """Every account one person connected (enabled or not), oldest first, with its number of
+    rules. Never anyone else's: the owner is the one given."""
+    counts = (
+        select(
+            EmailRule.account_id,
+            func.count(EmailRule.id).label("rules"),
+            func.sum(case((EmailRule.enabled.is_(True), 1), else_=0)).label("enabled"),
+        )
+        .group_by(EmailRule.account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(EmailAccount, User, counts.c.rules, counts.c.enabled)
+        .join(User, User.id == EmailAccount.user_id)
+        .outerjoin(counts, counts.c.account_id == EmailAccount.id)
+        .where(User.platform == platform, User.platform_user_id == platform_user_id)
+        .order_by(EmailAccount.id)
+    )
+    return [
+        EmailAccountSummary(
+            account=_account(account, owner), rules=rules or 0, enabled_rules=enabled or 0
+        )
+        for account, owner, rules, enabled in rows
+    ]
+
+
+def connect_email_account(
+    session: Session,
+    box: SecretBox,
+    *,
+    platform: str,
+    platform_user_id: str,
+    display_name: str,
+    address: str,
+    imap_host: str,
+    imap_port: int,
+    username: str,
+    password: str,
+    use_tls: bool,
+) -> ConnectedEmailAccount:
+    """Save a password account for a person (their user row made if needed): a new one, or
+    their account with the same address (any case) updated with the new server, login and
+    password, enabled again and its error forgotten.
+
+    The password is stored only encrypted (``box``). An update that keeps the server and the
+    login keeps where alerting stood (UIDVALIDITY, last UID), so mail that came meanwhile is
+    still alerted; one to another server or login starts afresh (the old UIDs mean nothing
+    there), as a new account does: mail already in the mailbox is not news. An account that
+    signed in with OAuth becomes a password account, and its tokens are deleted.
+    """
+    owner = ensure_user(session, platform, platform_user_id, display_name)
+    row = session.scalars(
+        select(EmailAccount).where(
+            EmailAccount.user_id == owner.id,
+            func.lower(EmailAccount.address) == address.lower(),
+        )
+    ).one_or_none()
+    if row is None:
+        created = add_email_account(
+            session,
+            box,
+            user_id=owner.id,
+            address=address,
+            imap_host=imap_host,
+            imap_port=imap_port,
+            username=username,
+            password=password,
+            use_tls=use_tls,
+        )
+        return ConnectedEmailAccount(id=created.id, created=True)
+    changed = (row.imap_host.lower(), row.imap_port, row.username) != (
+        imap_host.lower(),
+        imap_port,
+        username,
+    )
+    row.imap_host, row.imap_port, row.username, row.use_tls = (
+        imap_host,
+        imap_port,
+        username,
+        use_tls,
+    )
+    row.password_encrypted = box.encrypt(password)
+    row.enabled = True
+    row.status, row.failures, row.last_error, row.error_notified = "new", 0, None, False
+    if row.auth_method != "password":
+        row.auth_method, row.oauth_provider = "password", None
+        session.execute(delete(EmailOAuthToken).where(EmailOAuthToken.account_id == row.id))
+    if changed:
+        row.uidvalidity = row.last_uid = None
+        row.synced_at = row.newest_seen_at = None
+        row.newest_seen_keys = []
+    session.flush()
+    return ConnectedEmailAccount(id=row.id, created=False, mailbox_changed=changed)
+
+
+def delete_email_account(session: Session, account_id: int) -> bool:
+    """Delete the account with its rules, alerts and OAuth tokens (the foreign keys cascade).
+    Returns whether it existed."""
+    deleted = session.execute(
+        delete(EmailAccount).where(EmailAccount.id == account_id).returning(EmailAccount.id)
+    ).scalar_one_or_none()
+    return deleted is not None
+
+
+def set_email_alert_channel(session: Session, account_id: int, channel_id: str | None) -> None:
+    """Where the account's alerts go from now on: a channel's id, or None for a DM to its
+    owner.
+
+    Raises:
+        LookupError: there is no account ``account_id``.
+    """
+    row = session.get(EmailAccount, account_id)
+    if row is None:
+        raise LookupError(f"no email account {account_id}")
+    row.alert_channel_id = channel_id
+
+
+def change_email_rules(
+    session: Session,
+    account_id: int,
+    change: Callable[[list[EmailRuleRecord]], list[EmailRuleRecord]],
+) -> list[EmailRuleRecord]:
+    """Read the account's rules, let ``change`` make the new list, save it: one unit of work,
+    so two changes at once cannot lose one another (run it through ``Database.write``).
+
+    ``change`` gets the rules in order and returns them in their new order; what it raises
+    leaves the rules as they were.
+
+    Returns:
+        The rules as saved, in order.
+
+    Raises:
+        LookupError: there is no account ``account_id``.
+    """
+    if session.get(EmailAccount, account_id) is None:
+        raise LookupError(f"no email account {account_id}")
+    rules = change(load_email_rules(session, account_id))
+    save_email_rules(session, account_id, rules)
+    session.flush()
+    return load_email_rules(session, account_id)

@@ -42,6 +42,8 @@ __all__ = [
     "GuildSettings",
     "InboxMessage",
     "InteractionPattern",
+    "MailroomMailbox",
+    "MailroomMessage",
     "McpServer",
     "Message",
     "OAuthToken",
@@ -412,6 +414,9 @@ class EmailAlert(Base):
     snippet: Mapped[str] = mapped_column(String(300), default="")
     """The start of the message's text, as the alert shows it (kept so a resent alert shows
     it too; bounded, like the subject)."""
+    digest_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Set on held alerts, before their digest is posted: the digest they belong to (a crash
+    before ``delivered`` posts the same digest again, with the same nonce)."""
 
 
 class ProactiveNote(Base):
@@ -488,3 +493,80 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (EmailOAuthToken, "refresh_token_encrypted"),
     (EmailOAuthToken, "client_secret_encrypted"),
 )
+
+
+class MailroomMailbox(Base):
+    """Clara's own mailbox (one per address): where reading it stands.
+
+    As for an email account, every message with a UID above ``last_uid`` (under
+    ``uidvalidity``) is new; ``newest_seen_at`` (the server's INTERNALDATE of the newest
+    message seen) decides what is new after a changed UIDVALIDITY (docs/mailroom.md).
+    """
+
+    __tablename__ = "mailroom_mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_uid: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    newest_seen_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MailroomMessage(Base):
+    """One message to Clara's own address, and where its reply stands: a durable promise.
+
+    ``state``: ``new`` (recorded, not yet summarised; ``body`` holds its bounded text) →
+    ``skipped`` (automated mail, ``skip_reason``) | ``summarised`` (summary and draft kept,
+    ``body`` cleared) → ``posted`` (in the operator channel) → ``approved`` (an operator's
+    decision: ``decided_by``, ``decided_at``, and the reply's ``reply_message_id`` minted)
+    → ``sending`` → ``sent``; or ``rejected``, or ``failed`` (refused by the server, or out
+    of attempts; approving again retries). (mailbox, UIDVALIDITY, UID) is unique, so a
+    message is recorded once; ``message_key`` (its Message-ID, else a digest) recognises it
+    after a UIDVALIDITY change.
+    """
+
+    __tablename__ = "mailroom_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "uidvalidity", "uid"),
+        Index("ix_mailroom_messages_open", "mailbox_id", "state"),
+        Index("ix_mailroom_messages_key", "mailbox_id", "message_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailroom_mailboxes.id", ondelete="CASCADE"))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    reply_to: Mapped[str] = mapped_column(String(320), default="")
+    """The one address a reply goes to (Reply-To, else From); empty: none usable."""
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    received_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    message_id: Mapped[str | None] = mapped_column(String(500), default=None)
+    """The message's own Message-ID (the reply's In-Reply-To)."""
+    thread_references: Mapped[str] = mapped_column(Text, default="")
+    """Its References, space-separated (the reply's References, with ``message_id``)."""
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    """Its text, bounded, until it is summarised (then cleared: the mail is not kept)."""
+    skip_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    summary: Mapped[str | None] = mapped_column(Text, default=None)
+    draft: Mapped[str | None] = mapped_column(Text, default=None)
+    """The reply to send: the model's draft, or an operator's edit (``edited_by``)."""
+    edited_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    posted_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    approvals: Mapped[int] = mapped_column(Integer, default=0)
+    """How many times it was approved (each approval's notices get nonces of their own)."""
+    reply_message_id: Mapped[str | None] = mapped_column(String(300), default=None)
+    """The reply's Message-ID, minted before the first attempt and kept for every retry:
+    the idempotency key of the send."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

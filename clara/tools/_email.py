@@ -22,7 +22,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -30,6 +30,7 @@ from ..adapters.email import (
     EmailError,
     FetchedMail,
     ImapEndpoint,
+    ImapLoginRefused,
     ImapSession,
     ImapUnavailable,
     MailMessage,
@@ -39,11 +40,19 @@ from ..adapters.email import (
     search_inbox,
 )
 from ..adapters.llm import ToolSpec
+from ..errors import OAuthError
 from ..store import Database, SecretBox, StoredEmailAccount, email_accounts_of, email_password
 from ._history import _given, _limit, _snippet
 from ._mail_owners import MailOwners
 
-__all__ = ["BODY_CHARS", "MAX_RESULTS", "EmailTools", "MailToolbox", "MailUnreachable"]
+__all__ = [
+    "BODY_CHARS",
+    "MAX_RESULTS",
+    "AccessTokens",
+    "EmailTools",
+    "MailToolbox",
+    "MailUnreachable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +69,12 @@ MAX_QUERY = 500
 _REFERENCE = re.compile(r"^mail:(\d{1,12}):(\d{1,12}):(\d{1,12})$")
 
 
+class AccessTokens(Protocol):
+    """Where an OAuth account's access token comes from (``EmailTokens``)."""
+
+    async def access_token(self, account_id: int, *, force: bool = False) -> str: ...
+
+
 class MailUnreachable(EmailError):
     """None of the accounts asked about could be reached; the message says why for each."""
 
@@ -74,6 +89,8 @@ class MailToolbox:
         threads: at most this many IMAP connections of the mail tools at once.
         timeout: seconds one account may take (connect, log in, search or read).
         connect: opens a session (tests may count or break connections).
+        tokens: fresh access tokens of the accounts that sign in with OAuth (the account
+            actors' ``EmailTokens``, so both share one refresh per account).
     """
 
     def __init__(
@@ -84,6 +101,7 @@ class MailToolbox:
         threads: int = 4,
         timeout: float = 20.0,
         connect: Callable[[ImapEndpoint], ImapSession] = open_session,
+        tokens: AccessTokens | None = None,
     ) -> None:
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a whole number of at least 1; got {threads!r}")
@@ -94,6 +112,7 @@ class MailToolbox:
         self.limiter = trio.CapacityLimiter(threads)
         self.timeout = float(timeout)
         self.connect = connect
+        self.tokens = tokens
         self.owners = MailOwners(database)
 
     def tools_for(self, platform: str, platform_user_id: str) -> EmailTools | None:
@@ -105,19 +124,50 @@ class MailToolbox:
     async def on_account(self, account: StoredEmailAccount, job: Callable[[ImapSession], T]) -> T:
         """Log in to ``account`` in a worker thread, run ``job`` on the session, log out.
 
+        An account that signs in with OAuth logs in with a fresh access token (XOAUTH2); a
+        refused token is refreshed once and tried again, as its account actor does.
+
         Raises:
             ImapUnavailable: no answer within ``timeout`` (the connection is closed).
-            EmailError: what the adapter raised (login refused, connection lost...).
+            EmailError: what the adapter raised (login refused, connection lost...), or an
+                OAuth account whose sign-in no longer works (the person must sign in again).
         """
-        password = await self.database.run(email_password, self.secrets, account.id)
-        endpoint = ImapEndpoint(
+        if account.auth_method != "oauth2":
+            password = await self.database.run(email_password, self.secrets, account.id)
+            return await self._run(self._endpoint(account, password=password), job)
+        try:
+            endpoint = self._endpoint(account, token=await self._token(account, force=False))
+            try:
+                return await self._run(endpoint, job)
+            except ImapLoginRefused:
+                endpoint = self._endpoint(account, token=await self._token(account, force=True))
+                return await self._run(endpoint, job)
+        except OAuthError as error:
+            provider = account.oauth_provider or "its provider"
+            raise EmailError(
+                f"the sign-in with {provider} no longer works ({error}); "
+                f"/email connect provider:{provider} signs it in again"
+            ) from None
+
+    async def _token(self, account: StoredEmailAccount, *, force: bool) -> str:
+        if self.tokens is None:
+            raise OAuthError("this Clara has no OAuth tokens service")
+        return await self.tokens.access_token(account.id, force=force)
+
+    def _endpoint(
+        self, account: StoredEmailAccount, *, password: str = "", token: str | None = None
+    ) -> ImapEndpoint:
+        return ImapEndpoint(
             host=account.imap_host,
             port=account.imap_port,
             username=account.username,
             password=password,
+            access_token=token,
             use_tls=account.use_tls,
             timeout=self.timeout,
         )
+
+    async def _run(self, endpoint: ImapEndpoint, job: Callable[[ImapSession], T]) -> T:
         opened: list[ImapSession] = []
 
         def work() -> T:

@@ -25,8 +25,11 @@ def message(subject: str, sender: str = "Bob <bob@example.com>", body: str = "He
 
 
 def append(dovecot: Dovecot, user: str, subject: str, **kwargs: str) -> None:
-    """APPEND one message over IMAP (blocking: call through trio.to_thread)."""
-    client = imapclient.IMAPClient("127.0.0.1", dovecot.port, ssl=False, timeout=10)
+    """APPEND one message over IMAP (blocking: call through trio.to_thread).
+
+    A generous timeout: right after a kill, dovecot may first wait out the mailbox lock the
+    killed session left behind (seen taking over 10 s on a busy machine)."""
+    client = imapclient.IMAPClient("127.0.0.1", dovecot.port, ssl=False, timeout=60)
     try:
         client.login(user, dovecot.users[user])
         client.append("INBOX", message(subject, **kwargs))

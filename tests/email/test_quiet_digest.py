@@ -20,7 +20,7 @@ import trio
 from trio.abc import Clock
 
 from clara.actors.email import AccountOptions, EmailAccountActor, EmbedAlertSink
-from clara.actors.email.alerts import Alert, Digest, digest_embed, digest_text
+from clara.actors.email.alerts import Alert, Digest, digest_embed, digest_key, digest_text
 from clara.adapters.email import ImapEndpoint, ImapSession, ImapUnavailable
 from clara.store import (
     Database,
@@ -30,7 +30,7 @@ from clara.store import (
     ensure_user,
     record_email_alerts,
 )
-from clara.store._email import hold_email_alert, set_email_quiet_hours
+from clara.store._email import hold_email_alert, set_email_quiet_hours, start_email_digest
 from clara.store.models import EmailAlert
 from clara.testing import ActorTestKit, FakeTransport, throwaway_database
 
@@ -199,6 +199,56 @@ async def test_held_alerts_still_in_quiet_hours_at_start_wait_for_the_windows_en
         await trio.sleep(NINE_HOURS + 1)
         assert [sent.at for sent in transport.embeds] == [pytest.approx(origin + NINE_HOURS)]
         assert [state for _, state, _ in states(database)] == ["delivered"]
+
+
+@pytest.mark.trio
+async def test_a_digest_cut_off_by_a_crash_is_posted_again_alone_not_merged_with_later_alerts(
+    autojump_clock: Clock, database: Database, box: SecretBox, blocked_connect: object
+) -> None:
+    account_id = seed(database, box, ["normal", "high"], hold=True)
+    transport = FakeTransport()
+    sink = EmbedAlertSink(transport)
+    with database.unit_of_work() as session:
+        ids = [row.id for row in session.query(EmailAlert).order_by(EmailAlert.id)]
+    # The last life gave the held alerts to a digest, posted it, and died before marking them
+    # delivered. Clara stayed down into the next night, when one more alert was held.
+    key = digest_key(digest_of(account_id, ids).alerts)
+    with database.unit_of_work() as session:
+        start_email_digest(session, ids, key)
+    await sink.deliver_digest(digest_of(account_id, ids, key=key))
+    with database.unit_of_work() as session:
+        [later] = record_email_alerts(
+            session,
+            account_id,
+            7,
+            [
+                EmailAlertDraft(
+                    uid=3,
+                    subject="later news",
+                    sender="shop@example.org",
+                    importance="normal",
+                    rule_name=None,
+                    message_key="<3@example.org>",
+                    received_at=IN_QUIET,
+                )
+            ],
+            last_uid=3,
+        )
+        hold_email_alert(session, later.id)
+    origin = trio.current_time()
+    async with ActorTestKit() as kit:
+        await spawn(kit, account_id, database, box, transport, blocked_connect, IN_QUIET)
+        await trio.sleep(NINE_HOURS + 1)
+    # At the window's end: the cut-off digest again with its own nonce (dropped as a repeat),
+    # and the later alert in a digest of its own.
+    assert len(transport.embeds) == 2
+    fresh = transport.embeds[1]
+    assert fresh.at == pytest.approx(origin + NINE_HOURS)
+    assert "later news" in fresh.embed.description
+    assert "normal news" not in fresh.embed.description
+    assert "high news" not in fresh.embed.description
+    assert fresh.embed.title.startswith("📬 1 new mail")
+    assert [state for _, state, _ in states(database)] == ["delivered"] * 3
 
 
 def digest_of(account_id: int, ids: list[int], **changes: object) -> Digest:

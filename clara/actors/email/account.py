@@ -10,6 +10,14 @@ and each new incarnation waits ``slow_retry`` before trying. A refused login is 
 the account is marked in error at once, the owner told once, and the login retried every
 ``login_retry`` seconds in the same incarnation.
 
+An account that signs in with OAuth (``auth_method`` ``oauth2``) logs in with XOAUTH2 and a
+fresh access token from ``EmailTokens`` at every connect (an IDLE session outlives the
+token: the server keeps an authenticated session; the next connect gets a new one). A
+refused token is refreshed once (forced) and tried again. A grant that is gone (the refresh
+token refused with ``invalid_grant``, or none left) is like a refused password: the account
+is in error, its owner told once to connect it again, and the actor waits, never a crash
+loop; a provider that cannot be reached is a failure like an unreachable IMAP server.
+
 Quiet hours (``quiet.py``): while the owner's window lasts, an alert that is not urgent is
 recorded ``held`` instead of posted, and a timer (``send_after``) wakes the actor when the
 window ends, to post every held alert as one digest. At start, held alerts whose window is
@@ -45,6 +53,8 @@ from ...adapters.email import (
     MailboxState,
     open_session,
 )
+from ...adapters.mcp import OAuthError
+from ...adapters.mcp._oauth import AuthorizationLost
 from ...errors import PlatformError
 from ...store import (
     Database,
@@ -67,13 +77,15 @@ from ...store import (
     pending_email_alerts,
     record_email_alerts,
     set_email_error_notified,
+    start_email_digest,
     user_time_zone,
 )
 from ...store.models import utcnow
 from .. import Actor
-from .alerts import AccountNotice, Alert, AlertSink, Digest, NoticeKind
+from .alerts import AccountNotice, Alert, AlertSink, Digest, NoticeKind, digest_key
 from .quiet import QuietHours, breaks_through
 from .rules import Rule, RuleError, evaluate, rule_from_record
+from .tokens import EmailTokens
 
 __all__ = ["AccountOptions", "CheckNow", "EmailAccountActor", "message_key"]
 
@@ -156,6 +168,8 @@ class EmailAccountActor(Actor):
         options: timings and limits (``AccountOptions``).
         connect: opens a session (``open_session``; a test may wrap it).
         now: the current moment in UTC, for quiet hours (a test passes a virtual one).
+        tokens: access tokens of accounts that sign in with OAuth (without it such an
+            account cannot log in, and is in error saying so).
     """
 
     def __init__(
@@ -169,6 +183,7 @@ class EmailAccountActor(Actor):
         options: AccountOptions | None = None,
         connect: Callable[[ImapEndpoint], ImapSession] = open_session,
         now: Callable[[], dt.datetime] = utcnow,
+        tokens: EmailTokens | None = None,
     ) -> None:
         if isinstance(account_id, bool) or not isinstance(account_id, int):
             raise TypeError(f"account_id must be an int; got {type(account_id).__name__}")
@@ -181,6 +196,7 @@ class EmailAccountActor(Actor):
         self.blocking_limiter = limiter
         self.options = options or AccountOptions()
         self.connect = connect
+        self.tokens = tokens
         self.account: StoredEmailAccount | None = None
         self.rules: list[Rule] = []
         self.session: ImapSession | None = None
@@ -259,7 +275,12 @@ class EmailAccountActor(Actor):
                 self.state = "error"
                 await trio.sleep(self.options.login_retry)
                 continue
-            except (ImapUnavailable, ImapProtocolError) as error:
+            except AuthorizationLost as error:
+                await self._authorization_lost(error)
+                self.state = "error"
+                await trio.sleep(self.options.login_retry)
+                continue
+            except (ImapUnavailable, ImapProtocolError, OAuthError) as error:
                 await self._failed(error)
                 raise
             try:
@@ -291,6 +312,8 @@ class EmailAccountActor(Actor):
     async def _open(self) -> ImapSession:
         account = self.account
         assert account is not None
+        if account.auth_method == "oauth2":
+            return await self._open_with_token(account)
         password = await self.database.run(email_password, self.secrets, self.account_id)
         endpoint = ImapEndpoint(
             host=account.imap_host,
@@ -301,6 +324,40 @@ class EmailAccountActor(Actor):
             timeout=self.options.imap_timeout,
         )
         session = await self._blocking(self.connect, endpoint)
+        self.session = session
+        return session
+
+    async def _open_with_token(self, account: StoredEmailAccount) -> ImapSession:
+        """Log in with XOAUTH2 and a fresh access token; a refused token is refreshed once
+        (the provider may have revoked it before its time) and tried again."""
+        tokens = self.tokens
+        if tokens is None:
+            raise AuthorizationLost(
+                "this Clara has no OAuth tokens service to sign the account in with",
+                "no_tokens",
+            )
+
+        async def login(force: bool) -> ImapSession:
+            assert tokens is not None
+            token = await tokens.access_token(self.account_id, force=force)
+            endpoint = ImapEndpoint(
+                host=account.imap_host,
+                port=account.imap_port,
+                username=account.username,
+                access_token=token,
+                use_tls=account.use_tls,
+                timeout=self.options.imap_timeout,
+            )
+            return await self._blocking(self.connect, endpoint)
+
+        try:
+            session = await login(False)
+        except ImapLoginRefused:
+            logger.info(
+                "email account %s: the access token was refused; refreshing it once",
+                self.account_id,
+            )
+            session = await login(True)
         self.session = session
         return session
 
@@ -577,8 +634,13 @@ class EmailAccountActor(Actor):
         return True
 
     async def _release_held(self) -> None:
-        """Post every held alert as one digest, unless quiet hours are still on (then wait
-        for their end). A failed post leaves them held, tried again at the next wake-up."""
+        """Post the held alerts as a digest, unless quiet hours are still on (then wait for
+        their end). A failed post leaves them held, tried again at the next wake-up.
+
+        The alerts of a digest are given its key in the store before it is posted
+        (``start_email_digest``): a digest cut off by a crash is posted again as itself
+        (same alerts, same nonce), and alerts held after it go in a digest of their own.
+        """
         async with self.digest_lock:
             quiet, now = self.quiet, self.now()
             ends = quiet.ends_at(now) if quiet is not None else None
@@ -590,31 +652,46 @@ class EmailAccountActor(Actor):
                     self.digest_due = True
                     self.context.send_after((ends - now).total_seconds(), QuietHoursOver())
                 return
-            account = self.account
-            assert account is not None
-            digest = Digest(
-                account_id=self.account_id,
-                address=account.address,
-                owner_platform_user_id=account.owner_platform_user_id,
-                channel_id=account.alert_channel_id,
-                alerts=tuple(self._alert(stored) for stored in held),
-                ping_owner=account.ping_owner,
+            batches: dict[str, list[StoredEmailAlert]] = {}
+            for stored in held:  # digests cut off by a crash first, as they were
+                if stored.digest_key is not None:
+                    batches.setdefault(stored.digest_key, []).append(stored)
+            fresh = [stored for stored in held if stored.digest_key is None]
+            if fresh:
+                key = digest_key([self._alert(stored) for stored in fresh])
+                await self.database.write(start_email_digest, [stored.id for stored in fresh], key)
+                batches.setdefault(key, []).extend(fresh)
+            for key, batch in batches.items():
+                if not await self._post_digest(key, batch):
+                    return
+
+    async def _post_digest(self, key: str, batch: list[StoredEmailAlert]) -> bool:
+        """Post one digest and mark its alerts delivered; False when the post failed."""
+        account = self.account
+        assert account is not None
+        digest = Digest(
+            account_id=self.account_id,
+            address=account.address,
+            owner_platform_user_id=account.owner_platform_user_id,
+            channel_id=account.alert_channel_id,
+            alerts=tuple(self._alert(stored) for stored in batch),
+            ping_owner=account.ping_owner,
+            key=key,
+        )
+        try:
+            posted = await self.sink.deliver_digest(digest)
+        except PlatformError as error:
+            logger.warning(
+                "email account %s: digest of %d alert(s) not posted (%s); still held",
+                self.account_id,
+                len(batch),
+                error,
             )
-            try:
-                posted = await self.sink.deliver_digest(digest)
-            except PlatformError as error:
-                logger.warning(
-                    "email account %s: digest of %d alert(s) not posted (%s); still held",
-                    self.account_id,
-                    len(held),
-                    error,
-                )
-                return
-            await self.database.write(finish_email_digest, [stored.id for stored in held], posted)
-            self.alerts_sent += len(held)
-            logger.info(
-                "email account %s: digest of %d alert(s) posted", self.account_id, len(held)
-            )
+            return False
+        await self.database.write(finish_email_digest, [stored.id for stored in batch], posted)
+        self.alerts_sent += len(batch)
+        logger.info("email account %s: digest of %d alert(s) posted", self.account_id, len(batch))
+        return True
 
     # -- trouble ------------------------------------------------------------------------------
 
@@ -639,6 +716,22 @@ class EmailAccountActor(Actor):
         logger.warning("email account %s: %s", self.account_id, message)
         if not told:
             await self._notify(NoticeKind.LOGIN_REFUSED, message, episode="login")
+
+    async def _authorization_lost(self, error: AuthorizationLost) -> None:
+        """The account's OAuth grant is gone: in error, and its owner told once how to
+        connect it again (the provider's name is what ``/email connect`` takes)."""
+        account = self.account
+        assert account is not None
+        provider = account.oauth_provider or "the provider"
+        message = (
+            f"{account.address}: the sign-in with {provider} no longer works ({error}). "
+            f"Run /email connect provider:{provider} again to reconnect the account"
+        )
+        self.error = message
+        told = await self.database.write(mark_email_account_error, self.account_id, message)
+        logger.warning("email account %s: %s", self.account_id, message)
+        if not told:
+            await self._notify(NoticeKind.AUTHORIZATION_LOST, message, episode="authorization")
 
     async def _notify(self, kind: NoticeKind, detail: str, *, episode: str) -> None:
         """Tell the owner once; remembered in the store (a notice that could not be posted

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 import msgspec
@@ -47,6 +48,7 @@ __all__ = [
     "alert_embed",
     "alert_text",
     "digest_embed",
+    "digest_key",
     "digest_text",
     "notice_embed",
     "notice_text",
@@ -93,17 +95,26 @@ class Digest(msgspec.Struct, frozen=True, kw_only=True):
     alerts: tuple[Alert, ...]
     """Oldest first; never empty."""
     ping_owner: bool = False
+    key: str = ""
+    """The digest's key, recorded with its alerts before it is posted (``digest_key``)."""
 
     @property
     def nonce(self) -> str:
-        """From the held alerts' ids: a retry of the same digest (a crash between posting
-        and marking) repeats it, so the platform drops the repeat."""
-        ids = [alert.alert_id for alert in self.alerts]
-        return nonce_for(f"email:{self.account_id}:{min(ids)}-{max(ids)}:{len(ids)}", "digest")
+        """From the digest's key (or its alerts' ids): a retry of the same digest (a crash
+        between posting and marking) repeats it, so the platform drops the repeat."""
+        return nonce_for(f"email:{self.account_id}:{self.key or digest_key(self.alerts)}", "digest")
+
+
+def digest_key(alerts: Sequence[Alert]) -> str:
+    """The key of a digest of ``alerts``: their ids' span and count."""
+    ids = [alert.alert_id for alert in alerts]
+    return f"{min(ids)}-{max(ids)}:{len(ids)}"
 
 
 class NoticeKind(enum.StrEnum):
     LOGIN_REFUSED = "login_refused"
+    AUTHORIZATION_LOST = "authorization_lost"
+    """An OAuth account's grant was revoked or expired: only signing in again helps."""
     FAILING = "failing"
     RECOVERED = "recovered"
 
@@ -200,6 +211,12 @@ def _notice_parts(notice: AccountNotice) -> tuple[str, str]:
     if notice.kind is NoticeKind.LOGIN_REFUSED:
         head = f"⚠️ I cannot log in to {notice.address}: the server refused the password."
         tail = "Reconnect the account with the right password; until then I am not watching it."
+    elif notice.kind is NoticeKind.AUTHORIZATION_LOST:
+        head = f"⚠️ I cannot log in to {notice.address}: its sign-in no longer works."
+        tail = (
+            "Sign in again with /email connect provider:… (as when you connected it); "
+            "until then I am not watching it."
+        )
     elif notice.kind is NoticeKind.FAILING:
         head = f"⚠️ I cannot reach the mail server of {notice.address}."
         tail = "I keep trying, slowly, and will tell you when it works again."
@@ -261,6 +278,7 @@ class ChatAlertSink:
 IMPORTANCE_COLOURS = {"urgent": 0xED4245, "high": 0xE67E22, "normal": 0x3498DB, "low": 0x95A5A6}
 _NOTICE_COLOURS = {
     NoticeKind.LOGIN_REFUSED: 0xED4245,
+    NoticeKind.AUTHORIZATION_LOST: 0xED4245,
     NoticeKind.FAILING: 0xFEE75C,
     NoticeKind.RECOVERED: 0x57F287,
 }

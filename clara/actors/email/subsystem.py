@@ -23,6 +23,7 @@ from ...supervisors import Backoff, ChildSpec, DynamicSupervisor, Restart, Strat
 from .. import Actor
 from .account import AccountOptions, EmailAccountActor
 from .alerts import AlertSink
+from .tokens import EmailTokens
 
 __all__ = ["EmailSystem", "email_subsystem"]
 
@@ -91,6 +92,7 @@ def email_subsystem(
     connect: Callable[[ImapEndpoint], ImapSession] = open_session,
     max_accounts: int = 10_000,
     account_restarts: int | None = None,
+    tokens: EmailTokens | None = None,
 ) -> EmailSystem:
     """The subtree (nothing runs until its supervisor starts).
 
@@ -106,6 +108,8 @@ def email_subsystem(
         account_restarts: restarts of accounts ``accounts`` allows within 60 s before it
             gives up (and the subtree starts it, and the starter, again); default sized for
             every account restarting at once, ``max(10_000, 4 * max_accounts)``.
+        tokens: fresh access tokens of the accounts that sign in with OAuth (XOAUTH2);
+            without it such an account is in error, its owner told.
     """
     email = settings.email
     if options is None:
@@ -129,6 +133,7 @@ def email_subsystem(
             limiter=limiter,
             options=options,
             connect=connect,
+            tokens=tokens,
         )
 
     accounts = DynamicSupervisor(

@@ -6,6 +6,10 @@ with its password) and ``oauth_provider`` (the provider's name in Clara: ``googl
 ``email_oauth_tokens`` (one row per account, encrypted like the MCP servers' tokens); its
 ``password_encrypted`` holds an encrypted empty string.
 
+Alerts gain ``digest_key``: set on held alerts, durably, before their digest is posted, so a
+digest cut off by a crash is posted again as the same digest (same alerts, same nonce), never
+merged into a later one.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-10 10:00:00
@@ -32,6 +36,7 @@ def upgrade() -> None:
     op.add_column(
         "email_accounts", sa.Column("oauth_provider", sa.String(length=64), nullable=True)
     )
+    op.add_column("email_alerts", sa.Column("digest_key", sa.String(length=64), nullable=True))
     op.create_table(
         "email_oauth_tokens",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -59,5 +64,6 @@ def downgrade() -> None:
     # Turn such accounts off (their owners connect them again after an upgrade).
     op.execute("UPDATE email_accounts SET enabled = false WHERE auth_method = 'oauth2'")
     op.drop_table("email_oauth_tokens")
+    op.drop_column("email_alerts", "digest_key")
     op.drop_column("email_accounts", "oauth_provider")
     op.drop_column("email_accounts", "auth_method")
