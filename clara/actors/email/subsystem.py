@@ -20,7 +20,7 @@ from ...adapters.email import ImapEndpoint, ImapSession, open_session
 from ...config import Settings
 from ...store import Database, SecretBox, enabled_email_accounts
 from ...supervisors import Backoff, ChildSpec, DynamicSupervisor, Restart, Strategy, Supervisor
-from .. import Actor
+from .. import Actor, ActorState
 from .account import AccountOptions, EmailAccountActor
 from .alerts import AlertSink
 from .tokens import EmailTokens
@@ -42,11 +42,20 @@ class EmailSystem:
     limiter: trio.CapacityLimiter
 
     async def watch(self, account_id: int) -> None:
-        """Start watching an account (just connected, or enabled again)."""
+        """Start watching an account (just connected, or enabled again).
+
+        While the subtree is not running (Clara still starting, or ``accounts`` being
+        started again) there is nothing to do: the starter, which runs after ``accounts``,
+        starts every enabled account in the store, this one included.
+        """
+        if self.accounts.state is not ActorState.RUNNING:
+            return
         await self.accounts.get_or_start(account_id)
 
     async def forget(self, account_id: int) -> None:
         """Stop watching an account (disconnected or disabled)."""
+        if self.accounts.state is not ActorState.RUNNING:
+            return  # not watched; and the starter starts only enabled accounts
         if self.accounts.get(account_id) is not None:
             await self.accounts.terminate_child(account_id)
 
