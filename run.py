@@ -15,7 +15,7 @@ own child spec; siblings are wired with refs that exist from the moment a child 
       discord   the gateway connection                   (with DISCORD_BOT_TOKEN)
       channels  one ChannelActor per channel
       email     one actor per mail account, and their starter   (CLARA_EMAIL_ENABLED)
-      mail-tools  keeps the index of who has mail accounts (the model's mail tools)
+      mail_tools  keeps the index of who has mail accounts (the model's mail tools)
       mailroom  Clara's own inbox: desk and inbox actors        (CLARA_MAILROOM_ENABLED)
       intake    resumes, catches up, then lets Discord's messages in; or ``console`` (a
                 terminal chat); or nothing (--once)
