@@ -29,6 +29,7 @@ import trio
 
 from ...errors import InstallError, NeedsAuthorization, SourceError
 from ..llm import ToolSpec
+from ..sandbox import cli_flags, mcp_profile
 from ._connection import McpConnection, McpEndpoint, leaf_errors
 from ._hosts import BadHost, Network, Resolver, check_addresses, system_resolver
 from ._reaper import Reaper
@@ -230,21 +231,13 @@ class Installer:
         return McpEndpoint(
             name=name,
             command=engine,
+            # The hardening profile sandboxes use too (one definition of the flags); an MCP
+            # server keeps its image's user, a writable root and the operator's network.
             args=(
                 "run",
                 "-i",
                 "--rm",
-                "--init",
-                "--network",
-                self.container_network,
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges",
-                "--memory",
-                "512m",
-                "--pids-limit",
-                "256",
+                *cli_flags(mcp_profile(self.container_network)),
                 source.image,
             ),
         )
