@@ -16,6 +16,7 @@ from ..config import (
     sources,
 )
 from ..logs import configure_logging
+from ._sandbox import SandboxServerError, add_sandbox_server_parser, run_sandbox_server
 from ._status import StatusCommandError, run_status
 
 __all__ = ["main"]
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     keys_commands.add_parser(
         "rotate", help="re-encrypt every stored secret with the newest key; print the count"
     )
+    add_sandbox_server_parser(commands)
     schema = commands.add_parser(
         "schema",
         help="print the JSON Schema of /status",
@@ -150,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(settings_table())
         return EXIT_OK
     try:
-        settings = load_settings(data_dir_needed=arguments.command != "status")
+        settings = load_settings(
+            data_dir_needed=arguments.command not in ("status", "sandbox-server")
+        )
     except ConfigError as error:
         print(f"clara: configuration error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -168,5 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_status(arguments, settings.status, sys.stdout)
         except StatusCommandError as error:
             print(f"clara status: {error}", file=sys.stderr)
+            return EXIT_ERROR
+    if arguments.command == "sandbox-server":
+        configure_logging(settings.logging.level, settings.logging.format, settings.secrets)
+        try:
+            return run_sandbox_server(arguments, settings)
+        except SandboxServerError as error:
+            print(f"clara sandbox-server: {error}", file=sys.stderr)
             return EXIT_ERROR
     return EXIT_ERROR  # pragma: no cover - argparse requires a command

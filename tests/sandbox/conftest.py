@@ -52,6 +52,9 @@ def engine() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         url = f"unix://{socket}"
         service = subprocess.Popen(
             ["podman", "system", "service", "--time=0", url],
+            # conmon leaves an empty "oom" marker in its working folder when a container's
+            # process is killed for memory: keep it out of the checkout.
+            cwd=folder,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

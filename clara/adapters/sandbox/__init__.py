@@ -12,6 +12,7 @@ from ._profile import (
     mcp_profile,
     sandbox_profile,
 )
+from ._remote import RemoteBackend
 from ._types import (
     ExecResult,
     SandboxBackend,
@@ -33,6 +34,7 @@ __all__ = [
     "DockerBackend",
     "ExecResult",
     "HardeningProfile",
+    "RemoteBackend",
     "SandboxBackend",
     "SandboxBusy",
     "SandboxError",
