@@ -13,6 +13,7 @@ own child spec; siblings are wired with refs that exist from the moment a child 
       memory    mem0 over Qdrant                         (CLARA_MEMORY_ENABLED)
       mcp       MCP servers: reaper, catalog, servers    (CLARA_MCP_ENABLED)
       discord   the gateway connection                   (with DISCORD_BOT_TOKEN)
+      sandbox   one SandboxActor per person running code       (CLARA_SANDBOX_BACKEND)
       channels  one ChannelActor per channel
       email     one actor per mail account, and their starter   (CLARA_EMAIL_ENABLED)
       mail_tools  keeps the index of who has mail accounts (the model's mail tools)
@@ -62,10 +63,12 @@ from clara.actors.llm.subsystem import llm_subsystem
 from clara.actors.mailroom import EmbedMailroomSink, mailroom_subsystem
 from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
+from clara.actors.sandbox import choose_backend, sandbox_subsystem
 from clara.actors.status.subsystem import status_subsystem
 from clara.actors.store import store_subsystem
 from clara.adapters.console import ConsoleTransport, PlainTransport
 from clara.adapters.mcp import OAuthClient
+from clara.adapters.sandbox import SandboxError
 from clara.config import ConfigError, Settings, StatusSettings, load_settings
 from clara.errors import StoreError
 from clara.health import Readiness
@@ -130,6 +133,16 @@ def build_tree(
         email_admin, email_signin = _email_commands(
             settings, email, mail, database=database, secrets=secrets, http=http
         )
+    # Code sandboxes (CLARA_SANDBOX_BACKEND; none: the code tools say they are off).
+    sandbox = None
+    if settings.sandbox.backend != "none":
+        sandbox = sandbox_subsystem(
+            settings,
+            choose_backend(settings.sandbox),
+            database=database,
+            http=http,
+        )
+        readiness.register_details("sandbox", sandbox.readiness_details)
     channels = channels_subsystem(
         settings,
         transport,
@@ -141,6 +154,7 @@ def build_tree(
         http=http,
         resume=chat != "once",
         mail=mail,
+        sandbox=sandbox.tools_for if sandbox is not None else None,
     )
     status = status_subsystem(
         settings.status,
@@ -176,6 +190,7 @@ def build_tree(
             started_at=started_at,
             email=email_admin,
             mailroom=mailroom.admin if mailroom is not None else None,
+            sandbox=sandbox.admin if sandbox is not None else None,
         )
         connection, platform = discord.connection, discord.intake
     elif chat == "console":
@@ -188,6 +203,7 @@ def build_tree(
         memory,
         mcp.spec if mcp is not None else None,
         connection,
+        sandbox.spec if sandbox is not None else None,  # stops after the channels using it
         channels.spec,
         email.spec if email is not None else None,
         mail_tools_child(mail) if mail is not None else None,
@@ -281,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = trio.Event()
         tree = build(settings, chat="console", on_console_end=stop.set)
         return trio.run(functools.partial(serve_until_signal, tree.root, system, stop=stop))
+    except SandboxError as error:  # the sandbox backend chosen cannot be made
+        print(f"clara: configuration error: {error}", file=sys.stderr)
+        return 2
     finally:
         store.close()
 

@@ -3,10 +3,25 @@ sandboxes, proactive messages). ``_variables`` adds them after the core ones."""
 
 from __future__ import annotations
 
+import math
+import re
+
+from ..errors import ConfigError
 from .addresses import host, url
 from .mcp_values import container_engine, container_network, npm_registry, path_roots
 from .tokens import secret
-from .values import Parser, Secret, boolean, choice, id_list, integer, seconds, text, text_list
+from .values import (
+    Parser,
+    Secret,
+    boolean,
+    choice,
+    id_list,
+    integer,
+    seconds,
+    shown,
+    text,
+    text_list,
+)
 from .var import SECONDS, Var
 
 __all__ = ["FEATURE_VARIABLES"]
@@ -16,6 +31,22 @@ def _secret_text(name: str, raw: str) -> Secret:
     """Text that may hold secrets (a JSON document with client secrets): kept whole and
     never shown; its reader checks its form (``clara.adapters.email.oauth_providers``)."""
     return Secret(raw.strip())
+
+
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _cpus_value(name: str, raw: str) -> float:
+    """A number of CPU cores in ASCII decimals (a fraction is a share of one core)."""
+    value = raw.strip()
+    number = float(value) if _DECIMAL.fullmatch(value) else math.nan
+    if not math.isfinite(number) or not 0.05 <= number <= 64:
+        raise ConfigError(f"{name} must be a number of cores from 0.05 to 64; got {shown(value)}")
+    return number
+
+
+# Of the kind "seconds": a positive decimal number, fuzzed with the same bad values.
+_cpus = Parser("seconds", _cpus_value)
 
 
 _SECONDS = SECONDS
@@ -516,9 +547,10 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "CLARA_SANDBOX_BACKEND",
         "sandbox",
         "backend",
-        choice("none", "docker", "bubblewrap"),
-        "where user code runs: none (no code tool), docker (a Docker-compatible engine), "
-        "bubblewrap",
+        choice("none", "auto", "docker", "bubblewrap", "remote"),
+        "where people's code runs: none (no code tools), auto (docker if an engine answers, "
+        "else bubblewrap; said at start), docker (a Docker-compatible engine), bubblewrap, "
+        "remote (a clara sandbox-server)",
         "none",
     ),
     Var(
@@ -559,6 +591,107 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         _SECONDS,
         "an idle sandbox is removed after this long",
         "600",
+    ),
+    Var("CLARA_SANDBOX_CPUS", "sandbox", "cpus", _cpus, "CPU limit of a sandbox, in cores", "1"),
+    Var(
+        "CLARA_SANDBOX_PIDS",
+        "sandbox",
+        "pids",
+        integer(16, 32768),
+        "processes and threads a sandbox may have at once (a fork bomb stops there)",
+        "128",
+    ),
+    Var(
+        "CLARA_SANDBOX_WORK_MB",
+        "sandbox",
+        "work_mb",
+        integer(1, 1_000_000),
+        "each person's storage quota: the size of their sandbox's /work, in MiB",
+        "256",
+    ),
+    Var(
+        "CLARA_SANDBOX_MAX_RUNNING",
+        "sandbox",
+        "max_running",
+        integer(1, 10_000),
+        "sandboxes running at once; beyond it an idle one is removed, or the model is told "
+        "all are busy",
+        "20",
+    ),
+    Var(
+        "CLARA_SANDBOX_OUTPUT_KB",
+        "sandbox",
+        "output_kb",
+        integer(1, 65_536),
+        "output kept of one run, per stream, in KiB (the rest is dropped, with a note)",
+        "64",
+    ),
+    Var(
+        "CLARA_SANDBOX_RUNTIME",
+        "sandbox",
+        "runtime",
+        text,
+        "an OCI runtime for the docker backend (runsc: gVisor); empty: the engine's default",
+    ),
+    Var(
+        "CLARA_SANDBOX_PROXY_URL",
+        "sandbox",
+        "proxy_url",
+        url("http", "https"),
+        "the allow-listing proxy package installs go through (only on servers where "
+        "/sandbox network is on); unset: installs are off",
+    ),
+    Var(
+        "CLARA_SANDBOX_PACKAGES",
+        "sandbox",
+        "packages",
+        text_list,
+        "comma-separated package names install_package accepts; empty: any name",
+    ),
+    Var(
+        "CLARA_SANDBOX_REMOTE_URL",
+        "sandbox",
+        "remote_url",
+        url("https", "http", loopback_only=("http",)),
+        "the sandbox service the remote backend uses (a clara sandbox-server)",
+    ),
+    Var(
+        "CLARA_SANDBOX_REMOTE_KEY",
+        "sandbox",
+        "remote_key",
+        secret(16),
+        "the API key of CLARA_SANDBOX_REMOTE_URL",
+    ),
+    Var(
+        "CLARA_SANDBOX_SERVER_HOST",
+        "sandbox",
+        "server_host",
+        host,
+        "the address python -m clara sandbox-server listens on",
+        "127.0.0.1",
+    ),
+    Var(
+        "CLARA_SANDBOX_SERVER_PORT",
+        "sandbox",
+        "server_port",
+        integer(1, 65535),
+        "the port python -m clara sandbox-server listens on",
+        "8765",
+    ),
+    Var(
+        "CLARA_SANDBOX_SERVER_KEY",
+        "sandbox",
+        "server_key",
+        secret(16),
+        "the API key python -m clara sandbox-server accepts (16+ characters)",
+    ),
+    Var(
+        "CLARA_SANDBOX_OPS_PER_MINUTE",
+        "sandbox",
+        "ops_per_minute",
+        integer(1, 1000),
+        "/sandbox commands one person may run a minute",
+        "10",
     ),
     # proactive
     Var(

@@ -316,11 +316,63 @@ def _check_mailroom(settings: MailroomSettings) -> None:
 
 class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
     backend: str = "none"
+    """``none`` (no code tools), ``auto`` (what the host has), ``docker``, ``bubblewrap``,
+    ``remote``. ``none`` by default: running people's code is an operator's choice."""
     docker_url: str = "unix:///var/run/docker.sock"
     image: str = ""
     timeout: float = 30.0
     memory_mb: int = 512
     idle_seconds: float = 600.0
+    cpus: float = 1.0
+    pids: int = 128
+    work_mb: int = 256
+    """The writable work directory of each sandbox: the person's storage quota."""
+    max_running: int = 20
+    output_kb: int = 64
+    """Output kept of one run, per stream (the rest is dropped at the source)."""
+    runtime: str = ""
+    """An OCI runtime for the docker backend (``runsc``: gVisor); empty: the engine's own."""
+    proxy_url: str | None = None
+    """The allow-listing proxy package installs go through; None: installs are off."""
+    packages: tuple[str, ...] = ()
+    """Package names ``install_package`` accepts; empty: any name."""
+    remote_url: str | None = None
+    remote_key: Secret | None = None
+    server_host: str = "127.0.0.1"
+    server_port: int = 8765
+    server_key: Secret | None = None
+    """The API key ``python -m clara sandbox-server`` accepts."""
+    ops_per_minute: int = 10
+
+    def __post_init__(self) -> None:
+        _check_sandbox(self)
+
+
+_RUNTIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _check_sandbox(settings: SandboxSettings) -> None:
+    """What the chosen backend needs; every message names the variable to set."""
+    if settings.runtime and not _RUNTIME.fullmatch(settings.runtime):
+        raise ConfigError(
+            "CLARA_SANDBOX_RUNTIME must be the name of an OCI runtime the engine knows "
+            f"(letters, digits, '_', '.', '-'; e.g. runsc); got {shown(settings.runtime)}"
+        )
+    if not 0.05 <= settings.cpus <= 64:
+        raise ConfigError(
+            f"CLARA_SANDBOX_CPUS must be a number of cores from 0.05 to 64; got {settings.cpus:g}"
+        )
+    if settings.backend == "remote" and (settings.remote_url is None or not settings.remote_key):
+        missing = "CLARA_SANDBOX_REMOTE_URL" if settings.remote_url is None else ""
+        missing = missing or "CLARA_SANDBOX_REMOTE_KEY"
+        raise ConfigError(
+            f"CLARA_SANDBOX_BACKEND is remote, so {missing} is required; it is not set"
+        )
+    if settings.work_mb * 2 > settings.memory_mb * 64:
+        raise ConfigError(
+            f"CLARA_SANDBOX_WORK_MB ({settings.work_mb}) is out of proportion with "
+            f"CLARA_SANDBOX_MEMORY_MB ({settings.memory_mb}): at most 32 times the memory"
+        )
 
 
 class ProactiveSettings(msgspec.Struct, frozen=True, kw_only=True):

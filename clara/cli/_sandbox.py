@@ -120,25 +120,27 @@ async def _serve(
 
 
 def _backend(sandbox: SandboxSettings, data_dir: Path) -> SandboxBackend:
+    """What the service serves: the backend the host's settings choose, as Clara would make
+    it (``auto``: docker when an engine answers with an image set, else bubblewrap); never
+    ``remote`` (a service of services) nor ``none``."""
+    from ..actors.sandbox import choose_backend  # noqa: PLC0415 - this command only
     from ..adapters.sandbox import SandboxError  # noqa: PLC0415
-    from ..adapters.sandbox._bubblewrap import BubblewrapBackend  # noqa: PLC0415
 
-    chosen = sandbox.backend
-    if chosen == "auto":
-        chosen = "docker" if sandbox.image else "bubblewrap"
+    if sandbox.backend in ("none", "remote"):
+        raise SandboxServerError(
+            f"CLARA_SANDBOX_BACKEND is {sandbox.backend}; the sandbox service serves docker or "
+            "bubblewrap (or auto) sandboxes"
+        )
     try:
-        if chosen == "docker":
-            from ..adapters.sandbox import DockerBackend  # noqa: PLC0415
-
-            return DockerBackend(sandbox.docker_url, sandbox.image, runtime=sandbox.runtime or None)
-        if chosen == "bubblewrap":
-            return BubblewrapBackend(data_dir / "sandboxes")
-    except (SandboxError, ValueError) as error:
-        raise SandboxServerError(f"the {chosen} backend cannot start: {error}") from None
-    raise SandboxServerError(
-        f"CLARA_SANDBOX_BACKEND is {chosen}; the sandbox service serves docker or bubblewrap "
-        "(or auto) sandboxes"
-    )
+        backend = choose_backend(sandbox)
+    except SandboxError as error:
+        raise SandboxServerError(str(error)) from None
+    if backend is None:
+        raise SandboxServerError(
+            "CLARA_SANDBOX_BACKEND is auto and this host has neither a container engine (with "
+            "CLARA_SANDBOX_IMAGE) nor bwrap"
+        )
+    return backend
 
 
 def _ceiling(sandbox: SandboxSettings) -> SandboxLimits:

@@ -50,6 +50,8 @@ __all__ = [
     "ProactiveAssessment",
     "ProactiveMessage",
     "ProactiveNote",
+    "SandboxRun",
+    "SandboxServerSettings",
     "User",
     "utcnow",
 ]
@@ -569,4 +571,54 @@ class MailroomMessage(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SandboxRun(Base):
+    """One run in a person's sandbox: written before it starts, finished after it ends.
+
+    A row without ``finished_at`` is a run that was cut short (Clara died, the sandbox actor
+    crashed mid-run): visible, never silently missing. The code itself is not kept, only its
+    SHA-256 (``code_hash``), so the audit shows what ran twice without holding people's code.
+    """
+
+    __tablename__ = "sandbox_runs"
+    __table_args__ = (
+        Index("ix_sandbox_runs_person", "platform", "user_id", "started_at"),
+        Index("ix_sandbox_runs_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(64), default="")
+    guild_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    tool: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    duration: Mapped[float | None] = mapped_column(default=None)
+    """Seconds, as the backend measured the run."""
+    exit_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    output_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    truncated: Mapped[bool] = mapped_column(default=False)
+    killed: Mapped[bool] = mapped_column(default=False)
+    """Killed at its time limit."""
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class SandboxServerSettings(Base):
+    """Who may run code on one server (``mode``: off, admins, everyone), and whether its
+    sandboxes have a network (an administrator's choice, audited)."""
+
+    __tablename__ = "sandbox_server_settings"
+    __table_args__ = (UniqueConstraint("platform", "guild_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    guild_id: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16), default="everyone")
+    network: Mapped[bool] = mapped_column(default=False)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

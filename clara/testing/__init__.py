@@ -19,6 +19,8 @@ In-memory fakes of every seam (no socket; each records what it got):
 - ``FakeMcpConnection``: an MCP server's connection (``McpServerActor(...,
   connection_factory=fake)``): tools in Python, ``set_tools``, ``die``, ``hang``.
 - ``FakeMemory``: the memory store.
+- ``FakeSandboxBackend``: the sandbox ``SandboxBackend`` in memory: ``die``, ``hang_next_run``,
+  ``time_out_next_run``, ``fail_next_run``; records every call.
 - ``throwaway_database``: a migrated SQLite store in a temporary folder (the tests'
   ``database`` fixture); ``channel_dependencies`` fills in a channel actor's settings.
 - ``throwaway_postgresql``: a database of its own on a PostgreSQL server, dropped afterwards.
@@ -41,6 +43,7 @@ from ._fake_llm import Echo, Embed, Fail, FakeLlmServer, Garbage, Hang, Reply, S
 from ._fake_mcp import FakeMcpConnection, FakeTool, McpToolCall
 from ._fake_memory import FakeMemory
 from ._fake_provider import FakeProvider, ProviderRequest
+from ._fake_sandbox import FakeSandbox, FakeSandboxBackend
 from ._kit import ActorTestKit
 from ._probe import Probe
 from ._store import throwaway_database, throwaway_postgresql
@@ -59,6 +62,8 @@ __all__ = [
     "FakeMcpConnection",
     "FakeMemory",
     "FakeProvider",
+    "FakeSandbox",
+    "FakeSandboxBackend",
     "FakeTool",
     "FakeTransport",
     "Garbage",

@@ -173,6 +173,7 @@ async def test_slash_commands_are_registered_and_admin_ones_refused_to_others(
             "mcp",
             "email",
             "mailroom",
+            "sandbox",
         }
         with trio.fail_after(15):
             refused = await o.discord.slash("channel", "mode", {"mode": "active"}, permissions="0")
@@ -251,7 +252,7 @@ async def test_mcp_servers_are_managed_with_slash_commands_and_used_in_a_convers
 @pytest.mark.trio
 async def test_named_servers_get_the_slash_commands_at_once(tmp_path: Path) -> None:
     async with online(tmp_path, env={"CLARA_DISCORD_COMMAND_GUILDS": "5,6"}) as o:
-        names = {"clara", "channel", "model", "memory", "mcp", "email", "mailroom"}
+        names = {"clara", "channel", "model", "memory", "mcp", "email", "mailroom", "sandbox"}
         assert {c["name"] for c in o.discord.commands} == names  # global, for DMs and the rest
         assert {
             guild: {c["name"] for c in cs} for guild, cs in o.discord.guild_commands.items()

@@ -45,7 +45,11 @@ def test_defaults_need_nothing_and_every_variable_has_a_default_or_is_optional()
         ("CLARA_DISCORD_API_URL", "discord.com", "must be a URL starting with http:// or https://"),
         ("CLARA_DISCORD_GATEWAY_URL", "https://g", "must be a URL starting with ws:// or wss://"),
         ("CLARA_DISCORD_ALLOWED_GUILDS", "123,abc", "must be comma-separated Discord ids"),
-        ("CLARA_SANDBOX_BACKEND", "vm", "must be one of none, docker, bubblewrap; got 'vm'"),
+        (
+            "CLARA_SANDBOX_BACKEND",
+            "vm",
+            "must be one of none, auto, docker, bubblewrap, remote; got 'vm'",
+        ),
         ("DATABASE_URL", "mysql://x", "must be a database URL starting with sqlite:///"),
         ("CLARA_PROACTIVE_QUIET_HOURS", "late", "must be two hours HH-HH"),
         ("CLARA_MCP_ALLOWED_SOURCES", "npm,ftp", "must list sources from github, image, npm"),

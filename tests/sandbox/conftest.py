@@ -30,7 +30,7 @@ from clara.adapters.sandbox import (
 )
 from tests.helpers import require
 
-HOST_MARKER = "CLARA_SANDBOX_TEST_HOST_SECRET"
+HOST_MARKER = "SANDBOX_TEST_HOST_ONLY_MARKER"
 """Set in this process (and so in the podman service it starts): it must never show inside."""
 
 LIMITS = SandboxLimits(memory_mb=256, cpus=1.0, pids=64, work_mb=16)

@@ -17,7 +17,14 @@ from ...adapters.memory import memory_user_id
 from ...config import Settings
 from ...store import Database
 from ...supervisors import ChildSpec, DynamicSupervisor, Restart
-from ...tools import BuiltinTools, CanRead, ChatHistoryTools, MailToolbox, ToolRegistry
+from ...tools import (
+    BuiltinTools,
+    CanRead,
+    ChatHistoryTools,
+    MailToolbox,
+    ToolProvider,
+    ToolRegistry,
+)
 from .. import ActorRef, Overflow
 from ..mcp import McpSystem
 from ..memory import searcher
@@ -60,6 +67,7 @@ def tools_for(
     database: Database | None = None,
     can_read: CanRead | None = None,
     mail: MailToolbox | None = None,
+    sandbox: Callable[[MessageReceived], ToolProvider | None] | None = None,
 ) -> Callable[[MessageReceived], ToolRegistry]:
     """The tools one reply may use: the built-ins (with a search of what Clara remembers about
     the author), the search and reading of earlier conversations the author may see (with a
@@ -74,6 +82,8 @@ def tools_for(
             (``ChatTransport.can_read``); None: no history tools.
         mail: the mail tools' shared parts; None: no mail tools. Whether the author has an
             account is answered from its in-memory index (no store query per message).
+        sandbox: the code tools for a reply (``SandboxSystem.tools_for``: given the message,
+            so the files attached to it can be put in the author's sandbox); None: none.
     """
 
     def registry_for(message: MessageReceived) -> ToolRegistry:
@@ -91,6 +101,10 @@ def tools_for(
         if mcp is not None:
             for provider in mcp.tools_for(message.author, message.platform, message.content):
                 registry.register(provider)
+        if sandbox is not None:
+            code_tools = sandbox(message)
+            if code_tools is not None:
+                registry.register(code_tools)
         return registry
 
     return registry_for
@@ -108,6 +122,7 @@ def channels_subsystem(
     http: httpx.AsyncClient,
     resume: bool = True,
     mail: MailToolbox | None = None,
+    sandbox: Callable[[MessageReceived], ToolProvider | None] | None = None,
 ) -> Channels:
     """The channels DynamicSupervisor: a bounded, rejecting mailbox per channel
     (``CLARA_CHANNEL_MAILBOX``, plus room for the notices a full queue sends), passivation
@@ -119,6 +134,7 @@ def channels_subsystem(
         http: the shared client; its owner closes it once the channels have stopped.
         resume: whether channels answer what the inbox holds unfinished when they start.
         mail: the mail tools' shared parts (None: no mail tools).
+        sandbox: the code tools for a reply (``SandboxSystem.tools_for``; None: none).
     """
     dependencies = ChannelDependencies(
         transport=transport,
@@ -128,10 +144,17 @@ def channels_subsystem(
         database=database,
         memory=memory,
         tools_for=tools_for(
-            settings, memory, mcp, database=database, can_read=transport.can_read, mail=mail
+            settings,
+            memory,
+            mcp,
+            database=database,
+            can_read=transport.can_read,
+            mail=mail,
+            sandbox=sandbox,
         ),
-        # An MCP server's own limit applies first; its error is clearer than ours.
-        tool_timeout=max(30.0, settings.mcp.call_timeout + 1.0),
+        # An MCP server's own limit applies first, and a sandbox run's (plus making the
+        # sandbox): their errors are clearer than ours.
+        tool_timeout=max(30.0, settings.mcp.call_timeout + 1.0, settings.sandbox.timeout + 15.0),
         http=http,
         resume_window=settings.discord.resume_window,
         resume_note=settings.discord.resume_note,

@@ -1,7 +1,7 @@
 """Slash commands, platform-neutral: what ``/clara``, ``/channel``, ``/model`` and ``/memory`` do.
 
-``/mcp``, ``/email`` and ``/mailroom`` are routed to their families' own ``McpAdmin``,
-``EmailAdmin`` and ``MailroomAdmin``.
+``/mcp``, ``/email``, ``/mailroom`` and ``/sandbox`` are routed to their families' own
+``McpAdmin``, ``EmailAdmin``, ``MailroomAdmin`` and ``SandboxAdmin``.
 
 The Discord adapter maps its application commands onto ``run_command``; the checks live
 here, once: administrative commands need the server's administrator or manage-server
@@ -40,6 +40,8 @@ from ..mailroom import MailroomAdmin
 from ..mcp import OPERATIONS, McpAdmin
 from ..memory import Forget, Recall
 from ..policy import is_admin, write_audit
+from ..sandbox import OPERATIONS as SANDBOX_OPERATIONS
+from ..sandbox import SandboxAdmin
 from .reports import channel_report, memory_report, model_report
 
 __all__ = ["COMMANDS", "CommandDependencies", "Invocation", "run_command"]
@@ -60,6 +62,7 @@ COMMANDS = {
     **{("mcp", operation): text for operation, text in OPERATIONS.items()},
     **{("email", operation): text for operation, text in EMAIL_OPERATIONS.items()},
     **{("mailroom", operation): text for operation, text in MAILROOM_OPERATIONS.items()},
+    **{("sandbox", operation): text for operation, text in SANDBOX_OPERATIONS.items()},
 }
 
 _MODES = ("mention", "active", "off")
@@ -91,6 +94,7 @@ class CommandDependencies:
     llm: ActorRef | None = None
     email: EmailAdmin | None = None
     mailroom: MailroomAdmin | None = None
+    sandbox: SandboxAdmin | None = None
 
 
 async def _audit(
@@ -144,6 +148,18 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
             platform=invocation.platform,
             channel_id=invocation.channel_id,
         )
+    if invocation.group == "sandbox":
+        if deps.sandbox is None:
+            return "Running code is turned off here (CLARA_SANDBOX_BACKEND)."
+        given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
+        return await deps.sandbox.run(
+            invocation.name,
+            given,
+            invocation.author,
+            platform=invocation.platform,
+            channel_id=invocation.channel_id,
+            guild_id=invocation.guild_id,
+        )
     if key == ("clara", "help"):
         lines = _help_lines()
         return (
@@ -177,6 +193,7 @@ _FAMILIES = {
     "mcp": "Clara's tools from MCP servers (changes: admins only)",
     "email": "your own mail accounts and their alerts",
     "mailroom": "operators: replies to mail sent to Clara",
+    "sandbox": "your code sandbox (mode, network: admins only)",
 }
 
 

@@ -16,6 +16,7 @@ from ..channel.subsystem import Channels
 from ..email import EmailAdmin
 from ..mailroom import MailroomAdmin
 from ..mcp import McpSystem
+from ..sandbox import SandboxAdmin
 from .commands import CommandDependencies, Invocation, run_command
 from .gateway import DiscordGateway
 from .intake import Intake, IntakeGate
@@ -64,6 +65,7 @@ def discord_subsystem(
     started_at: float,
     email: EmailAdmin | None = None,
     mailroom: MailroomAdmin | None = None,
+    sandbox: SandboxAdmin | None = None,
 ) -> Discord:
     """The gateway actor's spec and the intake's: messages go to their channel's actor,
     slash commands run with what they need; ``/readyz`` reports ``discord`` until the
@@ -82,6 +84,7 @@ def discord_subsystem(
         llm=llm,
         email=email,
         mailroom=mailroom,
+        sandbox=sandbox,
     )
     readiness.register(
         "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"

@@ -79,15 +79,15 @@ def _author(interaction: discord.Interaction) -> Author:
 
 
 def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler) -> None:
-    """Add /clara, /channel, /model, /memory, /mcp, /email and /mailroom to ``tree``; answers
-    are ephemeral."""
+    """Add /clara, /channel, /model, /memory, /mcp, /email, /mailroom and /sandbox to ``tree``;
+    answers are ephemeral."""
     hide_secret_options()
 
     async def answer(
         interaction: discord.Interaction, group: str, name: str, options: dict[str, Any]
     ) -> None:
         # Installs and connection tests take longer than Discord's 3 s to answer.
-        slow = group in ("mcp", "email", "mailroom")
+        slow = group in ("mcp", "email", "mailroom", "sandbox")
         if slow:
             await interaction.response.defer(ephemeral=True, thinking=True)
         text = await trio_asyncio.trio_as_aio(handler)(
@@ -204,7 +204,7 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     simple("restart", "Admin: restart an MCP server")
 
     groups = (clara_group, channel_group, model_group, memory_group, mcp_group)
-    for group in (*groups, _email_group(answer), _mailroom_group(answer)):
+    for group in (*groups, _email_group(answer), _mailroom_group(answer), _sandbox_group(answer)):
         tree.add_command(group)
 
 
@@ -381,5 +381,33 @@ def _mailroom_group(answer: _Answer) -> app_commands.Group:
         text: app_commands.Range[str, 1, 3500],
     ) -> None:
         await answer(interaction, "mailroom", "edit", {"id": id, "text": text})
+
+    return group
+
+
+def _sandbox_group(answer: _Answer) -> app_commands.Group:
+    """/sandbox: a person's own code sandbox; administrators choose for the server."""
+    group = app_commands.Group(name="sandbox", description="Where Clara runs code for you")
+
+    @group.command(name="status", description="Your sandbox: state, runs, storage used")
+    async def sandbox_status(interaction: discord.Interaction) -> None:
+        await answer(interaction, "sandbox", "status", {})
+
+    @group.command(name="reset", description="Remove your sandbox and its files")
+    @app_commands.describe(confirm="True: yes, remove it")
+    async def sandbox_reset(interaction: discord.Interaction, confirm: bool = False) -> None:
+        await answer(interaction, "sandbox", "reset", {"confirm": confirm})
+
+    @group.command(name="mode", description="Admin: who may have Clara run code on this server")
+    @app_commands.describe(mode="off, admins or everyone (empty: show the current choice)")
+    @app_commands.choices(mode=_choices(("off", "admins", "everyone")))
+    async def sandbox_mode(interaction: discord.Interaction, mode: str = "") -> None:
+        await answer(interaction, "sandbox", "mode", {"mode": mode})
+
+    @group.command(name="network", description="Admin: whether sandboxes here have a network")
+    @app_commands.describe(network="on or off (empty: show the current choice)")
+    @app_commands.choices(network=_choices(("on", "off")))
+    async def sandbox_network(interaction: discord.Interaction, network: str = "") -> None:
+        await answer(interaction, "sandbox", "network", {"network": network})
 
     return group

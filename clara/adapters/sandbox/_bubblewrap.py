@@ -239,9 +239,12 @@ class BubblewrapBackend:
             self._remove_cgroups(name)
         uid = self._pick_uid(owner_hash)
         try:
+            # Modes set explicitly: Clara runs with umask 077, which mkdir's mode obeys.
             folder.mkdir(mode=0o711)
+            folder.chmod(0o711)
             work = folder / "work"
             work.mkdir(mode=0o700)
+            work.chmod(0o700)
             if self._as_root:
                 os.chown(work, uid, uid)
             (folder / "meta.json").write_bytes(

@@ -1,0 +1,50 @@
+"""Clara runs a person's code through ``python run.py`` (issue 16): the model asks for
+``sandbox__run_python``, the code runs in that person's sandbox (bubblewrap, as ``auto``
+picks on a host without an engine), its output goes back to the model, and the run is in the
+audit table. Real processes: run.py against the fake Discord and the fake model server.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from clara.testing import Reply
+from tests.helpers import require
+from tests.test_deploys import eventually, world
+
+pytestmark = pytest.mark.trio
+
+
+def audited_runs(data: Path) -> list[tuple[str, str, int | None]]:
+    with sqlite3.connect(data / "clara.db", timeout=5) as connection:
+        return connection.execute(
+            "SELECT tool, user_id, exit_code FROM sandbox_runs ORDER BY id"
+        ).fetchall()
+
+
+async def test_the_model_runs_python_in_the_askers_sandbox_and_reads_its_output(
+    tmp_path: Path,
+) -> None:
+    require(shutil.which("bwrap"), "bubblewrap (bwrap)")
+    env = {"CLARA_SANDBOX_BACKEND": "auto", "CLARA_SANDBOX_IMAGE": ""}
+    async with world(tmp_path, env) as w:
+        code = "import os; print(6 * 7, os.getcwd(), 'HOME' in os.environ and os.environ['HOME'])"
+        w.model.script(
+            Reply(tool_calls=(("sandbox__run_python", {"code": code}),)),
+            Reply("It printed 42."),
+        )
+        async with w.clara() as clara:
+            asked = await w.post("what is six times seven? run it")
+            await eventually(lambda: w.replies_to(asked) != [], "the answer")
+            assert await clara.terminate() == 0
+        assert w.replies_to(asked) == ["It printed 42."]
+        requests = w.model.chat_requests()
+        tool_result = json.dumps(requests[1].body["messages"][-1])
+        assert "42 /work" in tool_result  # ran, in the work folder of the sandbox
+        assert str(tmp_path) not in tool_result  # nothing of the host's environment inside
+        assert audited_runs(w.data) == [("run_python", "1", 0)]  # the asker's, audited
