@@ -13,7 +13,8 @@ own child spec; siblings are wired with refs that exist from the moment a child 
       memory    mem0 over Qdrant                         (CLARA_MEMORY_ENABLED)
       mcp       MCP servers: reaper, catalog, servers    (CLARA_MCP_ENABLED)
       discord   the gateway connection                   (with DISCORD_BOT_TOKEN)
-      sandbox   one SandboxActor per person running code       (CLARA_SANDBOX_BACKEND)
+      sandbox   one SandboxActor per person running code (CLARA_SANDBOX_BACKEND; with none
+                its tools tell the model that running code is off)
       channels  one ChannelActor per channel
       email     one actor per mail account, and their starter   (CLARA_EMAIL_ENABLED)
       mail_tools  keeps the index of who has mail accounts (the model's mail tools)
@@ -133,16 +134,13 @@ def build_tree(
         email_admin, email_signin = _email_commands(
             settings, email, mail, database=database, secrets=secrets, http=http
         )
-    # Code sandboxes (CLARA_SANDBOX_BACKEND; none: the code tools say they are off).
-    sandbox = None
-    if settings.sandbox.backend != "none":
-        sandbox = sandbox_subsystem(
-            settings,
-            choose_backend(settings.sandbox),
-            database=database,
-            http=http,
-        )
-        readiness.register_details("sandbox", sandbox.readiness_details)
+    # Code sandboxes (CLARA_SANDBOX_BACKEND). With none (or auto finding nothing) the model
+    # still sees the code tools, which answer that running code is off here: it tells the
+    # person rather than pretending to have run something.
+    sandbox = sandbox_subsystem(
+        settings, choose_backend(settings.sandbox), database=database, http=http
+    )
+    readiness.register_details("sandbox", sandbox.readiness_details)
     channels = channels_subsystem(
         settings,
         transport,
@@ -154,7 +152,7 @@ def build_tree(
         http=http,
         resume=chat != "once",
         mail=mail,
-        sandbox=sandbox.tools_for if sandbox is not None else None,
+        sandbox=sandbox.tools_for,
     )
     status = status_subsystem(
         settings.status,
@@ -190,7 +188,7 @@ def build_tree(
             started_at=started_at,
             email=email_admin,
             mailroom=mailroom.admin if mailroom is not None else None,
-            sandbox=sandbox.admin if sandbox is not None else None,
+            sandbox=sandbox.admin,
         )
         connection, platform = discord.connection, discord.intake
     elif chat == "console":
@@ -203,7 +201,7 @@ def build_tree(
         memory,
         mcp.spec if mcp is not None else None,
         connection,
-        sandbox.spec if sandbox is not None else None,  # stops after the channels using it
+        sandbox.spec,  # stops after the channels that use it
         channels.spec,
         email.spec if email is not None else None,
         mail_tools_child(mail) if mail is not None else None,

@@ -1,5 +1,7 @@
 """The runtime benchmarks still run (tiny sizes: this checks they work, never how fast)."""
 
+from pathlib import Path
+
 import pytest
 
 from bench import clara_runtime
@@ -67,3 +69,32 @@ def test_the_email_benchmark_parts_run() -> None:
         assert restart["accounts"] == 2 and restart["all_back_after_kill_s"] > 0
     finally:
         logging.disable(logging.NOTSET)  # the benchmark silences logging for its own process
+
+
+def test_the_sandbox_benchmark_measures_a_backend() -> None:
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from bench import sandbox  # noqa: PLC0415 - the smoke test of one module
+    from clara.adapters.sandbox import BubblewrapBackend  # noqa: PLC0415
+    from tests.helpers import require  # noqa: PLC0415
+
+    require(shutil.which("bwrap"), "bubblewrap (bwrap)")
+    # Not under pytest's tmp_path: its folders are the caller's alone (0700), and each
+    # sandbox's own user must pass through to its work folder.
+    with tempfile.TemporaryDirectory(prefix="clara-bench-smoke-") as folder:
+        Path(folder).chmod(0o711)
+        backend = BubblewrapBackend(Path(folder) / "sandboxes")
+        sizes = {"runs": 3, "cold": 2, "people": 3, "per_person": 2}
+        figures = sandbox.measure(backend, sizes, "bwrap")
+    assert figures["warm"]["n"] == 3 and figures["cold"]["n"] == 2
+    assert figures["together"]["runs"] == 6
+    assert "bubblewrap" in sandbox._markdown(
+        {
+            "mode": "quick",
+            "timestamp": "now",
+            "machine": {"cpus_usable": 2, "load_average_1_5_15": [0.0, 0.0, 0.0]},
+            "backends": {"bubblewrap": figures},
+            "skipped": {},
+        }
+    )

@@ -20,7 +20,9 @@ def tree(tmp_path: Path, chat: run.Chat, **env: str) -> run.Tree:
 
 def test_the_console_tree_has_every_subsystem_in_start_order(tmp_path: Path) -> None:
     root = tree(tmp_path, "console").root
-    assert root.child_ids == ["shared", "status", "llm", "memory", "mcp", "channels", "console"]
+    assert root.child_ids == [
+        "shared", "status", "llm", "memory", "mcp", "sandbox", "channels", "console"
+    ]  # fmt: skip
 
 
 def test_discord_replaces_the_console_and_disabled_features_are_left_out(
@@ -34,12 +36,13 @@ def test_discord_replaces_the_console_and_disabled_features_are_left_out(
         CLARA_MEMORY_ENABLED="false",
         CLARA_MCP_ENABLED="false",
     ).root
-    assert root.child_ids == ["shared", "llm", "discord", "channels", "intake"]
+    # The sandbox subtree stays (with no backend its tools tell the model code is off).
+    assert root.child_ids == ["shared", "llm", "discord", "sandbox", "channels", "intake"]
 
 
 def test_a_one_shot_tree_has_no_chat_child(tmp_path: Path) -> None:
     built = tree(tmp_path, "once", CLARA_MCP_ENABLED="false")
-    assert built.root.child_ids == ["shared", "status", "llm", "memory", "channels"]
+    assert built.root.child_ids == ["shared", "status", "llm", "memory", "sandbox", "channels"]
     assert isinstance(built.root.child("channels"), DynamicSupervisor)
     assert built.channels.supervisor is built.root.child("channels")
 

@@ -232,7 +232,7 @@ async def test_the_tree_of_run_py_reports_when_no_model_answers(
     root = run.build_tree(settings, system, readiness, time.time(), chat="once").root
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run, system)
-        assert root.child_ids == ["shared", "status", "llm", "channels"]
+        assert root.child_ids == ["shared", "status", "llm", "sandbox", "channels"]
         await trio.sleep(1)  # virtual: the gateway's first probe has run
         reasons = readiness.evaluate()
         assert reasons["llm"] is not None

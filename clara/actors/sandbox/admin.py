@@ -74,6 +74,11 @@ class SandboxAdmin:
         details["channel"] = channel_id
         if name not in OPERATIONS:
             return f"There is no /sandbox {name}; try one of: {', '.join(OPERATIONS)}."
+        if self.backend == "none":
+            return (
+                "Running code is turned off on this Clara (CLARA_SANDBOX_BACKEND is none, or "
+                "auto found no engine and no bubblewrap): there is no sandbox to show or change."
+            )
         per_minute = self.sandbox.ops_per_minute
         if (
             self.rates.take(who, trio.current_time(), per_minute=per_minute, notice_interval=0.0)

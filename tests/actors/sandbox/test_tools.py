@@ -207,6 +207,15 @@ async def test_without_a_backend_the_model_is_told_code_is_off(tmp_path: Path) -
     assert result.error and "CLARA_SANDBOX_BACKEND=none" in result.text
 
 
+async def test_without_a_backend_sandbox_commands_say_code_is_off(tmp_path: Path) -> None:
+    async with sandbox_running(tmp_path, no_backend=True) as running:
+        status = await running.system.admin.run(
+            "status", {}, PERSON, platform="discord", channel_id="1",
+            guild_id=GUILD,
+        )  # fmt: skip
+    assert status.startswith("Running code is turned off on this Clara")
+
+
 async def test_a_channel_offers_the_sandbox_tools_of_the_person_it_answers(tmp_path: Path) -> None:
     from clara.actors.channel.subsystem import tools_for  # noqa: PLC0415
 
