@@ -48,3 +48,36 @@ async def test_the_model_runs_python_in_the_askers_sandbox_and_reads_its_output(
         assert "42 /work" in tool_result  # ran, in the work folder of the sandbox
         assert str(tmp_path) not in tool_result  # nothing of the host's environment inside
         assert audited_runs(w.data) == [("run_python", "1", 0)]  # the asker's, audited
+
+
+async def test_through_podman_a_container_removed_behind_claras_back_is_made_again(
+    tmp_path: Path, engine_url: str, image: str
+) -> None:
+    import docker  # noqa: PLC0415
+
+    env = {
+        "CLARA_SANDBOX_BACKEND": "docker",
+        "CLARA_SANDBOX_DOCKER_URL": engine_url,
+        "CLARA_SANDBOX_IMAGE": image,
+    }
+    async with world(tmp_path, env) as w:
+        run = ("sandbox__run_python", {"code": "print(6 * 7)"})
+        w.model.script(
+            Reply(tool_calls=(run,)), Reply("42."), Reply(tool_calls=(run,)), Reply("42 again.")
+        )
+        async with w.clara() as clara:
+            first = await w.post("six times seven?")
+            await eventually(lambda: w.replies_to(first) != [], "the first answer", limit=120)
+            engine = docker.DockerClient(base_url=engine_url, version="1.41", timeout=30)
+            try:
+                [container] = engine.containers.list(filters={"label": "clara.sandbox=1"})
+                container.remove(force=True)  # behind Clara's back
+            finally:
+                engine.close()
+            second = await w.post("and once more?")
+            await eventually(lambda: w.replies_to(second) != [], "the second answer", limit=120)
+            assert await clara.terminate() == 0
+        results = [json.dumps(r.body["messages"][-1]) for r in w.model.chat_requests()[1::2]]
+        assert "42" in results[0]
+        assert "42" in results[1] and "restarted" in results[1]  # told, and run again
+        assert [row[2] for row in audited_runs(w.data)] == [0, 0]
