@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -124,42 +124,10 @@ async def run_command(invocation: Invocation, deps: CommandDependencies) -> str:
         return await deps.mcp.run(
             invocation.name, options, invocation.author, platform=invocation.platform
         )
-    if invocation.group == "email":
-        if deps.email is None:
-            return "Email accounts are turned off here (CLARA_EMAIL_ENABLED)."
-        # Options left empty are left out; False (tls, confirm) is a choice, and stays.
-        given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
-        return await deps.email.run(
-            invocation.name,
-            given,
-            invocation.author,
-            platform=invocation.platform,
-            channel_id=invocation.channel_id,
-            guild_id=invocation.guild_id,
-        )
-    if invocation.group == "mailroom":
-        if deps.mailroom is None:
-            return "Clara's own inbox is turned off (CLARA_MAILROOM_ENABLED)."
-        given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
-        return await deps.mailroom.run(
-            invocation.name,
-            given,
-            invocation.author,
-            platform=invocation.platform,
-            channel_id=invocation.channel_id,
-        )
-    if invocation.group == "sandbox":
-        if deps.sandbox is None:
-            return "Running code is turned off here (CLARA_SANDBOX_BACKEND)."
-        given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
-        return await deps.sandbox.run(
-            invocation.name,
-            given,
-            invocation.author,
-            platform=invocation.platform,
-            channel_id=invocation.channel_id,
-            guild_id=invocation.guild_id,
-        )
+    family = _FAMILIES_OFF.get(invocation.group)
+    if family is not None:
+        admin_of, off = family
+        return await _family_command(invocation, admin_of(deps), off)
     if key == ("clara", "help"):
         lines = _help_lines()
         return (
@@ -208,6 +176,56 @@ def _help_lines() -> list[str]:
         names = " | ".join(name for group, name in COMMANDS if group == family)
         lines.append(f"/{family} {names}: {summary}")
     return lines
+
+
+class _FamilyAdmin(Protocol):
+    """What runs one family's commands (``EmailAdmin``, ``MailroomAdmin``, ``SandboxAdmin``)."""
+
+    async def run(
+        self,
+        name: str,
+        options: dict[str, Any],
+        author: Author,
+        /,
+        *,
+        platform: str,
+        channel_id: str,
+        guild_id: str | None,
+    ) -> str: ...
+
+
+#: The families routed to their own admin: where the dependencies hold it, and the answer
+#: when it is turned off.
+_FAMILIES_OFF: dict[str, tuple[Callable[[CommandDependencies], _FamilyAdmin | None], str]] = {
+    "email": (
+        lambda deps: deps.email,
+        "Email accounts are turned off here (CLARA_EMAIL_ENABLED).",
+    ),
+    "mailroom": (
+        lambda deps: deps.mailroom,
+        "Clara's own inbox is turned off (CLARA_MAILROOM_ENABLED).",
+    ),
+    "sandbox": (
+        lambda deps: deps.sandbox,
+        "Running code is turned off here (CLARA_SANDBOX_BACKEND).",
+    ),
+}
+
+
+async def _family_command(invocation: Invocation, admin: _FamilyAdmin | None, off: str) -> str:
+    """Hand a family's command to its admin. Options left empty are left out; False (tls,
+    confirm) is a choice, and stays."""
+    if admin is None:
+        return off
+    given = {key: value for key, value in invocation.options.items() if value not in (None, "")}
+    return await admin.run(
+        invocation.name,
+        given,
+        invocation.author,
+        platform=invocation.platform,
+        channel_id=invocation.channel_id,
+        guild_id=invocation.guild_id,
+    )
 
 
 async def _tier_configs(

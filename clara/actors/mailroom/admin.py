@@ -109,9 +109,12 @@ class MailroomAdmin:
         *,
         platform: str = "discord",
         channel_id: str | None = None,
+        guild_id: str | None = None,
     ) -> str:
         """Run one operation for ``author`` (in ``channel_id``, where it was run); the text
-        to show them (only to them: it may quote mail)."""
+        to show them (only to them: it may quote mail). ``guild_id`` is taken as the other
+        families' commands take it, and not used: the operator channel decides, not the
+        server."""
         who = f"{platform}:{author.id}"
         raw_id = str(options.get("id") or "").strip()
         target = f"mailroom:{raw_id}" if raw_id else "mailroom"
