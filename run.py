@@ -138,7 +138,10 @@ def build_tree(
     # still sees the code tools, which answer that running code is off here: it tells the
     # person rather than pretending to have run something.
     sandbox = sandbox_subsystem(
-        settings, choose_backend(settings.sandbox), database=database, http=http
+        settings,
+        choose_backend(settings.sandbox, scope=settings.sandbox.scope),
+        database=database,
+        http=http,
     )
     readiness.register_details("sandbox", sandbox.readiness_details)
     channels = channels_subsystem(

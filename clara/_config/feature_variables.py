@@ -9,7 +9,7 @@ import re
 from ..errors import ConfigError
 from .addresses import host, url
 from .mcp_values import container_engine, container_network, npm_registry, path_roots
-from .tokens import secret
+from .tokens import secret, secret_list
 from .values import (
     Parser,
     Secret,
@@ -23,6 +23,12 @@ from .values import (
     text_list,
 )
 from .var import SECONDS, Var
+
+
+def _server_key(name: str, key: str, index: int) -> None:
+    """One key of ``CLARA_SANDBOX_SERVER_KEY``: long and sendable in a header."""
+    secret(16).read(f"{name} (key {index + 1})", key)
+
 
 __all__ = ["FEATURE_VARIABLES"]
 
@@ -634,6 +640,15 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "an OCI runtime for the docker backend (runsc: gVisor); empty: the engine's default",
     ),
     Var(
+        "CLARA_SANDBOX_SCOPE",
+        "sandbox",
+        "scope",
+        text,
+        "this Clara's name on its sandboxes; at start it removes what its scope left "
+        "(a crash): give each Clara sharing one engine its own",
+        "clara",
+    ),
+    Var(
         "CLARA_SANDBOX_PROXY_URL",
         "sandbox",
         "proxy_url",
@@ -647,6 +662,14 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "packages",
         text_list,
         "comma-separated package names install_package accepts; empty: any name",
+    ),
+    Var(
+        "CLARA_SANDBOX_INDEX_URL",
+        "sandbox",
+        "index_url",
+        url("https", "http", loopback_only=("http",)),
+        "the package index install_package uses, reached through the proxy (PEP 503 "
+        "simple API, e.g. a mirror); unset: pip's default, PyPI",
     ),
     Var(
         "CLARA_SANDBOX_REMOTE_URL",
@@ -681,9 +704,10 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
     Var(
         "CLARA_SANDBOX_SERVER_KEY",
         "sandbox",
-        "server_key",
-        secret(16),
-        "the API key python -m clara sandbox-server accepts (16+ characters)",
+        "server_keys",
+        secret_list(_server_key),
+        "the API keys python -m clara sandbox-server accepts, comma-separated, 16+ characters "
+        "each: one per Clara process (each sweeps its key's sandboxes at start)",
     ),
     Var(
         "CLARA_SANDBOX_OPS_PER_MINUTE",

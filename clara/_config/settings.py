@@ -336,13 +336,19 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The allow-listing proxy package installs go through; None: installs are off."""
     packages: tuple[str, ...] = ()
     """Package names ``install_package`` accepts; empty: any name."""
+    index_url: str | None = None
+    """The package index ``install_package`` uses (through the proxy); None: PyPI."""
     remote_url: str | None = None
     remote_key: Secret | None = None
     server_host: str = "127.0.0.1"
     server_port: int = 8765
-    server_key: Secret | None = None
-    """The API key ``python -m clara sandbox-server`` accepts."""
+    server_keys: tuple[Secret, ...] = ()
+    """The API keys ``python -m clara sandbox-server`` accepts: one per Clara process (a key's
+    sandboxes are its own, and each Clara sweeps its key's at start)."""
     ops_per_minute: int = 10
+    scope: str = "clara"
+    """This Clara's name on its sandboxes (a container label, a folder): at start it removes
+    what its scope's earlier life left, so each Clara sharing an engine needs its own."""
 
     def __post_init__(self) -> None:
         _check_sandbox(self)
@@ -353,6 +359,11 @@ _RUNTIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 def _check_sandbox(settings: SandboxSettings) -> None:
     """What the chosen backend needs; every message names the variable to set."""
+    if not _RUNTIME.fullmatch(settings.scope):
+        raise ConfigError(
+            "CLARA_SANDBOX_SCOPE must be 1 to 64 letters, digits, '.', '_' or '-' (starting "
+            f"with a letter or digit); got {settings.scope!r}"
+        )
     if settings.runtime and not _RUNTIME.fullmatch(settings.runtime):
         raise ConfigError(
             "CLARA_SANDBOX_RUNTIME must be the name of an OCI runtime the engine knows "

@@ -66,7 +66,7 @@ def run_sandbox_server(arguments: argparse.Namespace, settings: Settings) -> int
     from ..adapters.sandbox.server import SandboxService  # noqa: PLC0415 - this command only
 
     sandbox = settings.sandbox
-    if sandbox.server_key is None:
+    if not sandbox.server_keys:
         raise SandboxServerError(
             "CLARA_SANDBOX_SERVER_KEY is not set: the service refuses to run without an API "
             "key; set it to 16+ random characters (python -c 'import secrets; "
@@ -84,7 +84,7 @@ def run_sandbox_server(arguments: argparse.Namespace, settings: Settings) -> int
     backend = _backend(sandbox, settings.runtime.data_dir)
     service = SandboxService(
         backend,
-        {"default": sandbox.server_key.reveal()},
+        {f"key-{index}": key.reveal() for index, key in enumerate(sandbox.server_keys, 1)},
         ceiling=_ceiling(sandbox),
         max_sandboxes=sandbox.max_running,
         max_output=max(sandbox.output_kb * 1024, 8 * 1024 * 1024),
@@ -132,7 +132,7 @@ def _backend(sandbox: SandboxSettings, data_dir: Path) -> SandboxBackend:
             "bubblewrap (or auto) sandboxes"
         )
     try:
-        backend = choose_backend(sandbox)
+        backend = choose_backend(sandbox, scope="sandbox-server")
     except SandboxError as error:
         raise SandboxServerError(str(error)) from None
     if backend is None:

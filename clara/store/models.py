@@ -604,7 +604,7 @@ class SandboxRun(Base):
     output_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     truncated: Mapped[bool] = mapped_column(default=False)
     killed: Mapped[bool] = mapped_column(default=False)
-    """Killed at its time limit."""
+    """Killed at its time limit, for memory, or (with ``error``) dropped with its sandbox."""
     error: Mapped[str | None] = mapped_column(String(500), default=None)
 
 

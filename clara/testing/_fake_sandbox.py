@@ -207,6 +207,7 @@ class FakeSandboxBackend:
             stderr=result.stderr[:output_limit],
             truncated=result.truncated or cut,
             timed_out=result.timed_out,
+            oom=result.oom,
             duration=result.duration or 0.01,
         )
 
@@ -253,6 +254,15 @@ class FakeSandboxBackend:
             if sandbox is not None:
                 sandbox.removed = True
         self._record("remove", sandbox.owner if sandbox else "?")
+
+    def sweep(self) -> int:
+        """Remove every sandbox not removed yet (what a dead process would have left)."""
+        with self._lock:
+            left = [sandbox for sandbox in self.sandboxes.values() if not sandbox.removed]
+            for sandbox in left:
+                sandbox.removed = True
+        self._record("sweep", "*")
+        return len(left)
 
     def close(self) -> None:
         self.closed = True

@@ -106,7 +106,8 @@ def _has_image(name: str) -> bool:
 
 @pytest.fixture(scope="session")
 def backend(engine_url: str, image: str) -> Iterator[DockerBackend]:
-    docker_backend = DockerBackend(engine_url, image, grace=5.0)
+    # A scope of its own: a Clara the tests start (scope "clara") sweeps only its own.
+    docker_backend = DockerBackend(engine_url, image, grace=5.0, scope="pytest")
     yield docker_backend
     docker_backend.close()
 

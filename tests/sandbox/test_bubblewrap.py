@@ -408,6 +408,29 @@ def test_cgroups_hold_the_whole_sandbox_where_writable(root: Path) -> None:
     assert not pids.exists()
 
 
+def test_a_run_killed_for_the_sandboxs_memory_says_so(root: Path) -> None:
+    """Each of two processes stays under the per-process limit; together they pass the
+    cgroup's: the kernel kills one, and the result says it was for memory."""
+    backend = BubblewrapBackend(root / "sandboxes")
+    handle = backend.create(f"test-{uuid.uuid4()}", LIMITS)
+    hog = (
+        "import os, time\n"
+        "pid = os.fork()\n"
+        "b = bytearray(200 * 1024 * 1024)\n"
+        "for i in range(0, len(b), 4096): b[i] = 1\n"
+        "time.sleep(1)\n"
+        "if pid: os.waitpid(pid, 0)\n"
+    )
+    try:
+        result = backend.execute(handle, ["python3", "-c", hog], timeout=20, output_limit=4096)
+        assert result.oom, result
+        assert not result.timed_out
+        calm = backend.execute(handle, ["python3", "-c", "print(1)"], timeout=20, output_limit=64)
+        assert calm.stdout == b"1\n" and not calm.oom, calm
+    finally:
+        backend.remove(handle)
+
+
 @pytest.mark.skipif(
     os.geteuid() != 0, reason="a host uid per sandbox is given only when Clara runs as root"
 )
@@ -457,3 +480,15 @@ def test_bad_arguments_are_refused_with_the_reason(
         backend.execute(sandbox, ["true"], timeout=0, output_limit=10)
     with pytest.raises(SandboxError, match="limits.pids must be at least 1"):
         backend.create("someone", SandboxLimits(pids=0))
+
+
+def test_a_sweep_removes_every_sandbox_folder_and_its_cgroups(root: Path) -> None:
+    backend = BubblewrapBackend(root / "sandboxes")
+    handles = [backend.create(f"test-{uuid.uuid4()}", LIMITS) for _ in range(2)]
+    python(backend, handles[0], "open('kept.txt', 'w').write('x')")
+    assert backend.sweep() == 2
+    for handle in handles:
+        assert backend.alive(handle) == "removed"
+        assert not (Path("/sys/fs/cgroup/memory/clara-sandbox") / handle.name).exists()
+    assert list((root / "sandboxes").iterdir()) == []
+    assert backend.sweep() == 0

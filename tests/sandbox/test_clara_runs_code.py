@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from clara.actors.sandbox import bubblewrap_root
 from clara.testing import Reply
 from tests.helpers import require
 from tests.test_deploys import eventually, world
@@ -70,7 +71,8 @@ async def test_through_podman_a_container_removed_behind_claras_back_is_made_aga
             await eventually(lambda: w.replies_to(first) != [], "the first answer", limit=120)
             engine = docker.DockerClient(base_url=engine_url, version="1.41", timeout=30)
             try:
-                [container] = engine.containers.list(filters={"label": "clara.sandbox=1"})
+                scope = {"label": "clara.sandbox.scope=clara"}
+                [container] = engine.containers.list(filters=scope)
                 container.remove(force=True)  # behind Clara's back
             finally:
                 engine.close()
@@ -81,3 +83,31 @@ async def test_through_podman_a_container_removed_behind_claras_back_is_made_aga
         assert "42" in results[0]
         assert "42" in results[1] and "restarted" in results[1]  # told, and run again
         assert [row[2] for row in audited_runs(w.data)] == [0, 0]
+
+
+async def test_a_sandbox_left_by_a_killed_clara_is_removed_when_it_starts_again(
+    tmp_path: Path,
+) -> None:
+    """kill -9 runs no passivation: the sandbox stays behind until the next start sweeps it."""
+    require(shutil.which("bwrap"), "bubblewrap (bwrap)")
+    env = {"CLARA_SANDBOX_BACKEND": "bubblewrap"}
+    left = bubblewrap_root()
+    async with world(tmp_path, env) as w:
+        w.model.script(
+            Reply(tool_calls=(("sandbox__run_python", {"code": "print(6 * 7)"}),)),
+            Reply("42."),
+            Reply("Hello again."),
+        )
+        async with w.clara() as clara:
+            asked = await w.post("six times seven?")
+            await eventually(lambda: w.replies_to(asked) != [], "the answer")
+            folders = sorted(left.glob("clara-sandbox-*"))
+            assert len(folders) == 1, folders  # the asker's, alive between runs
+            clara.kill()
+            await clara.process.wait()
+        assert folders[0].exists()  # no passivation ran
+        async with w.clara() as clara:
+            again = await w.post("hello?")
+            await eventually(lambda: w.replies_to(again) != [], "the answer after the restart")
+            assert not folders[0].exists()  # swept at start
+            assert await clara.terminate() == 0

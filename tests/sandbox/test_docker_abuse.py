@@ -110,7 +110,7 @@ def test_a_2_gb_allocation_is_killed_for_memory_and_the_sandbox_lives_on(
 ) -> None:
     result = python(backend, shared_sandbox, "data = b'x' * (2 * 1024**3)\nprint(len(data))")
     assert result.exit_code == 137, result
-    assert b"out of memory" in result.stderr
+    assert result.oom, result
     assert not result.timed_out
     # The memory limit killed the process, not the container: it still runs...
     assert_healthy(backend, shared_sandbox)

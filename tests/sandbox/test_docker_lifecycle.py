@@ -88,7 +88,7 @@ def test_a_missing_command_exits_127_with_a_message(
 
 def test_an_engine_that_is_not_there_is_unavailable_and_named(tmp_path: object) -> None:
     url = "unix:///nonexistent/clara-test/podman.sock"
-    backend = DockerBackend(url, "localhost/clara-sandbox:1")
+    backend = DockerBackend(url, "localhost/clara-sandbox:2")
     with pytest.raises(SandboxUnavailable, match="/nonexistent/clara-test/podman.sock"):
         backend.create("someone", LIMITS)
     handle = SandboxHandle(id="abc", name="clara-sandbox-x", backend="docker")
@@ -150,3 +150,37 @@ def test_an_engine_that_hangs_during_a_run_is_given_up_on_at_the_deadline(
     finally:
         backend.remove(handle)
         backend.close()
+
+
+def test_a_sweep_removes_its_own_scopes_containers_and_no_other(
+    engine_url: str, image: str, owner_prefix: str
+) -> None:
+    ours = DockerBackend(engine_url, image, scope=f"sweep-{owner_prefix.strip('-')}")
+    theirs = DockerBackend(engine_url, image, scope=f"other-{owner_prefix.strip('-')}")
+    try:
+        made = [ours.create(owner_prefix + f"sweep-{index}", LIMITS) for index in range(2)]
+        kept = theirs.create(owner_prefix + "sweep-kept", LIMITS)
+        try:
+            assert ours.sweep() == 2
+            assert [ours.alive(handle) for handle in made] == ["removed", "removed"]
+            assert theirs.alive(kept) is None
+            assert ours.sweep() == 0
+        finally:
+            theirs.remove(kept)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_runtime_the_engine_ignores_is_refused_not_quietly_dropped(
+    engine_url: str, image: str, owner_prefix: str
+) -> None:
+    """Podman's compatible API ignores a runtime asked per container: asked for gVisor, the
+    sandbox would run under runc, the host's kernel. Clara refuses it, saying what to do."""
+    asked = DockerBackend(engine_url, image, runtime="runsc", scope="pytest-runtime")
+    try:
+        with pytest.raises(SandboxError, match=r"made the sandbox with 'runc'.*--runtime runsc"):
+            asked.create(owner_prefix + "gvisor-asked", LIMITS)
+        assert asked.sweep() == 0  # nothing left behind
+    finally:
+        asked.close()

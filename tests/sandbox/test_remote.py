@@ -41,12 +41,14 @@ from clara.adapters.sandbox import (
 from clara.adapters.sandbox._bubblewrap import BubblewrapBackend
 from clara.adapters.sandbox._remote import RemoteBackend
 from clara.adapters.sandbox.server import SandboxService, serve_sandboxes
+from clara.adapters.sandbox.server._wire import CreateRequest, HandleReply
 
 _T = TypeVar("_T")
 
 KEY = "right-key-" + "k" * 24
 OTHER_KEY = "other-key-" + "o" * 24
 WRONG_KEY = "wrong-key-" + "w" * 24
+SECOND_KEY = "second-key-" + "s" * 24
 LIMITS = SandboxLimits(memory_mb=256, cpus=1.0, pids=32, work_mb=4)
 REPO = Path(__file__).resolve().parents[2]
 REVERSE = "open('out.txt', 'wb').write(open('in/data.bin', 'rb').read()[::-1])"
@@ -428,7 +430,8 @@ def test_the_cli_without_a_key_refuses_to_start_with_one_clear_line(root: Path) 
 def test_the_cli_serves_the_right_key_and_refuses_a_wrong_one(root: Path) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "clara", "sandbox-server", "--port", "0"],
-        env=cli_environment(root, CLARA_SANDBOX_SERVER_KEY=KEY),
+        # Two keys: one per Clara process.
+        env=cli_environment(root, CLARA_SANDBOX_SERVER_KEY=f"{KEY}, {SECOND_KEY}"),
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -445,17 +448,23 @@ def test_the_cli_serves_the_right_key_and_refuses_a_wrong_one(root: Path) -> Non
         handle = remote.create("alice", LIMITS)
         result = remote.execute(handle, ["python3", "-c", "print(1)"], timeout=10, output_limit=10)
         assert (result.exit_code, result.stdout) == (0, b"1\n")
-        # Where the CLI's bubblewrap backend keeps its sandboxes (not Clara's data folder).
-        assert (bubblewrap_root() / handle.name).is_dir()
+        # Where the CLI's bubblewrap backend keeps its sandboxes (not Clara's, nor the data folder).
+        assert (bubblewrap_root("sandbox-server") / handle.name).is_dir()
+        second = client(url, SECOND_KEY)
+        assert second.sweep() == 0  # the other key's sandbox is not this key's to sweep
+        theirs = second.create("alice", LIMITS)
+        assert theirs.name != handle.name  # the same owner name, another key: another sandbox
+        assert remote.alive(handle) is None
+        second.close()
         remote.close()
     finally:
         server.send_signal(signal.SIGTERM)
         _, errors = server.communicate(timeout=60)
     assert server.returncode == 0, errors
-    assert KEY not in errors and WRONG_KEY not in errors
+    assert KEY not in errors and WRONG_KEY not in errors and SECOND_KEY not in errors
     assert "sandbox service (bubblewrap) listening on" in errors
     # SIGTERM removed the sandbox it made.
-    assert not (bubblewrap_root() / handle.name).exists()
+    assert not (bubblewrap_root("sandbox-server") / handle.name).exists()
 
 
 # -- the docker backend through podman ------------------------------------------------------------
@@ -552,3 +561,85 @@ async def test_the_service_speaks_tls_with_a_certificate_and_key(
         untrusting.close()
         await in_thread(http.close)
         nursery.cancel_scope.cancel()
+
+
+# -- what nobody holds any more ------------------------------------------------------------------
+
+
+async def ask(
+    service: SandboxService, method: str, path: str, body: bytes = b"", key: str = KEY
+) -> tuple[int, bytes]:
+    """One request straight to the ASGI app (no sockets: the test's clock is the app's)."""
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"authorization", b"Bearer " + key.encode())]
+    scope = {"type": "http", "method": method, "path": path, "headers": headers}
+    await service(scope, receive, send)  # type: ignore[arg-type]
+    return int(sent[0]["status"]), bytes(sent[1]["body"])
+
+
+def create_body(owner: str) -> bytes:
+    return msgspec.json.encode(CreateRequest(owner=owner, limits=LIMITS))
+
+
+@pytest.mark.trio
+async def test_a_sandbox_nobody_touched_for_the_idle_time_is_removed(
+    bwrap: BubblewrapBackend, root: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """pytest-trio's MockClock moves only when jumped (threads' waits do not move it)."""
+    clock = mock_clock
+    service = SandboxService(bwrap, {"default": KEY}, idle_seconds=100)
+    status, made = await ask(service, "POST", "/v1/sandboxes", create_body("alice"))
+    assert status == 201, made
+    status, kept = await ask(service, "POST", "/v1/sandboxes", create_body("bob"))
+    assert status == 201, kept
+    bob = msgspec.json.decode(kept, type=HandleReply)
+    clock.jump(60)
+    assert (await ask(service, "GET", f"/v1/sandboxes/{bob.id}"))[0] == 200  # bob is back
+    assert await service.reap_once() == 0  # 60 s: nobody idle yet
+    clock.jump(60)
+    assert await service.reap_once() == 1  # alice: 120 s untouched; bob: 60 s
+    assert service.sandboxes == 1 and len(sandbox_folders(root)) == 1
+    status, _ = await ask(service, "GET", f"/v1/sandboxes/{bob.id}")
+    assert status == 200
+    alice = msgspec.json.decode(made, type=HandleReply)
+    status, gone = await ask(service, "GET", f"/v1/sandboxes/{alice.id}")
+    assert status == 404 and b"removed" in gone
+    await service.close()
+
+
+@pytest.mark.trio
+async def test_a_keys_sweep_removes_its_sandboxes_and_no_other_keys(
+    bwrap: BubblewrapBackend, root: Path
+) -> None:
+    service = SandboxService(bwrap, {"default": KEY, "other": WRONG_KEY * 2})
+    async with served(service) as url:
+        mine, theirs = client(url), client(url, WRONG_KEY * 2)
+        await in_thread(lambda: mine.create("alice", LIMITS))
+        await in_thread(lambda: mine.create("bob", LIMITS))
+        kept = await in_thread(lambda: theirs.create("alice", LIMITS))
+        assert await in_thread(mine.sweep) == 2
+        assert await in_thread(mine.sweep) == 0
+        assert service.sandboxes == 1 and len(sandbox_folders(root)) == 1
+        assert await in_thread(lambda: theirs.alive(kept)) is None
+        mine.close()
+        theirs.close()
+
+
+@pytest.mark.trio
+async def test_a_service_starting_again_removes_what_its_killed_life_left(
+    bwrap: BubblewrapBackend, root: Path
+) -> None:
+    # What a service killed with kill -9 leaves: sandboxes in the backend nobody has ids for.
+    await in_thread(lambda: bwrap.create("default/alice", LIMITS))
+    await in_thread(lambda: bwrap.create("default/bob", LIMITS))
+    assert len(sandbox_folders(root)) == 2
+    async with served(SandboxService(bwrap, {"default": KEY})):
+        assert sandbox_folders(root) == []

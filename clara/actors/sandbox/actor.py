@@ -71,11 +71,7 @@ _REASONS = {
 
 def why(reason: str) -> str:
     """``reason`` (``oom``, ``removed``, ``exited 137``...) for the person whose sandbox it was."""
-    if reason in _REASONS:
-        return _REASONS[reason]
-    if reason.startswith("exited"):
-        return f"it stopped ({reason})"
-    return f"it stopped ({reason})"
+    return _REASONS.get(reason, f"it stopped ({reason})")
 
 
 @dataclass(frozen=True)
@@ -414,7 +410,7 @@ class SandboxActor(Actor):
                     exit_code=result.exit_code,
                     output_bytes=len(result.stdout) + len(result.stderr),
                     truncated=result.truncated,
-                    killed=result.timed_out,
+                    killed=result.timed_out or result.oom,
                 )
         except StoreUnavailable as failure:  # the run happened: its row stays unfinished
             logger.warning(

@@ -41,17 +41,22 @@ def engine_answers(url: str, timeout: float = 5.0) -> bool:
         return False
 
 
-def bubblewrap_root() -> Path:
+def bubblewrap_root(scope: str = "clara") -> Path:
     """Where the bubblewrap backend keeps its sandboxes' folders: under the system's temporary
     folder, not Clara's data folder. Run as root, each sandbox runs as a user of its own,
     which must be able to pass through every folder above its work folder; the data folder is
     Clara's alone (0700) and stays so. The root is 0711 (passable, not listable) and each
-    work folder 0700, its sandbox user's."""
-    return Path(tempfile.gettempdir()) / f"clara-sandboxes-{os.getuid()}"
+    work folder 0700, its sandbox user's. A scope of its own (the sandbox service's) gets a
+    folder of its own, so neither sweeps the other's."""
+    name = "clara-sandboxes" if scope == "clara" else f"clara-{scope}-sandboxes"
+    return Path(tempfile.gettempdir()) / f"{name}-{os.getuid()}"
 
 
-def choose_backend(sandbox: SandboxSettings) -> SandboxBackend | None:
+def choose_backend(sandbox: SandboxSettings, *, scope: str = "clara") -> SandboxBackend | None:
     """The backend the settings choose (None: ``none``, or ``auto`` found nothing).
+
+    ``scope`` keeps apart the sandboxes of two users of one engine or host (Clara's own, the
+    sandbox service's): each backend's ``sweep`` removes its own scope's only.
 
     Raises:
         SandboxError: the chosen backend cannot be made (its message says why).
@@ -74,9 +79,11 @@ def choose_backend(sandbox: SandboxSettings) -> SandboxBackend | None:
         return None
     try:
         if chosen == "docker":
-            return DockerBackend(sandbox.docker_url, sandbox.image, runtime=sandbox.runtime or None)
+            return DockerBackend(
+                sandbox.docker_url, sandbox.image, runtime=sandbox.runtime or None, scope=scope
+            )
         if chosen == "bubblewrap":
-            return BubblewrapBackend(bubblewrap_root())
+            return BubblewrapBackend(bubblewrap_root(scope))
         if chosen == "remote":
             assert sandbox.remote_url is not None and sandbox.remote_key is not None
             return RemoteBackend(

@@ -5,11 +5,12 @@ it: ``tools_for(message)`` (the channel's tool list for a reply), ``admin`` (the
 ``/sandbox`` commands) and ``readiness_details()`` (the status endpoint). Without a backend
 (``CLARA_SANDBOX_BACKEND=none``) the tools answer the model that running code is off.
 
-Children, in start order: ``backend`` (closes the backend's connections, last, when the
-subtree stops) and ``sandboxes``, a DynamicSupervisor keyed by ``platform:user id``:
-``CLARA_SANDBOX_MAX_RUNNING`` at most (beyond it the least recently idle is removed to make
-room, or the model is told all are busy), each passivated, and so removed, after
-``CLARA_SANDBOX_IDLE_SECONDS`` idle.
+Children, in start order: ``backend`` (at start, sweeps away the sandboxes an earlier life
+of this process left behind: a ``kill -9`` runs no passivation; closes the backend's
+connections, last, when the subtree stops) and ``sandboxes``, a DynamicSupervisor keyed by
+``platform:user id``: ``CLARA_SANDBOX_MAX_RUNNING`` at most (beyond it the least recently
+idle is removed to make room, or the model is told all are busy), each passivated, and so
+removed, after ``CLARA_SANDBOX_IDLE_SECONDS`` idle.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import httpx
 import trio
 
 from ...adapters.chat import Attachment, MessageReceived
-from ...adapters.sandbox import SandboxBackend, SandboxLimits
+from ...adapters.sandbox import SandboxBackend, SandboxError, SandboxLimits
 from ...config import Settings
 from ...store import Database
-from ...supervisors import ChildSpec, DynamicSupervisor, Restart, Supervisor, closing_child
+from ...supervisors import ChildSpec, DynamicSupervisor, ResourceOwner, Restart, Supervisor
 from ...tools import ToolProvider
 from .. import Actor, Overflow
 from ..policy import is_admin
@@ -40,6 +41,35 @@ logger = logging.getLogger(__name__)
 
 #: Requests one person may have waiting for their sandbox (more: "still busy").
 MAILBOX = 4
+
+#: Seconds the sweep at start may take before it is abandoned (an engine that hangs).
+SWEEP_SECONDS = 60.0
+
+
+class BackendOwner(ResourceOwner):
+    """Sweeps the backend at start (before any sandbox of this life exists: it starts before
+    ``sandboxes``), closes it at stop. A sweep that fails is logged, not fatal: an engine down
+    at start may be up by the first run, and its leftovers are then replaced one by one as
+    their owners come back (``create`` removes a sandbox of the same name first)."""
+
+    def __init__(self, backend: SandboxBackend) -> None:
+        async def close() -> None:
+            await trio.to_thread.run_sync(backend.close, abandon_on_cancel=True)
+
+        super().__init__(close)
+        self.backend = backend
+
+    async def on_start(self) -> None:
+        with trio.move_on_after(SWEEP_SECONDS) as waited:
+            try:
+                removed = await trio.to_thread.run_sync(self.backend.sweep, abandon_on_cancel=True)
+            except SandboxError as error:
+                logger.warning("sandbox: could not sweep what an earlier run left: %s", error)
+                return
+            if removed:
+                logger.info("sandbox: removed %d sandboxes an earlier run left behind", removed)
+        if waited.cancelled_caught:
+            logger.warning("sandbox: the sweep at start took over %gs", SWEEP_SECONDS)
 
 
 @dataclass
@@ -171,11 +201,16 @@ def sandbox_subsystem(
     children = [ChildSpec("sandboxes", sandboxes)]
     if backend is not None:
         owned = backend
-
-        async def close_backend() -> None:
-            await trio.to_thread.run_sync(owned.close, abandon_on_cancel=True)
-
-        children.insert(0, closing_child("backend", close_backend))
+        children.insert(
+            0,
+            ChildSpec(
+                "backend",
+                lambda: BackendOwner(owned),
+                restart=Restart.TEMPORARY,
+                shutdown=10.0,
+                mailbox_capacity=1,
+            ),
+        )
         logger.info(
             "sandbox: backend %s, at most %d running, %gs per run, %d MiB each",
             backend.name,
@@ -190,6 +225,8 @@ def sandbox_subsystem(
         work_mb=sandbox.work_mb,
         proxy_url=sandbox.proxy_url,
         packages=sandbox.packages,
+        memory_mb=sandbox.memory_mb,
+        index_url=sandbox.index_url,
     )
     admin = SandboxAdmin(
         sandboxes=sandboxes,

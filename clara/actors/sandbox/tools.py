@@ -98,12 +98,16 @@ class ToolSettings:
         work_mb: int,
         proxy_url: str | None,
         packages: tuple[str, ...],
+        memory_mb: int = 512,
+        index_url: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.output_limit = output_limit
         self.work_mb = work_mb
+        self.memory_mb = memory_mb
         self.proxy_url = proxy_url
         self.packages = frozenset(_normal(name) for name in packages)
+        self.index_url = index_url
 
 
 _FILES_ARG = {
@@ -212,6 +216,53 @@ def _safe_name(filename: str) -> str:
     base = posixpath.basename(filename.replace("\\", "/")) or "upload"
     cleaned = _NAME.sub("_", base).lstrip(".") or "upload"
     return cleaned[:120]
+
+
+# Runs inside the sandbox as ``sh -c PIP_INSTALL pip-install [--index-url URL] --proxy URL
+# NAME``: the options and the name arrive as arguments ("$@"), never spliced into the script.
+# pip hides why an index page could not be fetched (a proxy's 403 reads "from versions:
+# none"), but its --log file keeps it: on failure those lines go to stderr, for the model.
+PIP_INSTALL = r"""
+log=/tmp/clara-pip-install.log
+rm -f "$log"
+TMPDIR=/work python3 -m pip install --user --break-system-packages --no-cache-dir \
+    --no-input --disable-pip-version-check --no-warn-script-location --progress-bar off \
+    --log "$log" "$@"
+code=$?
+if [ "$code" -ne 0 ] && [ -f "$log" ]; then
+    found=$(grep -h -e 'Could not fetch URL' -e 'Tunnel connection failed' "$log" | tail -n 5)
+    if [ -n "$found" ]; then
+        case "$found" in
+            *" 403 "*) echo "the proxy refused a request (403): the package index or a" \
+                "file host it names is not on the proxy's allow-list" >&2;;
+        esac
+        printf "from pip's log:\n%s\n" "$found" >&2
+    fi
+fi
+rm -f "$log"
+exit "$code"
+"""
+
+
+def _pip_install(name: str, proxy_url: str, index_url: str | None) -> tuple[str, ...]:
+    """The argv of one ``install_package``: pip (``PIP_INSTALL``), as the sandbox's user,
+    through the proxy.
+
+    - ``--user``: the root is read-only; packages go to ``$HOME/.local`` (``HOME=/work`` in
+      the sandbox), which lasts between runs and is on ``sys.path`` of every later one.
+    - ``--break-system-packages``: Debian marks its Python "externally managed" (PEP 668) and
+      pip refuses ``--user`` installs without it. That guard keeps pip from breaking the
+      distribution's own Python; here that Python is a throwaway sandbox's, its system folders
+      are read-only anyway, and only the person's own ``/work`` changes.
+    - ``TMPDIR=/work``: pip downloads and unpacks into a temporary folder, and the sandbox's
+      ``/tmp`` is small (16 MB, less than one numpy wheel); ``/work`` has the person's quota,
+      and pip removes its folders when it ends.
+    - ``--no-cache-dir``: a cache would only take the person's quota.
+    - The name comes last and has passed ``package_refusal`` (it starts with a letter or a
+      digit), so pip cannot read it as an option.
+    """
+    index = ("--index-url", index_url) if index_url is not None else ()
+    return ("sh", "-c", PIP_INSTALL, "pip-install", *index, "--proxy", proxy_url, name)
 
 
 def package_refusal(
@@ -404,18 +455,7 @@ class SandboxTools:
             )
         assert tool == "install_package" and self.settings.proxy_url is not None
         name = _text(arguments, "name").strip()
-        argv = (
-            "python3",
-            "-m",
-            "pip",
-            "install",
-            "--user",
-            "--no-input",
-            "--disable-pip-version-check",
-            "--proxy",
-            self.settings.proxy_url,
-            name,
-        )
+        argv = _pip_install(name, self.settings.proxy_url, self.settings.index_url)
         return replace(base, argv=argv, code_hash=_hash(f"pip install {name}"))
 
     async def _file_tool(
@@ -521,6 +561,12 @@ def _ending(result: ExecResult, settings: ToolSettings) -> str:
         return (
             f"killed: it ran past its {settings.timeout:g}s limit (CLARA_SANDBOX_TIMEOUT); "
             "what it printed until then follows"
+        )
+    if result.oom:
+        return (
+            f"killed: it ran out of memory (the sandbox has {settings.memory_mb} MB, "
+            f"CLARA_SANDBOX_MEMORY_MB), exit code {result.exit_code} ({took}); what it "
+            "printed until then follows"
         )
     return f"exit code {result.exit_code} ({took})"
 

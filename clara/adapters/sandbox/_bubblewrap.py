@@ -22,28 +22,33 @@ Limits (docs/sandbox-bubblewrap.md lists which are in force where):
 The time limit kills the whole tree: ``bwrap`` starts in a new process group, which is
 killed with SIGKILL; ``--die-with-parent`` then kills bwrap's child, the pid 1 of the
 sandbox's pid namespace, and with it every process in the namespace (a child ignoring
-SIGTERM included). Files move on the host side through descriptors opened without
-following symlinks, so a link the code made to ``/etc/passwd`` is refused, not followed.
+SIGTERM included).
+
+The parts live in modules of their own: ``_bwrap_cgroups`` (the cgroup folders),
+``_capture`` (output with caps and a deadline) and ``_bwrap_files`` (files in and out
+through descriptors opened without following symlinks, so a link the code made to
+``/etc/passwd`` is refused, not followed).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
 import os
-import selectors
 import shutil
 import signal
 import stat
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 
+from . import _bwrap_files as files
+from ._bwrap_cgroups import JOIN_SCRIPT, Cgroups
+from ._capture import capture
 from ._types import (
     ExecResult,
     SandboxError,
@@ -61,11 +66,6 @@ logger = logging.getLogger(__name__)
 
 _SANDBOX_UID = 65534
 """The user the code runs as inside (``nobody``)."""
-_READ_CHUNK = 65536
-_ENTRY_COST = 1024
-"""Bytes each file or folder counts against the quota beyond its blocks (empty files are
-not free: a million of them would exhaust the host's inodes)."""
-_CGROUP_PARENT = "clara-sandbox"
 
 
 def _running_uid(pid: str) -> int | None:
@@ -176,31 +176,11 @@ class BubblewrapBackend:
         self._tmp_mb = tmp_mb
         self._drain_limit = drain_limit
         self._max_entries = max_entries
-        self._cgroups = self._writable_cgroups(cgroup_root)
+        self._cgroups = Cgroups(cgroup_root)
         self._usage: dict[str, int] = {}
         """Last measured size of each sandbox's work folder, by name."""
 
     # -- what is in force -------------------------------------------------------------------
-
-    @staticmethod
-    def _writable_cgroups(cgroup_root: Path | None) -> dict[str, Path]:
-        """The cgroup v1 controllers (memory, pids, cpu) where Clara may make folders."""
-        found: dict[str, Path] = {}
-        if cgroup_root is None:
-            return found
-        for controller, probe in (
-            ("memory", "memory.limit_in_bytes"),
-            ("pids", "pids.max"),
-            ("cpu", "cpu.cfs_quota_us"),
-        ):
-            parent = cgroup_root / controller / _CGROUP_PARENT
-            try:
-                parent.mkdir(exist_ok=True)
-                if (parent / probe).exists() and os.access(parent / "cgroup.procs", os.W_OK):
-                    found[controller] = parent
-            except OSError:
-                continue
-        return found
 
     def describe(self) -> str:
         """One line for the start-up log and the docs: which isolation and limits hold here."""
@@ -211,8 +191,8 @@ class BubblewrapBackend:
             f"processes ({per_run}), CPU time, file size",
             "storage quota measured after each run",
         ]
-        if self._cgroups:
-            parts.append("cgroup v1 for the whole sandbox: " + ", ".join(sorted(self._cgroups)))
+        if self._cgroups.controllers:
+            parts.append("cgroup v1 for the whole sandbox: " + ", ".join(self._cgroups.controllers))
         else:
             parts.append("no writable cgroups: memory is limited per process only")
         return "; ".join(parts)
@@ -236,7 +216,7 @@ class BubblewrapBackend:
         folder = self._root / name
         if folder.exists():
             self._remove_folder(folder)
-            self._remove_cgroups(name)
+            self._cgroups.remove(name)
         uid = self._pick_uid(owner_hash)
         try:
             # Modes set explicitly: Clara runs with umask 077, which mkdir's mode obeys.
@@ -250,7 +230,7 @@ class BubblewrapBackend:
             (folder / "meta.json").write_bytes(
                 msgspec.json.encode(_Meta(owner_hash=owner_hash, uid=uid, limits=limits))
             )
-            self._make_cgroups(name, limits)
+            self._cgroups.make(name, limits)
         except OSError as exc:
             self._remove_folder(folder)
             raise SandboxError(f"could not make the sandbox folder {folder}: {exc}") from exc
@@ -283,10 +263,26 @@ class BubblewrapBackend:
         return None
 
     def remove(self, handle: SandboxHandle) -> None:
-        self._remove_cgroups(handle.name)
+        self._cgroups.remove(handle.name)
         self._remove_folder(Path(handle.id))
         self._usage.pop(handle.name, None)
         logger.info("sandbox %s removed", handle.name)
+
+    def sweep(self) -> int:
+        """Remove every sandbox folder (and its cgroups) under ``root``."""
+        removed = 0
+        for folder in sorted(self._root.glob("clara-sandbox-*")):
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            self._cgroups.remove(folder.name)
+            self._remove_folder(folder)
+            self._usage.pop(folder.name, None)
+            removed += 1
+        if removed:
+            logger.info(
+                "sandbox: removed %d left from an earlier run under %s", removed, self._root
+            )
+        return removed
 
     def close(self) -> None:
         """Nothing to let go of: no connections, no processes between runs."""
@@ -308,57 +304,13 @@ class BubblewrapBackend:
         if folder.exists():
             raise SandboxError(f"could not remove the sandbox folder {folder}")
 
-    # -- cgroups ----------------------------------------------------------------------------
-
-    def _make_cgroups(self, name: str, limits: SandboxLimits) -> None:
-        memory = self._cgroups.get("memory")
-        if memory is not None:
-            group = memory / name
-            group.mkdir(exist_ok=True)
-            limit = str(limits.memory_mb * 1024 * 1024)
-            (group / "memory.limit_in_bytes").write_text(limit)
-            if (group / "memory.memsw.limit_in_bytes").exists():
-                (group / "memory.memsw.limit_in_bytes").write_text(limit)
-        pids = self._cgroups.get("pids")
-        if pids is not None:
-            group = pids / name
-            group.mkdir(exist_ok=True)
-            (group / "pids.max").write_text(str(limits.pids))
-        cpu = self._cgroups.get("cpu")
-        if cpu is not None:
-            group = cpu / name
-            group.mkdir(exist_ok=True)
-            (group / "cpu.cfs_period_us").write_text("100000")
-            (group / "cpu.cfs_quota_us").write_text(str(max(1000, int(limits.cpus * 100000))))
-
-    def _cgroup_procs(self, name: str) -> list[Path]:
-        return [
-            parent / name / "cgroup.procs"
-            for parent in self._cgroups.values()
-            if (parent / name).is_dir()
-        ]
-
-    def _kill_cgroups(self, name: str) -> None:
-        """SIGKILL anything still in the sandbox's cgroups (v1 has no ``cgroup.kill``)."""
-        for procs in self._cgroup_procs(name):
-            try:
-                pids = procs.read_text().split()
-            except OSError:
-                continue
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
+    # -- leftovers ---------------------------------------------------------------------------
 
     def _leftovers(self, name: str, uid: int) -> list[int]:
         """Processes of the sandbox still on the host: its cgroups' members, or (as root)
         every process of its own uid."""
-        pids: set[int] = set()
-        for procs in self._cgroup_procs(name):
-            try:
-                pids.update(int(pid) for pid in procs.read_text().split())
-            except (OSError, ValueError):
-                continue
-        if self._as_root and not self._cgroups:
+        pids = self._cgroups.members(name)
+        if self._as_root and not self._cgroups.controllers:
             for entry in os.scandir("/proc"):
                 if entry.name.isdigit() and _running_uid(entry.name) == uid:
                     pids.add(int(entry.name))
@@ -381,16 +333,6 @@ class BubblewrapBackend:
             "sandbox %s: processes %s outlived their run", name, self._leftovers(name, uid)
         )
 
-    def _remove_cgroups(self, name: str) -> None:
-        self._kill_cgroups(name)
-        for parent in self._cgroups.values():
-            try:
-                (parent / name).rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                logger.warning("could not remove cgroup %s: %s", parent / name, exc)
-
     # -- running code -----------------------------------------------------------------------
 
     def _meta(self, handle: SandboxHandle) -> _Meta:
@@ -410,14 +352,10 @@ class BubblewrapBackend:
         work = Path(handle.id) / "work"
         cpu_seconds = max(1, int(timeout * limits.cpus) + 1)
         command: list[str] = []
-        procs = self._cgroup_procs(handle.name)
+        procs = self._cgroups.procs(handle.name)
         if procs:
             # Join the cgroups before anything else starts, so nothing escapes them.
-            script = (
-                'for f in "$@"; do case "$f" in --) shift; break;; esac; '
-                'echo $$ > "$f"; shift; done; exec "$@"'
-            )
-            command += ["/bin/sh", "-c", script, "sh", *map(str, procs), "--"]
+            command += ["/bin/sh", "-c", JOIN_SCRIPT, "sh", *map(str, procs), "--"]
         if self._setpriv is not None:
             uid = str(meta.uid)
             command += [
@@ -492,6 +430,7 @@ class BubblewrapBackend:
         before = self._usage.get(handle.name)
         if before is None:
             before = self._measure(handle)
+        ooms = self._cgroups.oom_kills(handle.name)
         started = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -506,31 +445,31 @@ class BubblewrapBackend:
         except OSError as exc:
             raise SandboxUnavailable(f"could not start bwrap: {exc}") from exc
         try:
-            stdout, stderr, truncated, timed_out = self._collect(
-                process, stdin, started + timeout, output_limit
-            )
+            output = capture(process, stdin, started + timeout, output_limit, self._drain_limit)
         finally:
             self._kill(process, handle.name, meta.uid)
         duration = time.monotonic() - started
         code = process.returncode
-        exit_code = None if timed_out else (128 - code if code < 0 else code)
+        exit_code = None if output.timed_out else (128 - code if code < 0 else code)
         result = ExecResult(
             exit_code=exit_code,
-            stdout=stdout,
-            stderr=stderr,
-            truncated=truncated,
-            timed_out=timed_out,
+            stdout=output.stdout,
+            stderr=output.stderr,
+            truncated=output.truncated,
+            timed_out=output.timed_out,
+            oom=self._cgroups.oom_kills(handle.name) > ooms,
             duration=duration,
         )
         logger.debug(
-            "sandbox %s ran %d args: exit %s, %d+%d bytes, %.3f s%s",
+            "sandbox %s ran %d args: exit %s, %d+%d bytes, %.3f s%s%s",
             handle.name,
             len(argv),
             exit_code,
-            len(stdout),
-            len(stderr),
+            len(result.stdout),
+            len(result.stderr),
             duration,
-            " (timed out)" if timed_out else "",
+            " (timed out)" if result.timed_out else "",
+            " (out of memory)" if result.oom else "",
         )
         after = self._measure(handle)
         quota = meta.limits.work_mb * 1024 * 1024
@@ -540,89 +479,6 @@ class BubblewrapBackend:
                 f"{meta.limits.work_mb} MB: delete files before writing more"
             )
         return result
-
-    def _collect(
-        self,
-        process: subprocess.Popen[bytes],
-        stdin: bytes | None,
-        deadline: float,
-        output_limit: int,
-    ) -> tuple[bytes, bytes, bool, bool]:
-        """Read both streams until they close or the deadline passes, keeping at most
-        ``output_limit`` bytes of each and discarding up to ``drain_limit`` more."""
-        assert process.stdout is not None and process.stderr is not None
-        kept: dict[int, bytearray] = {
-            process.stdout.fileno(): bytearray(),
-            process.stderr.fileno(): bytearray(),
-        }
-        dropped: dict[int, int] = dict.fromkeys(kept, 0)
-        truncated = False
-        pending = memoryview(stdin) if stdin is not None else None
-        stdin_fd = process.stdin.fileno() if process.stdin is not None else None
-        with selectors.DefaultSelector() as selector:
-            for fd in kept:
-                selector.register(fd, selectors.EVENT_READ)
-            if stdin_fd is not None:
-                os.set_blocking(stdin_fd, False)
-                selector.register(stdin_fd, selectors.EVENT_WRITE)
-            while selector.get_map():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return (
-                        bytes(kept[process.stdout.fileno()]),
-                        bytes(kept[process.stderr.fileno()]),
-                        truncated,
-                        True,
-                    )
-                for key, _events in selector.select(remaining):
-                    fd = key.fd
-                    if fd == stdin_fd:
-                        assert pending is not None and process.stdin is not None
-                        try:
-                            written = os.write(fd, pending[:_READ_CHUNK])
-                        except BlockingIOError:
-                            continue
-                        except BrokenPipeError:
-                            written = len(pending)
-                        pending = pending[written:]
-                        if not pending:
-                            selector.unregister(fd)
-                            process.stdin.close()
-                        continue
-                    chunk = os.read(fd, _READ_CHUNK)
-                    if not chunk:
-                        selector.unregister(fd)
-                        continue
-                    room = output_limit - len(kept[fd])
-                    if room > 0:
-                        kept[fd] += chunk[:room]
-                    if len(chunk) > room:
-                        truncated = True
-                        dropped[fd] += len(chunk) - max(room, 0)
-                        if dropped[fd] > self._drain_limit:
-                            # Printing forever: stop here rather than at the time limit.
-                            return (
-                                bytes(kept[process.stdout.fileno()]),
-                                bytes(kept[process.stderr.fileno()]),
-                                True,
-                                False,
-                            )
-        remaining = max(0.0, deadline - time.monotonic())
-        try:
-            process.wait(remaining)
-        except subprocess.TimeoutExpired:
-            return (
-                bytes(kept[process.stdout.fileno()]),
-                bytes(kept[process.stderr.fileno()]),
-                truncated,
-                True,
-            )
-        return (
-            bytes(kept[process.stdout.fileno()]),
-            bytes(kept[process.stderr.fileno()]),
-            truncated,
-            False,
-        )
 
     def _kill(self, process: subprocess.Popen[bytes], name: str, uid: int) -> None:
         """End the run's whole tree: bwrap's process group (its child, the sandbox's pid 1,
@@ -639,198 +495,35 @@ class BubblewrapBackend:
     # -- files ------------------------------------------------------------------------------
 
     def _measure(self, handle: SandboxHandle) -> int:
-        """Bytes the work folder takes (blocks plus a cost per entry), walked without
-        following links and without recursion (the code may nest folders thousands deep);
-        the walk stops after ten times ``max_entries`` entries, and paths past the host's
-        PATH_MAX are not visited."""
-        total = 0
-        seen = 0
-        pending = [str(Path(handle.id) / "work")]
-        while pending and seen <= self._max_entries * 10:
-            folder = pending.pop()
-            try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        seen += 1
-                        try:
-                            info = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        total += info.st_blocks * 512 + _ENTRY_COST
-                        if stat.S_ISDIR(info.st_mode):
-                            pending.append(entry.path)
-            except OSError:
-                continue
+        """Bytes the work folder takes (see ``_bwrap_files.measure``), remembered."""
+        total = files.measure(Path(handle.id) / "work", self._max_entries * 10)
         self._usage[handle.name] = total
         return total
 
-    @staticmethod
-    def _parts(path: str) -> list[str]:
-        """``path``'s components relative to the work folder, or SandboxError when it leaves it."""
-        if "\0" in path:
-            raise SandboxError(f"path {path!r} holds a NUL byte")
-        cleaned = path.strip()
-        if cleaned.startswith("/work/") or cleaned == "/work":
-            cleaned = cleaned[len("/work") :]
-        elif cleaned.startswith("/"):
-            raise SandboxError(f"path {path!r} is outside the work directory /work")
-        parts = [part for part in cleaned.split("/") if part not in ("", ".")]
-        if ".." in parts:
-            raise SandboxError(f"path {path!r} leaves the work directory (it holds '..')")
-        return parts
-
-    def _open_dir(
-        self, handle: SandboxHandle, parts: Sequence[str], *, make: bool, uid: int
-    ) -> int:
-        """A descriptor for the folder ``parts`` under the work folder, opened one component
-        at a time without following symbolic links (made as needed when ``make``)."""
-        work = Path(handle.id) / "work"
-        try:
-            fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except FileNotFoundError as exc:
-            raise SandboxGone(f"the sandbox {handle.name} was removed", reason="removed") from exc
-        try:
-            for index, part in enumerate(parts):
-                try:
-                    child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-                except FileNotFoundError:
-                    if not make:
-                        raise SandboxError(
-                            f"no folder {'/'.join(parts[: index + 1])!r} in the work directory"
-                        ) from None
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                    child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-                    if self._as_root:
-                        os.fchown(child, uid, uid)
-                except OSError as exc:
-                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                        raise SandboxError(
-                            f"{'/'.join(parts[: index + 1])!r} is a symbolic link or a file, "
-                            "not a folder: refused"
-                        ) from None
-                    raise
-                os.close(fd)
-                fd = child
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
     def put_file(self, handle: SandboxHandle, path: str, data: bytes) -> None:
         meta = self._meta(handle)
-        parts = self._parts(path)
+        parts = files.split(path)
         if not parts:
             raise SandboxError(f"path {path!r} names the work directory itself, not a file")
         quota = meta.limits.work_mb * 1024 * 1024
         usage = self._measure(handle)
-        if usage + len(data) + _ENTRY_COST > quota:
+        if usage + len(data) + files.ENTRY_COST > quota:
             raise SandboxQuotaExceeded(
                 f"writing {len(data)} bytes to {path!r} would take the sandbox past its quota of "
                 f"{meta.limits.work_mb} MB ({usage / 1048576:.1f} MB used)"
             )
-        folder = self._open_dir(handle, parts[:-1], make=True, uid=meta.uid)
-        try:
-            try:
-                fd = os.open(
-                    parts[-1],
-                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK,
-                    0o644,
-                    dir_fd=folder,
-                )
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
-                    raise SandboxError(
-                        f"{path!r} is a symbolic link, a folder or a pipe: refused"
-                    ) from None
-                raise SandboxError(f"cannot write {path!r}: {exc.strerror}") from exc
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise SandboxError(f"{path!r} is not a regular file: refused")
-                if self._as_root:
-                    os.fchown(fd, meta.uid, meta.uid)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-        finally:
-            os.close(folder)
+        owner = meta.uid if self._as_root else None
+        files.write_file(Path(handle.id) / "work", handle.name, path, parts, data, owner=owner)
         self._measure(handle)
 
     def get_file(self, handle: SandboxHandle, path: str, max_bytes: int) -> bytes:
         self._meta(handle)
-        parts = self._parts(path)
+        parts = files.split(path)
         if not parts:
             raise SandboxError(f"path {path!r} names the work directory itself, not a file")
-        folder = self._open_dir(handle, parts[:-1], make=False, uid=0)
-        try:
-            try:
-                fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-            except FileNotFoundError:
-                raise SandboxError(f"no file {path!r} in the work directory") from None
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise SandboxError(f"{path!r} is a symbolic link: refused") from None
-                raise SandboxError(f"cannot read {path!r}: {exc.strerror}") from exc
-        finally:
-            os.close(folder)
-        try:
-            info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise SandboxError(f"{path!r} is a folder, not a file")
-            if not stat.S_ISREG(info.st_mode):
-                raise SandboxError(f"{path!r} is not a regular file: refused")
-            if info.st_size > max_bytes:
-                raise SandboxError(
-                    f"{path!r} is {info.st_size} bytes, more than the {max_bytes} allowed"
-                )
-            chunks: list[bytes] = []
-            size = 0
-            while size <= max_bytes:
-                chunk = os.read(fd, min(_READ_CHUNK, max_bytes + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            if size > max_bytes:
-                raise SandboxError(f"{path!r} is more than the {max_bytes} bytes allowed")
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
+        return files.read_file(Path(handle.id) / "work", handle.name, path, parts, max_bytes)
 
     def list_files(self, handle: SandboxHandle, path: str = ".") -> list[SandboxFile]:
         self._meta(handle)
-        parts = self._parts(path)
-        folder = self._open_dir(handle, parts, make=False, uid=0)
-        prefix = "/".join(parts)
-        found: list[SandboxFile] = []
-        try:
-            for relative, info in self._walk(folder, prefix, depth=0):
-                found.append(
-                    SandboxFile(path=relative, size=info.st_size, is_dir=stat.S_ISDIR(info.st_mode))
-                )
-                if len(found) >= self._max_entries:
-                    break
-        finally:
-            os.close(folder)
-        return found
-
-    def _walk(self, folder: int, prefix: str, depth: int) -> Iterator[tuple[str, os.stat_result]]:
-        """Entries under an open folder, depth first, links listed but never followed."""
-        with os.scandir(folder) as entries:
-            listed = sorted(entries, key=lambda entry: entry.name)
-        for entry in listed:
-            relative = f"{prefix}/{entry.name}" if prefix else entry.name
-            info = entry.stat(follow_symlinks=False)
-            yield relative, info
-            if stat.S_ISDIR(info.st_mode) and depth < 32:
-                try:
-                    child = os.open(
-                        entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder
-                    )
-                except OSError:
-                    continue
-                try:
-                    yield from self._walk(child, relative, depth + 1)
-                finally:
-                    os.close(child)
+        work = Path(handle.id) / "work"
+        return files.list_folder(work, handle.name, files.split(path), self._max_entries)

@@ -7,7 +7,7 @@ size-limited ``/work`` tmpfs, user ``nobody``, no capabilities, ``no-new-privile
 process, no host environment. Its main process only sleeps; each run is an ``exec``.
 
 **Time limits.** The SDK's exec has no timeout, so every run goes through a small Python
-wrapper inside the container (``_RUNNER``): it starts the command in a session of its own,
+wrapper inside the container (``_runner``): it starts the command in a session of its own,
 reads its output, and at the limit (and again when the command ends) stops and kills *every*
 process of the sandbox's user except the container's own keeper, so a child that ignores
 SIGTERM, calls ``setsid`` or daemonises dies with the rest and nothing of one run is left
@@ -31,21 +31,23 @@ Calls block: run them in worker threads (see ``_types``).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import posixpath
 import secrets
-import tarfile
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.utils.socket
 import requests.exceptions
 
+from . import _files_inside, _runner
 from ._profile import SANDBOX_USER, WORK_DIR, docker_kwargs, sandbox_profile
 from ._types import (
     ExecResult,
@@ -69,134 +71,11 @@ _API_VERSION = "1.41"
 
 _UID = int(SANDBOX_USER.split(":")[0])
 _LIST_LIMIT = 1000
-_TRAILER = b"\0clara-run:"
 
-# Runs inside the container as the sandbox's user: python3 -I -S -c _RUNNER NONCE LIMIT CAP
-# STDIN -- ARGV... Writes the command's output (each stream capped at CAP) to its own
-# stdout/stderr, then a trailer on stderr: \0clara-run:NONCE:{json}.
-_RUNNER = r"""
-import json, os, select, signal, subprocess, sys, time
-nonce, limit, cap, stdin_path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-argv = sys.argv[6:]
-me = os.getpid()
-uid = os.getuid()
-
-def oom_kills():
-    try:
-        with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
-            for line in f:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.events") as f:
-            for line in f:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-def processes():
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmdline = f.read()
-        except (OSError, ValueError):
-            continue
-        state = fields.get("State", "").split()
-        if int(fields.get("Uid", "-1").split()[0]) != uid or (state and state[0] in "ZX"):
-            continue
-        found.append((pid, int(fields.get("PPid", "0")), cmdline))
-    return found
-
-def keeper(found):
-    # The container's own main process (sleep infinity, the first child of init): killing
-    # it would end the container.
-    mains = [pid for pid, ppid, cmd in found if ppid == 1 and cmd == b"sleep\0infinity\0"]
-    return min(mains) if mains else None
-
-def kill_all():
-    for _ in range(200):
-        found = processes()
-        spare = {me, 1, keeper(found)}
-        targets = [pid for pid, _, _ in found if pid not in spare]
-        if not targets:
-            return
-        # Stopped first, then killed: a fork bomb cannot fork while it is stopped.
-        for sig in (signal.SIGSTOP, signal.SIGKILL):
-            for pid in targets:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
-        time.sleep(0.002)
-
-def write(fd, data):
-    while data:
-        data = data[os.write(fd, data):]
-
-stdin = subprocess.DEVNULL
-if stdin_path != "-":
-    stdin = open(stdin_path, "rb")
-    os.unlink(stdin_path)
-kill_all()
-ooms = oom_kills()
-start = time.monotonic()
-deadline = start + limit
-timed_out = truncated = False
-try:
-    child = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True, close_fds=True)
-except OSError as exc:
-    write(2, ("%s: %s\n" % (argv[0], exc.strerror)).encode())
-    write(2, b"\0clara-run:" + nonce.encode() + b":" + json.dumps(
-        {"exit": 127, "timed_out": False, "truncated": False, "oom": False}).encode())
-    sys.exit(0)
-left = {child.stdout.fileno(): [1, cap], child.stderr.fileno(): [2, cap]}
-poller = select.poll()
-for fd in left:
-    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-while left:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        timed_out = True
-        break
-    for fd, _ in poller.poll(remaining * 1000):
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            poller.unregister(fd)
-            del left[fd]
-            continue
-        out = left[fd]
-        if out[1] > 0:
-            write(out[0], chunk[:out[1]])
-        if len(chunk) > out[1]:
-            truncated = True
-        out[1] = max(0, out[1] - len(chunk))
-code = None
-if not timed_out:
-    try:
-        code = child.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-kill_all()
-if timed_out:
-    child.wait()
-    code = None
-elif code < 0:
-    code = 128 - code
-oom = oom_kills() > ooms
-write(2, b"\0clara-run:" + nonce.encode() + b":" + json.dumps(
-    {"exit": code, "timed_out": timed_out, "truncated": truncated, "oom": oom}).encode())
-"""
+_RUNNER = Path(_runner.__file__).read_text(encoding="utf-8")
+"""The run wrapper's source (``_runner``), run inside the container by ``python3 -I -S -c``."""
+_FILES = Path(_files_inside.__file__).read_text(encoding="utf-8")
+"""The file mover's source (``_files_inside``), run the same way."""
 
 # Resolves $1 (a path under /work) inside the container, symlinks included, and refuses it
 # unless it stays there. -e: it must exist; -m: the last parts may be missing.
@@ -220,6 +99,9 @@ class DockerBackend:
         image: the image every sandbox runs (needs sh, coreutils, python3).
         runtime: an OCI runtime by name (``runsc`` for gVisor) or None for the engine's.
         network: the network a sandbox joins when its limits turn the network on.
+        scope: what this backend's containers are labelled with (``clara.sandbox.scope``);
+            ``sweep`` removes that scope's containers only, so a Clara and a sandbox service
+            on one engine never sweep each other's.
         api_timeout: seconds a control call (create, inspect, files) may take.
         grace: seconds past a run's limit before the host gives up on it and kills the
             container.
@@ -234,6 +116,7 @@ class DockerBackend:
         *,
         runtime: str | None = None,
         network: str = "bridge",
+        scope: str = "clara",
         api_timeout: float = 60.0,
         grace: float = 10.0,
     ) -> None:
@@ -247,6 +130,7 @@ class DockerBackend:
         self.image = image
         self.runtime = runtime
         self.network = network
+        self.scope = scope
         self.grace = grace
         try:
             self._client = docker.DockerClient(
@@ -306,7 +190,11 @@ class DockerBackend:
                     ["sleep", "infinity"],
                     name=name,
                     hostname="sandbox",
-                    labels={"clara.sandbox": "1", "clara.sandbox.owner": tag},
+                    labels={
+                        "clara.sandbox": "1",
+                        "clara.sandbox.owner": tag,
+                        "clara.sandbox.scope": self.scope,
+                    },
                     detach=True,
                     **kwargs,
                 ),
@@ -319,6 +207,8 @@ class DockerBackend:
                 ) from exc
             raise
         try:
+            if self.runtime:
+                self._check_runtime(container.id)
             self._call("start", container.start)
         except BaseException:
             self._remove_named(name)
@@ -364,23 +254,19 @@ class DockerBackend:
             raise SandboxError(f"output_limit: bytes (0 or more), got {output_limit!r}")
         container = self._container(handle)
         nonce = secrets.token_hex(8)
-        stdin_path = "-"
-        if stdin is not None:
-            stdin_name = f".clara-stdin-{nonce}"
-            archive = _tar([(stdin_name, stdin, 0o600)])
-            self._call("stdin", lambda: container.put_archive("/tmp", archive))
-            stdin_path = f"/tmp/{stdin_name}"
-        command = [*self._runner(nonce, timeout, output_limit, stdin_path), *argv]
+        command = [*self._wrapped(nonce, timeout, output_limit, stdin is not None), *argv]
         started = time.monotonic()
-        exit_code, stdout, stderr = self._exec(container, handle, command, timeout + self.grace)
+        exit_code, stdout, stderr = self._exec(
+            container, handle, command, timeout + self.grace, stdin=stdin
+        )
         duration = time.monotonic() - started
-        marker = _TRAILER + nonce.encode() + b":"
+        marker = _runner.TRAILER + nonce.encode() + b":"
         at = stderr.rfind(marker)
         if at < 0:
             # The wrapper itself was killed (by the run's own code, or for memory), so
             # nothing stopped what it started: a wrapper run of `true` kills every process
             # of the sandbox's user before this run is reported.
-            self._exec(container, handle, [*self._runner(nonce, 10.0, 0, "-"), "true"], 30.0)
+            self._exec(container, handle, [*self._wrapped(nonce, 10.0, 0, False), "true"], 30.0)
             return ExecResult(
                 exit_code=exit_code,
                 stdout=stdout[:output_limit],
@@ -389,78 +275,46 @@ class DockerBackend:
                 duration=duration,
             )
         status = json.loads(stderr[at + len(marker) :])
-        stderr = stderr[:at]
-        if status["oom"]:
-            stderr += b"\n[killed: out of memory]\n"
         return ExecResult(
             exit_code=status["exit"],
             stdout=stdout,
-            stderr=stderr,
+            stderr=stderr[:at],
             truncated=bool(status["truncated"]),
             timed_out=bool(status["timed_out"]),
+            oom=bool(status.get("oom")),
             duration=duration,
         )
 
     def put_file(self, handle: SandboxHandle, path: str, data: bytes) -> None:
-        """Write ``data`` at ``path`` under ``/work`` as the sandbox's user."""
+        """Write ``data`` at ``path`` under ``/work`` as the sandbox's user (``_files_inside``)."""
         relative = _relative(path)
         if not relative:
             raise SandboxError(f"path: a file under {WORK_DIR}, got {path!r}")
         container = self._container(handle)
-        parent, _, base = relative.rpartition("/")
-        if parent:
-            code, _, err = self._small(container, handle, ["mkdir", "-p", "--", _full(parent)])
-            if code != 0:
-                raise SandboxError(f"{path}: cannot make its folder: {_text(err)}")
-        target = self._resolve(container, handle, relative, must_exist=False)
-        folder, _, base = target.rpartition("/")
-        code, out, err = self._small(container, handle, ["stat", "-f", "-c", "%a %S", WORK_DIR])
-        if code == 0:
-            blocks, block_size = (int(part) for part in out.split())
-            if len(data) > blocks * block_size:
-                raise SandboxQuotaExceeded(
-                    f"{path}: the work directory is full ({len(data)} bytes do not fit in "
-                    f"the {blocks * block_size} left)"
-                )
-        archive = _tar([(base, data, 0o644)])
-        try:
-            self._call(f"writing {path}", lambda: container.put_archive(folder, archive))
-        except SandboxQuotaExceeded as exc:
-            # The engine writes as root and leaves what fitted, root-owned (the sandbox's user
-            # could not remove it from the sticky /work): replace it with an empty file of
-            # the user's, then remove that.
-            self._call(
-                "cleaning up", lambda: container.put_archive(folder, _tar([(base, b"", 0o644)]))
-            )
-            self._small(container, handle, ["rm", "-f", "--", target])
+        code, _, err = self._exec(
+            container, handle, self._inside("put", relative), 60.0, stdin=data
+        )
+        if code == 5:
             raise SandboxQuotaExceeded(
                 f"{path}: the work directory is full ({len(data)} bytes do not fit)"
-            ) from exc
+            )
+        if code != 0:
+            raise SandboxError(f"{path}: {_inside_error(code, err)}")
 
     def get_file(self, handle: SandboxHandle, path: str, max_bytes: int) -> bytes:
         """The file at ``path`` under ``/work`` (symlinks followed only within it)."""
         relative = _relative(path)
         container = self._container(handle)
-        target = self._resolve(container, handle, relative, must_exist=True)
-        stream, stat = self._call(f"reading {path}", lambda: container.get_archive(target))
-        if stat.get("mode", 0) & (1 << 31):
-            raise SandboxError(f"{path}: a folder, not a file")
-        if stat.get("size", 0) > max_bytes:
+        code, out, err = self._exec(
+            container, handle, self._inside("get", relative, str(max_bytes)), 60.0
+        )
+        if code == 8:
             raise SandboxError(
-                f"{path}: {stat['size']} bytes, more than the {max_bytes} that may be read"
+                f"{path}: {_text(err)} bytes, more than the {max_bytes} that may be read"
             )
-        with tarfile.open(fileobj=_Chunks(stream), mode="r|") as archive:
-            for member in archive:
-                if not member.isfile():
-                    raise SandboxError(f"{path}: not a regular file")
-                if member.size > max_bytes:
-                    raise SandboxError(
-                        f"{path}: {member.size} bytes, more than the {max_bytes} that may be read"
-                    )
-                extracted = archive.extractfile(member)
-                assert extracted is not None
-                return extracted.read()
-        raise SandboxError(f"{path}: no such file")
+        if code != 0:
+            raise SandboxError(f"{path}: {_inside_error(code, err)}")
+        return out
 
     def list_files(self, handle: SandboxHandle, path: str = ".") -> list[SandboxFile]:
         """Up to 1,000 entries under ``path`` (eight levels deep), relative to ``/work``."""
@@ -498,6 +352,52 @@ class DockerBackend:
                 raise
         logger.info("sandbox %s removed", handle.name)
 
+    def _check_runtime(self, container_id: str) -> None:
+        """Refuse a sandbox the engine made with another runtime than the one asked for.
+
+        Docker names the runtime in ``HostConfig.Runtime``. Podman's compatible API says
+        ``oci`` whatever runs, and ignores a runtime asked per container (podman 4: its
+        service's own ``--runtime`` decides), so its own API is asked instead.
+        """
+        api = self._client.api
+        attrs = self._call("inspect", lambda: api.inspect_container(container_id))
+        found = attrs.get("HostConfig", {}).get("Runtime") or None
+        if found in (None, "oci"):
+            # docker-py has no call for podman's own API: its raw GET, on the same session.
+            url = f"{api.base_url}/v4.0.0/libpod/containers/{container_id}/json"
+            response = self._call("inspect", lambda: api._get(url))
+            found = response.json().get("OCIRuntime") if response.status_code == 200 else None
+        if found is None:
+            logger.warning(
+                "sandbox: the engine at %s does not say which runtime it used; %s was asked for",
+                self.base_url,
+                self.runtime,
+            )
+        elif found != self.runtime:
+            raise SandboxError(
+                f"CLARA_SANDBOX_RUNTIME is {self.runtime!r} but the engine at {self.base_url} "
+                f"made the sandbox with {found!r}: podman's Docker-compatible API ignores the "
+                "runtime asked per container; start its service as "
+                f"`podman --runtime {self.runtime} system service`"
+            )
+
+    def sweep(self) -> int:
+        """Remove every container labelled with this backend's scope (running or not)."""
+        label = f"clara.sandbox.scope={self.scope}"
+        found = self._call(
+            "list",
+            lambda: self._client.api.containers(all=True, filters={"label": label}),
+        )
+        removed = 0
+        for container in found:
+            self._remove_named(str(container["Id"]))  # one already gone is no error
+            removed += 1
+        if removed:
+            logger.info(
+                "sandbox: removed %d left from an earlier run (scope %s)", removed, self.scope
+            )
+        return removed
+
     def close(self) -> None:
         self._client.close()
         self._exec_client.close()
@@ -512,10 +412,16 @@ class DockerBackend:
                 raise
 
     def _exec(
-        self, container: Any, handle: SandboxHandle, command: list[str], deadline: float
+        self,
+        container: Any,
+        handle: SandboxHandle,
+        command: list[str],
+        deadline: float,
+        *,
+        stdin: bytes | None = None,
     ) -> tuple[int | None, bytes, bytes]:
-        """One exec as the sandbox's user, abandoned (and the container killed) at
-        ``deadline`` seconds."""
+        """One exec as the sandbox's user, ``stdin`` streamed to it, abandoned (and the
+        container killed) at ``deadline`` seconds."""
         box: dict[str, Any] = {}
 
         def run() -> None:
@@ -525,11 +431,15 @@ class DockerBackend:
                     command,
                     stdout=True,
                     stderr=True,
+                    stdin=stdin is not None,
                     user=SANDBOX_USER,
                     workdir=WORK_DIR,
                     environment={},
                 )["Id"]
-                out, err = self._exec_client.exec_start(exec_id, demux=True)
+                if stdin is None:
+                    out, err = self._exec_client.exec_start(exec_id, demux=True)
+                else:
+                    out, err = _with_stdin(self._exec_client, exec_id, stdin)
                 box["output"] = (out or b"", err or b"")
                 box["exit"] = self._exec_client.exec_inspect(exec_id).get("ExitCode")
             except BaseException as exc:  # handed to the caller's thread below
@@ -563,10 +473,15 @@ class DockerBackend:
         return box["exit"], out, err
 
     @staticmethod
-    def _runner(nonce: str, timeout: float, output_limit: int, stdin_path: str) -> list[str]:
+    def _wrapped(nonce: str, timeout: float, output_limit: int, stdin: bool) -> list[str]:
         """The wrapper's argv, up to the command's."""
-        limits = [repr(float(timeout)), str(output_limit), stdin_path]
+        limits = [repr(float(timeout)), str(output_limit), "0" if stdin else "-"]
         return ["python3", "-I", "-S", "-c", _RUNNER, nonce, *limits, "--"]
+
+    @staticmethod
+    def _inside(*arguments: str) -> list[str]:
+        """The in-container file mover's argv (``_files_inside``)."""
+        return ["python3", "-I", "-S", "-c", _FILES, *arguments]
 
     def _small(
         self, container: Any, handle: SandboxHandle, command: list[str]
@@ -629,36 +544,37 @@ def _text(data: bytes) -> str:
     return data.decode(errors="replace").strip()[-300:]
 
 
-def _tar(entries: list[tuple[str, bytes, int]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data, mode in entries:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = mode
-            info.uid = info.gid = _UID
-            info.mtime = int(time.time())
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+def _inside_error(code: int | None, err: bytes) -> str:
+    """Words for a failed ``_files_inside`` run."""
+    words = _files_inside.EXIT.get(code or 0)
+    detail = _text(err)
+    if words is None:
+        return f"moving the file failed (exit {code}): {detail}"
+    return f"{words}: {detail}" if detail else words
 
 
-class _Chunks(io.RawIOBase):
-    """A file over the SDK's chunk generator (tarfile's stream mode reads from it)."""
+def _with_stdin(client: Any, exec_id: str, data: bytes) -> tuple[bytes | None, bytes | None]:
+    """Start an exec made with ``stdin=True``: ``data`` is written to its stdin from a thread
+    of its own (then closed) while its output is read here, so a program that prints before
+    it reads cannot deadlock the two."""
+    connection = client.exec_start(exec_id, socket=True)
+    raw = getattr(connection, "_sock", connection)
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
+    def send() -> None:
+        try:
+            raw.sendall(data)
+            raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the program ended without reading it all: its choice
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
+    sender = threading.Thread(target=send, name="exec stdin", daemon=True)
+    sender.start()
+    try:
+        sockets = docker.utils.socket
+        frames = sockets.frames_iter(connection, tty=False)
+        split = (sockets.demux_adaptor(*frame) for frame in frames)
+        out, err = sockets.consume_socket_output(split, demux=True)
+    finally:
+        sender.join(timeout=5.0)
+        connection.close()
+    return out, err

@@ -3,9 +3,10 @@
 The docker backend needs an image with a shell, coreutils and ``python3`` (its run wrapper is
 a small Python program). Where a registry is reachable an operator can pull or build any such
 image; where none is (these machines, CI), ``ensure_image`` makes one from Debian's packages:
-``debootstrap --variant=minbase --include=python3 bookworm`` into a temporary folder, then
-``tar | podman import`` (or ``docker import``) under the given name. It takes about 40 seconds
-once; afterwards the image is found by name and nothing is built.
+``debootstrap --variant=minbase --include=python3,python3-pip bookworm`` into a temporary
+folder, then ``tar | podman import`` (or ``docker import``) under the given name, with
+``HOME=/work``. It takes about a minute once; afterwards the image is found by name and
+nothing is built.
 
 Operators::
 
@@ -30,10 +31,19 @@ __all__ = ["DEFAULT_IMAGE", "ensure_image"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_IMAGE = "localhost/clara-sandbox:1"
+DEFAULT_IMAGE = "localhost/clara-sandbox:2"
 """The name ``ensure_image`` builds under (bump the tag when the recipe changes)."""
 
 _SUITE = "bookworm"
+
+_PACKAGES = "python3,python3-pip"
+"""What debootstrap adds to its minimal base: Python, and pip for ``install_package``."""
+
+_ENVIRONMENT = ("HOME=/work",)
+"""The image's environment (every run's too). The sandbox's user, ``nobody``, has the home
+``/nonexistent`` on a read-only root; with ``HOME=/work`` the person's files, pip's ``--user``
+installs (``/work/.local``, on ``sys.path`` of every later run) and any program's dotfiles
+land in the one writable folder that lasts between runs."""
 
 
 def ensure_image(
@@ -73,7 +83,7 @@ def ensure_image(
     logger.info("building the sandbox image %s with debootstrap (%s)", name, suite)
     with tempfile.TemporaryDirectory(prefix="clara-sandbox-image-") as folder:
         root = Path(folder) / "root"
-        command = ["debootstrap", "--variant=minbase", "--include=python3", suite, str(root)]
+        command = ["debootstrap", "--variant=minbase", f"--include={_PACKAGES}", suite, str(root)]
         if mirror:
             command.append(mirror)
         _step(command, "debootstrap", timeout=timeout)
@@ -85,7 +95,15 @@ def ensure_image(
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         try:
             _step(
-                [engine, "import", "--change", "WORKDIR /work", "-", name],
+                [
+                    engine,
+                    "import",
+                    "--change",
+                    "WORKDIR /work",
+                    *(flag for env in _ENVIRONMENT for flag in ("--change", f"ENV {env}")),
+                    "-",
+                    name,
+                ],
                 f"{engine} import",
                 timeout=timeout,
                 stdin=tar.stdout,

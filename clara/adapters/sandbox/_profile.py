@@ -101,10 +101,16 @@ def sandbox_profile(
         runtime: an OCI runtime (``runsc``) or None for the engine's default.
         network: the network joined when ``limits.network`` is on (an operator's choice).
     """
+    pids, nproc = limits.pids, 4096
+    if runtime == "runsc":
+        # gVisor: the host's pids limit counts its own kernel's threads (~50) and ~5 host tasks
+        # per sandboxed process, and reaching it crashes the whole sandbox; its RLIMIT_NPROC
+        # counts only the sandbox's processes, so that is where the limit is put.
+        pids, nproc = 128 + 8 * limits.pids, limits.pids
     return HardeningProfile(
         network=network if limits.network else "none",
         memory_mb=limits.memory_mb,
-        pids=limits.pids,
+        pids=pids,
         cpus=limits.cpus,
         read_only=True,
         user=SANDBOX_USER,
@@ -112,7 +118,7 @@ def sandbox_profile(
         work_mb=limits.work_mb,
         tmp_mb=16,
         nofile=1024,
-        nproc=4096,
+        nproc=nproc,
         runtime=runtime,
     )
 

@@ -49,6 +49,7 @@ from .server._wire import (
     ListFilesReply,
     ListFilesRequest,
     PutFileRequest,
+    SweepReply,
 )
 
 __all__ = ["RemoteBackend"]
@@ -179,6 +180,12 @@ class RemoteBackend:
             self._call("DELETE", self._path(handle), None, None, what="remove a sandbox")
         except SandboxGone:
             return  # already gone: what remove wanted
+
+    def sweep(self) -> int:
+        """Remove every sandbox the service holds for this API key (one key per Clara
+        process: those are what an earlier life of this process left)."""
+        reply = self._call("DELETE", "/v1/sandboxes", None, SweepReply, what="sweep sandboxes")
+        return reply.removed
 
     def close(self) -> None:
         if self._owns_http:

@@ -82,6 +82,9 @@ class ExecResult(msgspec.Struct, frozen=True, kw_only=True):
     """Output past the cap was dropped (the process went on; only the first part is kept)."""
     timed_out: bool = False
     """Killed at its time limit (its whole process group)."""
+    oom: bool = False
+    """The kernel killed a process of the run for memory (where the backend can tell: a
+    cgroup's OOM-kill count went up during the run)."""
     duration: float = 0.0
     """Seconds, wall clock."""
 
@@ -160,6 +163,16 @@ class SandboxBackend(Protocol):
 
     def remove(self, handle: SandboxHandle) -> None:
         """Remove the sandbox and its files (no error when it is already gone)."""
+        ...
+
+    def sweep(self) -> int:
+        """Remove every sandbox of this backend's scope, and return how many: those a
+        process that died (``kill -9``, a power cut) left behind, whose handles nobody holds.
+        Called once at start, before any sandbox of this process is made.
+
+        Raises:
+            SandboxUnavailable: the backend cannot be reached.
+        """
         ...
 
     def close(self) -> None:

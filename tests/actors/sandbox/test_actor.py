@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from clara.adapters.sandbox import ExecResult, SandboxError
+from clara.adapters.sandbox import ExecResult, SandboxError, SandboxLimits
 from clara.store import Database
 from clara.testing import FakeSandbox, FakeSandboxBackend
 from tests.actors.sandbox.harness import CHANNEL, GUILD, OTHER, PERSON, sandbox_running, wait_until
@@ -197,12 +197,18 @@ async def test_every_run_is_audited_ok_timed_out_truncated_and_failed(
         backend.fail_next_run(SandboxError("the engine refused the exec"))
         failed = await running.call("run_python", {"code": "print('no')"})
         assert failed.error and "the engine refused the exec" in failed.text
+        backend.on_execute = lambda sandbox, argv, stdin: ExecResult(
+            exit_code=137, stdout=b"", stderr=b"", oom=True
+        )
+        hog = await running.call("run_python", {"code": "b = bytearray(2**40)"})
+        assert "killed: it ran out of memory (the sandbox has 512 MB" in hog.text
         rows = running.runs()
     assert [(row.tool, row.exit_code, row.killed, row.truncated) for row in rows] == [
         ("run_python", 0, False, False),
         ("run_python", None, True, False),
         ("run_shell", 0, False, True),
         ("run_python", None, False, False),
+        ("run_python", 137, True, False),
     ]
     ok = rows[0]
     assert ok.code_hash == hashlib.sha256(b"print('ok')").hexdigest()
@@ -232,3 +238,28 @@ async def test_a_crash_mid_run_leaves_a_visible_unfinished_row(
         rows = running.runs()
     assert [row.finished_at is None for row in rows] == [True, False]
     assert rows[0].exit_code is None and rows[0].error is None
+
+
+async def test_a_start_sweeps_what_an_earlier_life_left_before_any_sandbox_is_made(
+    tmp_path: Path,
+) -> None:
+    backend = FakeSandboxBackend()
+    left = backend.create("discord:someone-from-before", SandboxLimits())
+    async with sandbox_running(tmp_path, backend=backend) as running:
+        assert backend.sandboxes[left.id].removed  # swept before the subtree is up
+        await running.call("run_python", {"code": "print(1)"})
+    methods = [method for method, _owner in backend.calls]
+    assert methods.index("sweep") < methods.index("create", 1)
+
+
+async def test_a_sweep_that_fails_at_start_is_logged_and_sandboxes_still_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unreachable(FakeSandboxBackend):
+        def sweep(self) -> int:
+            raise SandboxError("the engine at unix:///nowhere does not answer")
+
+    async with sandbox_running(tmp_path, backend=Unreachable()) as running:
+        done = await running.call("run_python", {"code": "print(1)"})
+    assert not done.error
+    assert "could not sweep what an earlier run left: the engine" in caplog.text

@@ -25,9 +25,17 @@ backend's errors become statuses the ``remote`` backend maps back (``_wire.Error
 made and not removed) answers 503 "busy". Anything else a request raises is logged and
 answered with a one-line 500.
 
-The sandboxes a service made are its own: ``close`` removes them all (``serve_sandboxes``
-calls it on the way out), so none outlives the process that knows their ids. The backend is
-the caller's: it closes it.
+The sandboxes a service made are its own, and none outlives what knows their ids:
+
+- ``close`` removes them all (``serve_sandboxes`` calls it on the way out);
+- ``open`` sweeps the backend's scope first (``serve_sandboxes`` calls it before serving):
+  what a service killed with ``kill -9`` left behind is removed when it starts again;
+- a key's ``DELETE /v1/sandboxes`` removes all of that key's (the ``remote`` backend's
+  ``sweep``, which a Clara process calls at start: its earlier life's ids are lost);
+- ``reap_idle`` removes sandboxes no request touched for ``idle_seconds`` (a Clara process
+  that died and never came back), checked every ``idle_seconds / 4`` (at most a minute).
+
+The backend is the caller's: it closes it.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ from ._wire import (
     ListFilesReply,
     ListFilesRequest,
     PutFileRequest,
+    SweepReply,
 )
 
 __all__ = ["MIN_KEY_LENGTH", "SandboxService"]
@@ -108,6 +117,10 @@ class _Entry(msgspec.Struct, kw_only=True):
     label: str
     owner: str
     handle: SandboxHandle
+    used: float = 0.0
+    """``trio.current_time()`` of the last request that touched it."""
+    busy: int = 0
+    """Requests on it now (an idle sweep leaves it alone while any is)."""
 
 
 class SandboxService:
@@ -125,6 +138,9 @@ class SandboxService:
         max_output: the largest ``output_limit`` of a run, bytes per stream.
         max_file_bytes: the largest file ``put_file`` takes or ``get_file`` gives.
         threads: backend calls at once (each in a worker thread).
+        idle_seconds: a sandbox no request touched for this long is removed by
+            ``reap_idle`` (keep it above the clients' own idle time: Clara's
+            ``CLARA_SANDBOX_IDLE_SECONDS``).
 
     Raises:
         ValueError: no key, a key shorter than 16 characters, or a number out of range (the
@@ -142,6 +158,7 @@ class SandboxService:
         max_output: int = 8 * 1024 * 1024,
         max_file_bytes: int = 32 * 1024 * 1024,
         threads: int = 16,
+        idle_seconds: float = 3600.0,
     ) -> None:
         if not keys:
             raise ValueError("keys: at least one API key is needed; got none")
@@ -157,6 +174,7 @@ class SandboxService:
             ("max_output", max_output),
             ("max_file_bytes", max_file_bytes),
             ("threads", threads),
+            ("idle_seconds", idle_seconds),
         ):
             if value <= 0:
                 raise ValueError(f"{field} must be above 0, got {value}")
@@ -167,6 +185,7 @@ class SandboxService:
         self.max_timeout = max_timeout
         self.max_output = max_output
         self.max_file_bytes = max_file_bytes
+        self.idle_seconds = idle_seconds
         # base64 grows a file by 4/3; the rest of a body (path, argv) gets 64 KiB.
         self.max_body_bytes = max_file_bytes * 4 // 3 + 64 * 1024
         self._limiter = trio.CapacityLimiter(threads)
@@ -225,11 +244,15 @@ class SandboxService:
         route = (method, len(parts), "/".join(parts[3:]))
         if route == ("POST", 2, ""):
             return 201, await self._create(label, await self._body(scope, receive, CreateRequest))
+        if route == ("DELETE", 2, ""):
+            return 200, _encoder.encode(SweepReply(removed=await self._sweep(label)))
         if len(parts) < 3:
-            raise _Refused(405, f"{method} is not allowed on /v1/sandboxes; POST", "bad_request")
+            raise _Refused(
+                405, f"{method} is not allowed on /v1/sandboxes; POST or DELETE", "bad_request"
+            )
         sandbox_id = parts[2]
         if route == ("GET", 3, ""):
-            return 200, await self._alive(self._entry(label, sandbox_id))
+            return 200, await self._using(self._entry(label, sandbox_id), self._alive, None)
         if route == ("DELETE", 3, ""):
             await self._remove(label, sandbox_id)
             return 204, b""
@@ -250,8 +273,19 @@ class SandboxService:
             raise _Refused(404, f"no such route: {method} {_shown(path)}", "bad_request")
         entry = self._entry(label, sandbox_id)
         request = await self._body(scope, receive, kinds[route[2]])
-        result: bytes = await action(entry, request)
+        result = await self._using(entry, action, request)
         return (204 if not result else 200), result
+
+    async def _using(self, entry: _Entry, action: Callable[..., Any], request: Any) -> bytes:
+        """``action`` on ``entry``, which counts as busy (not idle) meanwhile."""
+        entry.busy += 1
+        entry.used = trio.current_time()
+        try:
+            result: bytes = await (action(entry) if request is None else action(entry, request))
+            return result
+        finally:
+            entry.busy -= 1
+            entry.used = trio.current_time()
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -351,10 +385,21 @@ class SandboxService:
         if previous is not None:  # the backend removed it: its old id means nothing now
             self._entries.pop(previous, None)
         sandbox_id = secrets.token_urlsafe(16)
-        self._entries[sandbox_id] = _Entry(label=label, owner=request.owner, handle=handle)
+        self._entries[sandbox_id] = _Entry(
+            label=label, owner=request.owner, handle=handle, used=trio.current_time()
+        )
         self._by_owner[(label, request.owner)] = sandbox_id
         logger.info("sandbox service: made %s for key %r", handle.name, label)
         return _encoder.encode(HandleReply(id=sandbox_id, name=handle.name))
+
+    async def _sweep(self, label: str) -> int:
+        """Remove every sandbox of ``label``'s key; how many."""
+        removed = 0
+        for sandbox_id, entry in list(self._entries.items()):
+            if entry.label == label:
+                await self._remove(label, sandbox_id)
+                removed += 1
+        return removed
 
     async def _alive(self, entry: _Entry) -> bytes:
         reason = await self._call(lambda: self.backend.alive(entry.handle))
@@ -442,7 +487,45 @@ class SandboxService:
         if entry is not None and self._by_owner.get((entry.label, entry.owner)) == sandbox_id:
             del self._by_owner[(entry.label, entry.owner)]
 
-    # -- shutdown ----------------------------------------------------------------------------
+    # -- start, idle, shutdown -----------------------------------------------------------------
+
+    async def open(self) -> int:
+        """Remove what an earlier life of the service left in the backend; how many."""
+        removed: int = await trio.to_thread.run_sync(self.backend.sweep, abandon_on_cancel=True)
+        if removed:
+            logger.info("sandbox service: removed %d sandboxes left from before", removed)
+        return removed
+
+    async def reap_idle(self) -> None:
+        """Forever: remove sandboxes idle past ``idle_seconds`` (see the module's docstring)."""
+        every = min(60.0, self.idle_seconds / 4)
+        while True:
+            await trio.sleep(every)
+            await self.reap_once()
+
+    async def reap_once(self) -> int:
+        """Remove the sandboxes idle past ``idle_seconds`` now; how many."""
+        cutoff = trio.current_time() - self.idle_seconds
+        removed = 0
+        for sandbox_id, entry in list(self._entries.items()):
+            if entry.busy or entry.used > cutoff or self._entries.get(sandbox_id) is not entry:
+                continue
+            try:
+                await self._remove(entry.label, sandbox_id)
+            except _Refused as refused:
+                logger.warning(
+                    "sandbox service: could not remove idle %s: %s",
+                    entry.handle.name,
+                    refused.reply.error,
+                )
+            else:
+                removed += 1
+                logger.info(
+                    "sandbox service: removed %s, idle for %gs",
+                    entry.handle.name,
+                    self.idle_seconds,
+                )
+        return removed
 
     async def close(self) -> None:
         """Remove every sandbox the service made (the backend itself is its giver's to close).

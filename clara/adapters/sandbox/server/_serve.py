@@ -33,7 +33,8 @@ async def serve_sandboxes(
     keyfile: Path | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``service`` on ``host:port`` until cancelled, then remove its sandboxes.
+    """Remove what an earlier life left (``service.open``), serve ``service`` on
+    ``host:port`` and remove idle sandboxes until cancelled, then remove the rest.
 
     ``started`` with the URL bound (port 0 takes a free port; the URL names the one bound).
 
@@ -61,8 +62,12 @@ async def serve_sandboxes(
             url = binds[0] if binds else f"{scheme}://{bind_host}:{port}"
             task_status.started(url)
 
+    await service.open()
     try:
-        await serve(service, config, task_status=_Status())  # type: ignore[arg-type]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(service.reap_idle)
+            await serve(service, config, task_status=_Status())  # type: ignore[arg-type]
+            nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_SECONDS):
             await service.close()

@@ -11,6 +11,7 @@ The routes, all under ``/v1`` (``docs/sandbox-remote.md``):
 method      path                                body → answer
 ==========  ==================================  =========================================
 POST        /v1/sandboxes                       ``CreateRequest`` → ``HandleReply`` (201)
+DELETE      /v1/sandboxes                       → ``SweepReply`` (all of the key's sandboxes)
 GET         /v1/sandboxes/{id}                  → ``AliveReply``
 DELETE      /v1/sandboxes/{id}                  → 204
 POST        /v1/sandboxes/{id}/execute          ``ExecuteRequest`` → ``ExecResult``
@@ -39,6 +40,7 @@ __all__ = [
     "ListFilesReply",
     "ListFilesRequest",
     "PutFileRequest",
+    "SweepReply",
 ]
 
 
@@ -86,6 +88,11 @@ class ListFilesRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 class ListFilesReply(msgspec.Struct, frozen=True, kw_only=True):
     files: list[SandboxFile]
+
+
+class SweepReply(msgspec.Struct, frozen=True, kw_only=True):
+    removed: int
+    """How many of the key's sandboxes were removed."""
 
 
 class HealthReply(msgspec.Struct, frozen=True, kw_only=True):
