@@ -86,6 +86,14 @@ BAD_BY_KIND: dict[str, tuple[str, ...]] = {
         "zero\u200bwidth-space-0123456789",
     ),
     "keys": ("not-a-fernet-key", "Zm9v", "a" * 44),
+    "tokens": (
+        "short",
+        "a-long-enough-key-0123456789,short",
+        "a-long-enough-key-0123456789,,another-key-0123456789",
+        "a-long-enough-key-0123456789,a-long-enough-key-0123456789",
+        "has a space inside it 0123456789",
+        ",",
+    ),
     "database_url": (
         "mysql://clara:hunter22@db/clara",
         "host=db user=clara password=hunter22",

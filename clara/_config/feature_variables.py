@@ -9,7 +9,7 @@ import re
 from ..errors import ConfigError
 from .addresses import host, url
 from .mcp_values import container_engine, container_network, npm_registry, path_roots
-from .tokens import secret, secret_list
+from .tokens import secret, token_list
 from .values import (
     Parser,
     Secret,
@@ -23,12 +23,6 @@ from .values import (
     text_list,
 )
 from .var import SECONDS, Var
-
-
-def _server_key(name: str, key: str, index: int) -> None:
-    """One key of ``CLARA_SANDBOX_SERVER_KEY``: long and sendable in a header."""
-    secret(16).read(f"{name} (key {index + 1})", key)
-
 
 __all__ = ["FEATURE_VARIABLES"]
 
@@ -705,7 +699,7 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "CLARA_SANDBOX_SERVER_KEY",
         "sandbox",
         "server_keys",
-        secret_list(_server_key),
+        token_list(16),
         "the API keys python -m clara sandbox-server accepts, comma-separated, 16+ characters "
         "each: one per Clara process (each sweeps its key's sandboxes at start)",
     ),

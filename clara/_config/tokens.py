@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..errors import ConfigError
 from .values import Parser, Secret, mask
 
-__all__ = ["secret", "secret_list"]
+__all__ = ["secret", "secret_list", "token_list"]
 
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
@@ -47,3 +47,24 @@ def secret_list(validate: Callable[[str, str, int], None] | None = None) -> Pars
         return tuple(Secret(item) for item in items)
 
     return Parser("keys", read, secret=True)
+
+
+def token_list(min_length: int = 1) -> Parser:
+    """Comma-separated tokens or API keys (one per client), each as ``secret`` reads one;
+    at least one. A message names which one is wrong by its place, never by its value."""
+    one = secret(min_length)
+
+    def read(name: str, raw: str) -> tuple[Secret, ...]:
+        items = [item.strip() for item in raw.split(",")]
+        if not any(items):
+            raise ConfigError(f"{name} must hold at least one key; got none")
+        found: list[Secret] = []
+        for index, item in enumerate(items, 1):
+            if not item:
+                raise ConfigError(f"{name}: key {index} is empty (two commas, or a trailing one)")
+            found.append(one.read(f"{name} (key {index})", item))
+        if len({key.reveal() for key in found}) != len(found):
+            raise ConfigError(f"{name} names one key twice; give each client its own")
+        return tuple(found)
+
+    return Parser("tokens", read, secret=True)
