@@ -15,6 +15,8 @@ own child spec; siblings are wired with refs that exist from the moment a child 
       discord   the gateway connection                   (with DISCORD_BOT_TOKEN)
       sandbox   one SandboxActor per person running code (CLARA_SANDBOX_BACKEND; with none
                 its tools tell the model that running code is off)
+      proactive one actor per person Clara may reach out to, their scheduler, the
+                activity hub (CLARA_PROACTIVE_ENABLED, with the store)
       channels  one ChannelActor per channel
       email     one actor per mail account, and their starter   (CLARA_EMAIL_ENABLED)
       mail_tools  keeps the index of who has mail accounts (the model's mail tools)
@@ -64,6 +66,8 @@ from clara.actors.llm.subsystem import llm_subsystem
 from clara.actors.mailroom import EmbedMailroomSink, mailroom_subsystem
 from clara.actors.mcp import mcp_subsystem
 from clara.actors.memory.subsystem import memory_subsystem
+from clara.actors.proactive import proactive_subsystem
+from clara.actors.proactive.admin import ProactiveAdmin
 from clara.actors.sandbox import choose_backend, sandbox_subsystem
 from clara.actors.status.subsystem import status_subsystem
 from clara.actors.store import store_subsystem
@@ -144,6 +148,26 @@ def build_tree(
         http=http,
     )
     readiness.register_details("sandbox", sandbox.readiness_details)
+    # The proactive engine: one actor per person, a scheduler, the activity hub. It needs
+    # the store (its schedule and promises live there).
+    proactive = ors = None
+    if settings.proactive.enabled and database is not None and chat != "once":
+        proactive = proactive_subsystem(
+            settings,
+            database=database,
+            llm=llm.ref,
+            transport=transport,
+            box=secrets,
+            http=http,
+        )
+        ors = ProactiveAdmin(
+            settings=settings.proactive,
+            discord=settings.discord,
+            database=database,
+            box=secrets,
+            clock=proactive.clock,
+            forget_calendar=proactive.calendar.forget if proactive.calendar else None,
+        )
     channels = channels_subsystem(
         settings,
         transport,
@@ -156,6 +180,7 @@ def build_tree(
         resume=chat != "once",
         mail=mail,
         sandbox=sandbox.tools_for,
+        activity=proactive.offer if proactive is not None else None,
     )
     status = status_subsystem(
         settings.status,
@@ -192,6 +217,7 @@ def build_tree(
             email=email_admin,
             mailroom=mailroom.admin if mailroom is not None else None,
             sandbox=sandbox.admin,
+            ors=ors,
         )
         connection, platform = discord.connection, discord.intake
     elif chat == "console":
@@ -205,6 +231,7 @@ def build_tree(
         mcp.spec if mcp is not None else None,
         connection,
         sandbox.spec,  # stops after the channels that use it
+        proactive.spec if proactive is not None else None,  # flushes what channels handed it
         channels.spec,
         email.spec if email is not None else None,
         mail_tools_child(mail) if mail is not None else None,

@@ -44,6 +44,9 @@ def plant(kind: str, name: str, database_url: str) -> tuple[str, str]:
     if kind == "token":
         value = f"plant{core}{name.lower().replace('_', '')[:12]}"
         return value, core
+    if kind == "tokens":  # several keys, one per client: both must stay hidden
+        first = f"plant{core}{name.lower().replace('_', '')[:12]}"
+        return f"{first},second{core}key", core
     if kind == "keys":
         key = Fernet.generate_key().decode()
         return key, key[4:24]

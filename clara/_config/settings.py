@@ -389,8 +389,28 @@ def _check_sandbox(settings: SandboxSettings) -> None:
 class ProactiveSettings(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = True
     check_minutes: int = 30
+    """The usual time between two checks of a person (the rules lengthen or shorten it)."""
     quiet_hours: str = "22-08"
     max_per_day: int = 3
+    min_gap_minutes: int = 240
+    min_check_minutes: int = 10
+    max_check_hours: int = 24
+    reply_window_hours: int = 12
+    note_days: int = 10
+    spread_minutes: int = 30
+    idle_seconds: float = 300.0
+    max_people: int = 10_000
+    tier: str = "low"
+    calendar_minutes: int = 60
+    ops_per_minute: int = 10
+
+    def __post_init__(self) -> None:
+        if self.min_check_minutes > self.max_check_hours * 60:
+            raise ConfigError(
+                f"CLARA_PROACTIVE_MIN_CHECK_MINUTES ({self.min_check_minutes}) is longer than "
+                f"CLARA_PROACTIVE_MAX_CHECK_HOURS ({self.max_check_hours} h)"
+            )
+
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,9 +16,10 @@ Daylight-saving rules, used everywhere here:
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from typing import Annotated
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import msgspec
@@ -55,20 +56,29 @@ def as_utc(moment: datetime, what: str = "datetime") -> datetime:
     return moment.astimezone(UTC)
 
 
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    # The system's tz database, read once; "localtime" (the server's own zone) is no IANA name.
+    return frozenset(available_timezones() - {"localtime"})
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone called ``name`` (e.g. ``"Europe/Paris"``), exactly as spelled.
+
+    Only names in the tz database's list count (``zoneinfo.available_timezones()``), so paths,
+    ``posix/...``, ``right/...`` and the server's ``localtime`` are refused.
 
     Raises ``UnknownTimeZone`` (a ``ValueError``) naming the value and suggesting the closest
     known name, e.g. ``"Europe/Pariss is not an IANA time zone; e.g. Europe/Paris"``.
     """
     candidate = name.strip()
-    if candidate and candidate == name:
+    known = _known_zones()
+    if candidate == name and name in known:
         try:
-            return ZoneInfo(candidate)
+            return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
-    known = sorted(available_timezones())
-    by_lower = {key.lower(): key for key in known}
+    by_lower = {key.lower(): key for key in sorted(known)}
     close = difflib.get_close_matches(candidate.lower(), list(by_lower), n=1, cutoff=0.6)
     example = by_lower[close[0]] if close else "Europe/Paris"
     shown = name if candidate and candidate == name else repr(name)
@@ -142,7 +152,9 @@ class QuietHours(msgspec.Struct, frozen=True):
             return cls(0, 0)
         match = _HOURS.match(text)
         if match is None or int(match[1]) > 23 or int(match[2]) > 23:
-            raise InvalidQuietHours(f"quiet hours must be HH-HH with hours 0-23 (e.g. 22-08); got {text!r}")
+            raise InvalidQuietHours(
+                f"quiet hours must be HH-HH with hours 0-23 (e.g. 22-08); got {text!r}"
+            )
         return cls(int(match[1]), int(match[2]))
 
     @property

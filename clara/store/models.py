@@ -50,6 +50,8 @@ __all__ = [
     "ProactiveAssessment",
     "ProactiveMessage",
     "ProactiveNote",
+    "ProactivePerson",
+    "ProactiveServerSettings",
     "SandboxRun",
     "SandboxServerSettings",
     "User",
@@ -422,7 +424,11 @@ class EmailAlert(Base):
 
 
 class ProactiveNote(Base):
+    """Something a check decided to keep in mind (THINK), grounded in message ids; its
+    relevance decays with age and it is archived at zero or at its expiry."""
+
     __tablename__ = "proactive_notes"
+    __table_args__ = (Index("ix_proactive_notes_user", "user_id", "archived_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -430,6 +436,13 @@ class ProactiveNote(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     done: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32), default="follow_up")
+    confidence: Mapped[float] = mapped_column(default=0.5)
+    relevance: Mapped[float] = mapped_column(default=1.0)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    sources: Mapped[list[Any]] = mapped_column(default=list)
+    """Platform ids of the messages the note stands on."""
+    archived_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class ProactiveAssessment(Base):
@@ -440,12 +453,18 @@ class ProactiveAssessment(Base):
     assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     decision: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, default="")
+    valid: Mapped[bool] = mapped_column(default=True)
+    """False when the model's answer was not a valid decision (taken as WAIT)."""
+    next_check_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class ProactiveMessage(Base):
-    """A message Clara sent on its own; the idempotency key makes a retry a no-op."""
+    """A message Clara sends on its own: a promise, recorded with its idempotency key before
+    it is sent (``state`` ``claimed``; ``sent_at`` is when), ``delivered`` after (or
+    ``failed`` / ``expired``), and linked to the person's reply when one comes."""
 
     __tablename__ = "proactive_messages"
+    __table_args__ = (Index("ix_proactive_messages_open", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -453,6 +472,60 @@ class ProactiveMessage(Base):
     channel_id: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="claimed")
+    kind: Mapped[str] = mapped_column(String(32), default="check_in")
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    platform_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)
+    replied_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    reply_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ProactivePerson(Base):
+    """One person's proactive state: opt-out, quiet hours, where to reach them, the next
+    check (timers end with an actor's incarnation: the schedule lives here), the last
+    decision and counts, their calendar feed (encrypted URL), the passivated actor's
+    snapshot."""
+
+    __tablename__ = "proactive_people"
+    __table_args__ = (Index("ix_proactive_people_due", "next_check_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    quiet_hours: Mapped[str | None] = mapped_column(String(5), default=None)
+    reach_channel_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Where Clara reaches the person; None: their DMs."""
+    next_check_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_check_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_decision: Mapped[str | None] = mapped_column(String(16), default=None)
+    last_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    checks: Mapped[int] = mapped_column(default=0)
+    speaks: Mapped[int] = mapped_column(default=0)
+    thinks: Mapped[int] = mapped_column(default=0)
+    waits: Mapped[int] = mapped_column(default=0)
+    invalid: Mapped[int] = mapped_column(default=0)
+    calendar_url: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """The iCalendar feed's URL, encrypted (it carries a secret token)."""
+    calendar_checked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    calendar_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    snapshot: Mapped[Any | None] = mapped_column(JSON, default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ProactiveServerSettings(Base):
+    """A server's opt-out of proactive messages (administrators, audited)."""
+
+    __tablename__ = "proactive_server_settings"
+    __table_args__ = (UniqueConstraint("platform", "guild_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    guild_id: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class InteractionPattern(Base):
@@ -467,6 +540,8 @@ class InteractionPattern(Base):
     active_hours: Mapped[list[Any]] = mapped_column(default=list)
     message_count: Mapped[int] = mapped_column(default=0)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_channel_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_guild_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class AuditLogEntry(Base):
@@ -494,6 +569,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (EmailOAuthToken, "access_token_encrypted"),
     (EmailOAuthToken, "refresh_token_encrypted"),
     (EmailOAuthToken, "client_secret_encrypted"),
+    (ProactivePerson, "calendar_url"),
 )
 
 

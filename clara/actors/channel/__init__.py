@@ -1,14 +1,14 @@
 """Conversations: one ``ChannelActor`` per chat channel (one per person in a DM).
 
 - ``actor``: the channel actor (claim, queue, reply, stop phrases, rates).
-- ``messages``: what it is told (``Converse``, ``SettingsChanged``, ``UserActive``, ...).
+- ``messages``: what it is told (``Converse``, ``SettingsChanged``, ...).
 - ``context``: the system prompt, history and memories a reply is built from.
 - ``summary``: folding older messages into the rolling summary.
 - ``subsystem``: the ``channels`` DynamicSupervisor's ``ChildSpec`` for the root.
 """
 
 from .actor import ChannelActor, ChannelDependencies
-from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
+from .messages import Converse, ReplyDone, SettingsChanged, parse_tier
 
 __all__ = [
     "ChannelActor",
@@ -16,6 +16,5 @@ __all__ = [
     "Converse",
     "ReplyDone",
     "SettingsChanged",
-    "UserActive",
     "parse_tier",
 ]

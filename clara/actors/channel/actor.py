@@ -73,7 +73,7 @@ from ..memory import Remember
 from ..policy import UserRates, is_admin
 from .guilds import GuildSettingsCache
 from .inbox import MAX_ATTEMPTS, ChannelInbox, Claim, Draft, Resumed
-from .messages import Converse, ReplyDone, SettingsChanged, UserActive, parse_tier
+from .messages import Converse, ReplyDone, SettingsChanged, parse_tier
 from .outbox import QUEUED, ChannelOutbox
 from .rules import addressed, allowed, is_stop, plan_stop, without_mention
 from .tiers import choose_tier, default_tier
@@ -109,8 +109,9 @@ class ChannelDependencies:
     llm_settings: LlmSettings
     database: Database | None = None
     memory: ActorRef | None = None
-    proactive: ActorRef | None = None
-    """Told ``UserActive`` after each exchange (the proactive engine, when there is one)."""
+    activity: Callable[[MessageReceived], None] | None = None
+    """Handed every message a person writes here, addressed to Clara or not (the proactive
+    engine's ``offer``). Must never block nor raise; a failure is logged and ignored."""
     tools_for: Callable[[MessageReceived], ToolRegistry] | None = None
     tool_timeout: float = 30.0
     """Seconds one tool call may take within a reply."""
@@ -375,6 +376,10 @@ class ChannelActor(Actor):
     # -- messages -----------------------------------------------------------------------------
 
     async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, MessageReceived):
+            self._offer_activity(message)
+        elif isinstance(message, Converse):
+            self._offer_activity(message.message)
         if isinstance(message, Converse):
             reply = self.context.defer()
             await self._incoming(message.message, reply)
@@ -397,6 +402,16 @@ class ChannelActor(Actor):
             await self._store_back(message)
             return None
         raise TypeError(f"ChannelActor does not handle {type(message).__name__}")
+
+    def _offer_activity(self, message: MessageReceived) -> None:
+        """Every message a person writes goes to the proactive engine; nothing it does can
+        stall or crash this channel."""
+        if self.deps.activity is None:
+            return
+        try:
+            self.deps.activity(message)
+        except Exception:
+            logger.exception("channel %s: the activity hand-off failed", self.channel_id)
 
     async def _incoming(self, message: MessageReceived, reply: DeferredReply | None) -> None:
         if self._store_waiting:
@@ -813,11 +828,3 @@ class ChannelActor(Actor):
                         ],
                     )
                 )
-        if self.deps.proactive is not None:
-            await self.deps.proactive.tell(
-                UserActive(
-                    user_id=memory_user_id(self.platform, trigger.author.id),
-                    channel_id=self.channel_id,
-                    at=trio.current_time(),
-                )
-            )

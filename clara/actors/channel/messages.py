@@ -40,14 +40,6 @@ class SettingsChanged(msgspec.Struct, frozen=True):
     """Tell: reload this channel's and its server's settings from the store."""
 
 
-class UserActive(msgspec.Struct, frozen=True, kw_only=True):
-    """Told to the proactive engine after each exchange."""
-
-    user_id: str
-    channel_id: str
-    at: float
-
-
 def parse_tier(text: str) -> tuple[Tier | None, str]:
     """A leading ``!high`` / ``!mid`` / ``!low`` (or alias), and the text without it."""
     stripped = text.lstrip()

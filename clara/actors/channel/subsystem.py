@@ -123,6 +123,7 @@ def channels_subsystem(
     resume: bool = True,
     mail: MailToolbox | None = None,
     sandbox: Callable[[MessageReceived], ToolProvider | None] | None = None,
+    activity: Callable[[MessageReceived], None] | None = None,
 ) -> Channels:
     """The channels DynamicSupervisor: a bounded, rejecting mailbox per channel
     (``CLARA_CHANNEL_MAILBOX``, plus room for the notices a full queue sends), passivation
@@ -135,6 +136,7 @@ def channels_subsystem(
         resume: whether channels answer what the inbox holds unfinished when they start.
         mail: the mail tools' shared parts (None: no mail tools).
         sandbox: the code tools for a reply (``SandboxSystem.tools_for``; None: none).
+        activity: handed every message people write (``ProactiveSystem.offer``; None: none).
     """
     dependencies = ChannelDependencies(
         transport=transport,
@@ -159,6 +161,7 @@ def channels_subsystem(
         resume_window=settings.discord.resume_window,
         resume_note=settings.discord.resume_note,
         resume=resume,
+        activity=activity,
     )
     supervisor = DynamicSupervisor(
         lambda channel_id: ChannelActor(platform, channel_id, dependencies),

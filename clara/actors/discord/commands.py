@@ -40,6 +40,8 @@ from ..mailroom import MailroomAdmin
 from ..mcp import OPERATIONS, McpAdmin
 from ..memory import Forget, Recall
 from ..policy import is_admin, write_audit
+from ..proactive.admin import OPERATIONS as ORS_OPERATIONS
+from ..proactive.admin import ProactiveAdmin
 from ..sandbox import OPERATIONS as SANDBOX_OPERATIONS
 from ..sandbox import SandboxAdmin
 from .reports import channel_report, memory_report, model_report
@@ -63,6 +65,7 @@ COMMANDS = {
     **{("email", operation): text for operation, text in EMAIL_OPERATIONS.items()},
     **{("mailroom", operation): text for operation, text in MAILROOM_OPERATIONS.items()},
     **{("sandbox", operation): text for operation, text in SANDBOX_OPERATIONS.items()},
+    **{("ors", operation): text for operation, text in ORS_OPERATIONS.items()},
 }
 
 _MODES = ("mention", "active", "off")
@@ -95,6 +98,7 @@ class CommandDependencies:
     email: EmailAdmin | None = None
     mailroom: MailroomAdmin | None = None
     sandbox: SandboxAdmin | None = None
+    ors: ProactiveAdmin | None = None
 
 
 async def _audit(
@@ -162,6 +166,7 @@ _FAMILIES = {
     "email": "your own mail accounts and their alerts",
     "mailroom": "operators: replies to mail sent to Clara",
     "sandbox": "your code sandbox (mode, network: admins only)",
+    "ors": "Clara reaching out to you on her own (server-wide: admins only)",
 }
 
 
@@ -208,6 +213,10 @@ _FAMILIES_OFF: dict[str, tuple[Callable[[CommandDependencies], _FamilyAdmin | No
     "sandbox": (
         lambda deps: deps.sandbox,
         "Running code is turned off here (CLARA_SANDBOX_BACKEND).",
+    ),
+    "ors": (
+        lambda deps: deps.ors,
+        "Clara does not reach out on her own here (CLARA_PROACTIVE_ENABLED, or no store).",
     ),
 }
 

@@ -16,6 +16,7 @@ from ..channel.subsystem import Channels
 from ..email import EmailAdmin
 from ..mailroom import MailroomAdmin
 from ..mcp import McpSystem
+from ..proactive.admin import ProactiveAdmin
 from ..sandbox import SandboxAdmin
 from .commands import CommandDependencies, Invocation, run_command
 from .gateway import DiscordGateway
@@ -66,6 +67,7 @@ def discord_subsystem(
     email: EmailAdmin | None = None,
     mailroom: MailroomAdmin | None = None,
     sandbox: SandboxAdmin | None = None,
+    ors: ProactiveAdmin | None = None,
 ) -> Discord:
     """The gateway actor's spec and the intake's: messages go to their channel's actor,
     slash commands run with what they need; ``/readyz`` reports ``discord`` until the
@@ -85,6 +87,7 @@ def discord_subsystem(
         email=email,
         mailroom=mailroom,
         sandbox=sandbox,
+        ors=ors,
     )
     readiness.register(
         "discord", lambda: None if bridge.ready else "not connected to the Discord gateway"

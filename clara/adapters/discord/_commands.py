@@ -23,7 +23,7 @@ __all__ = ["SECRET_OPTIONS", "CommandHandler", "hide_secret_options", "install_c
 logger = logging.getLogger(__name__)
 
 #: Options whose values are secrets: never in a log line.
-SECRET_OPTIONS = frozenset({"password"})
+SECRET_OPTIONS = frozenset({"password", "feed"})
 #: discord.py's loggers that log gateway payloads (interactions and their options).
 _PAYLOAD_LOGGERS = ("discord.gateway", "discord.client", "discord.state")
 
@@ -79,15 +79,15 @@ def _author(interaction: discord.Interaction) -> Author:
 
 
 def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler) -> None:
-    """Add /clara, /channel, /model, /memory, /mcp, /email, /mailroom and /sandbox to ``tree``;
-    answers are ephemeral."""
+    """Add /clara, /channel, /model, /memory, /mcp, /email, /mailroom, /sandbox and /ors to
+    ``tree``; answers are ephemeral."""
     hide_secret_options()
 
     async def answer(
         interaction: discord.Interaction, group: str, name: str, options: dict[str, Any]
     ) -> None:
         # Installs and connection tests take longer than Discord's 3 s to answer.
-        slow = group in ("mcp", "email", "mailroom", "sandbox")
+        slow = group in ("mcp", "email", "mailroom", "sandbox", "ors")
         if slow:
             await interaction.response.defer(ephemeral=True, thinking=True)
         text = await trio_asyncio.trio_as_aio(handler)(
@@ -204,7 +204,8 @@ def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandle
     simple("restart", "Admin: restart an MCP server")
 
     groups = (clara_group, channel_group, model_group, memory_group, mcp_group)
-    for group in (*groups, _email_group(answer), _mailroom_group(answer), _sandbox_group(answer)):
+    families = (_email_group, _mailroom_group, _sandbox_group, _ors_group)
+    for group in (*groups, *(family(answer) for family in families)):
         tree.add_command(group)
 
 
@@ -409,5 +410,44 @@ def _sandbox_group(answer: _Answer) -> app_commands.Group:
     @app_commands.choices(network=_choices(("on", "off")))
     async def sandbox_network(interaction: discord.Interaction, network: str = "") -> None:
         await answer(interaction, "sandbox", "network", {"network": network})
+
+    return group
+
+
+def _ors_group(answer: _Answer) -> app_commands.Group:
+    """/ors: whether and how Clara reaches out to a person on her own; a server's opt-out."""
+    group = app_commands.Group(name="ors", description="Clara reaching out to you on her own")
+    scopes = _choices(("me", "server"))
+
+    @group.command(name="status", description="Whether Clara may reach out, and when next")
+    async def ors_status(interaction: discord.Interaction) -> None:
+        await answer(interaction, "ors", "status", {})
+
+    @group.command(name="enable", description="Let Clara reach out to you (admins: this server)")
+    @app_commands.describe(scope="me (default) or server (administrators)")
+    @app_commands.choices(scope=scopes)
+    async def ors_enable(interaction: discord.Interaction, scope: str = "me") -> None:
+        await answer(interaction, "ors", "enable", {"scope": scope})
+
+    @group.command(name="disable", description="Stop Clara reaching out to you (or this server)")
+    @app_commands.describe(scope="me (default) or server (administrators)")
+    @app_commands.choices(scope=scopes)
+    async def ors_disable(interaction: discord.Interaction, scope: str = "me") -> None:
+        await answer(interaction, "ors", "disable", {"scope": scope})
+
+    @group.command(name="quiet", description="Your quiet hours, in your own time zone")
+    @app_commands.describe(hours="HH-HH, e.g. 22-08; default: the server's default")
+    async def ors_quiet(interaction: discord.Interaction, hours: str) -> None:
+        await answer(interaction, "ors", "quiet", {"hours": hours})
+
+    @group.command(name="channel", description="Where Clara reaches you: here or in your DMs")
+    @app_commands.choices(where=_choices(("here", "dm")))
+    async def ors_channel(interaction: discord.Interaction, where: str) -> None:
+        await answer(interaction, "ors", "channel", {"where": where})
+
+    @group.command(name="calendar", description="An iCalendar feed for upcoming events (or off)")
+    @app_commands.describe(feed="the calendar's secret iCalendar (ics) address, or off")
+    async def ors_calendar(interaction: discord.Interaction, feed: str) -> None:
+        await answer(interaction, "ors", "calendar", {"feed": feed})
 
     return group

@@ -441,7 +441,7 @@ class DockerBackend:
                 else:
                     out, err = _with_stdin(self._exec_client, exec_id, stdin)
                 box["output"] = (out or b"", err or b"")
-                box["exit"] = self._exec_client.exec_inspect(exec_id).get("ExitCode")
+                box["exit"] = _exit_code(self._exec_client, exec_id)
             except BaseException as exc:  # handed to the caller's thread below
                 box["error"] = exc
 
@@ -553,6 +553,18 @@ def _inside_error(code: int | None, err: bytes) -> str:
     return f"{words}: {detail}" if detail else words
 
 
+def _exit_code(client: Any, exec_id: str) -> int | None:
+    """The exec's exit code: its stream can close a moment before the engine records the
+    end (a program that stopped reading its stdin), so a running exec is asked again."""
+    for _ in range(100):
+        state = client.exec_inspect(exec_id)
+        if not state.get("Running"):
+            code = state.get("ExitCode")
+            return None if code is None else int(code)
+        time.sleep(0.01)
+    return None
+
+
 def _with_stdin(client: Any, exec_id: str, data: bytes) -> tuple[bytes | None, bytes | None]:
     """Start an exec made with ``stdin=True``: ``data`` is written to its stdin from a thread
     of its own (then closed) while its output is read here, so a program that prints before
@@ -569,12 +581,17 @@ def _with_stdin(client: Any, exec_id: str, data: bytes) -> tuple[bytes | None, b
 
     sender = threading.Thread(target=send, name="exec stdin", daemon=True)
     sender.start()
+    out: list[bytes] = []
+    err: list[bytes] = []
     try:
         sockets = docker.utils.socket
-        frames = sockets.frames_iter(connection, tty=False)
-        split = (sockets.demux_adaptor(*frame) for frame in frames)
-        out, err = sockets.consume_socket_output(split, demux=True)
+        for stream, chunk in sockets.frames_iter(connection, tty=False):
+            (out if stream == sockets.STDOUT else err).append(chunk)
+    except (ConnectionResetError, BrokenPipeError):
+        # The program ended before reading all it was sent; the engine closed the stream.
+        # What it printed until then is kept; its exit code is read by the caller.
+        pass
     finally:
         sender.join(timeout=5.0)
         connection.close()
-    return out, err
+    return b"".join(out), b"".join(err)

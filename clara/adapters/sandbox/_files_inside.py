@@ -44,6 +44,15 @@ def inside(path: str) -> str | None:
 
 
 def put(path: str) -> int:
+    """Write stdin to ``path``. Whatever goes wrong, stdin is read to its end first: the host
+    is still sending, and must hear the exit code, not a connection reset."""
+    code = _put(path)
+    if code != 0:
+        drain()
+    return code
+
+
+def _put(path: str) -> int:
     parent = os.path.dirname(os.path.join(WORK, path))
     if inside(os.path.relpath(parent, WORK)) is None:
         return 4
@@ -70,6 +79,13 @@ def put(path: str) -> int:
         sys.stderr.write(f"{error.strerror}\n")
         return 9
     return 0
+
+
+def drain() -> None:
+    """Read stdin to its end, keeping nothing."""
+    with contextlib.suppress(OSError):
+        while sys.stdin.buffer.read(_CHUNK):
+            pass
 
 
 def get(path: str, most: int) -> int:
