@@ -412,7 +412,6 @@ class ProactiveSettings(msgspec.Struct, frozen=True, kw_only=True):
             )
 
 
-
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything Clara is configured with, one Struct per area."""
 
