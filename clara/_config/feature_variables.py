@@ -825,6 +825,14 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "60",
     ),
     Var(
+        "CLARA_PROACTIVE_TICK_SECONDS",
+        "proactive",
+        "tick_seconds",
+        _SECONDS,
+        "how often the scheduler looks for people due (and resends open messages)",
+        "30",
+    ),
+    Var(
         "CLARA_PROACTIVE_OPS_PER_MINUTE",
         "proactive",
         "ops_per_minute",

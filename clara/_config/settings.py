@@ -403,6 +403,7 @@ class ProactiveSettings(msgspec.Struct, frozen=True, kw_only=True):
     tier: str = "low"
     calendar_minutes: int = 60
     ops_per_minute: int = 10
+    tick_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.min_check_minutes > self.max_check_hours * 60:

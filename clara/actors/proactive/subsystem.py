@@ -98,7 +98,7 @@ def proactive_subsystem(
     box: SecretBox | None = None,
     http: httpx.AsyncClient | None = None,
     clock: Callable[[], dt.datetime] = wall_clock,
-    tick: float = 30.0,
+    tick: float | None = None,
     flush: float = 2.0,
 ) -> ProactiveSystem:
     """The subtree (nothing runs until its supervisor starts); see the module's docstring."""
@@ -175,7 +175,7 @@ def proactive_subsystem(
                 database,
                 delivery,
                 clock,
-                tick=tick,
+                tick=tick if tick is not None else proactive.tick_seconds,
                 spread=dt.timedelta(minutes=proactive.spread_minutes),
             ),
             mailbox_capacity=16,
