@@ -121,33 +121,6 @@ def build_tree(
         if settings.mcp.enabled
         else None
     )
-    # Email, with chat: the accounts' watchers, the model's tools over people's own mail,
-    # /email, OAuth sign-ins; and Clara's own inbox (the mailroom), when configured.
-    email = mail = email_admin = email_signin = None
-    if settings.email.enabled and database is not None and secrets is not None and chat != "once":
-        tokens = EmailTokens(database, secrets, OAuthClient(http))
-        mail = MailToolbox(database, secrets, tokens=tokens)
-        email = email_subsystem(
-            settings,
-            database=database,
-            secrets=secrets,
-            sink=EmbedAlertSink(transport),
-            tokens=tokens,
-        )
-        readiness.register_details("email", email.readiness_details)
-        email_admin, email_signin = _email_commands(
-            settings, email, mail, database=database, secrets=secrets, http=http
-        )
-    # Code sandboxes (CLARA_SANDBOX_BACKEND). With none (or auto finding nothing) the model
-    # still sees the code tools, which answer that running code is off here: it tells the
-    # person rather than pretending to have run something.
-    sandbox = sandbox_subsystem(
-        settings,
-        choose_backend(settings.sandbox, scope=settings.sandbox.scope),
-        database=database,
-        http=http,
-    )
-    readiness.register_details("sandbox", sandbox.readiness_details)
     # The proactive engine: one actor per person, a scheduler, the activity hub. It needs
     # the store (its schedule and promises live there).
     proactive = ors = None
@@ -168,6 +141,34 @@ def build_tree(
             clock=proactive.clock,
             forget_calendar=proactive.calendar.forget if proactive.calendar else None,
         )
+    # Email, with chat: the accounts' watchers, the model's tools over people's own mail,
+    # /email, OAuth sign-ins; and Clara's own inbox (the mailroom), when configured.
+    email = mail = email_admin = email_signin = None
+    if settings.email.enabled and database is not None and secrets is not None and chat != "once":
+        tokens = EmailTokens(database, secrets, OAuthClient(http))
+        mail = MailToolbox(database, secrets, tokens=tokens)
+        email = email_subsystem(
+            settings,
+            database=database,
+            secrets=secrets,
+            sink=EmbedAlertSink(transport),
+            tokens=tokens,
+            important_mail=proactive.important_mail if proactive is not None else None,
+        )
+        readiness.register_details("email", email.readiness_details)
+        email_admin, email_signin = _email_commands(
+            settings, email, mail, database=database, secrets=secrets, http=http
+        )
+    # Code sandboxes (CLARA_SANDBOX_BACKEND). With none (or auto finding nothing) the model
+    # still sees the code tools, which answer that running code is off here: it tells the
+    # person rather than pretending to have run something.
+    sandbox = sandbox_subsystem(
+        settings,
+        choose_backend(settings.sandbox, scope=settings.sandbox.scope),
+        database=database,
+        http=http,
+    )
+    readiness.register_details("sandbox", sandbox.readiness_details)
     channels = channels_subsystem(
         settings,
         transport,

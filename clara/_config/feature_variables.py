@@ -825,6 +825,14 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "60",
     ),
     Var(
+        "CLARA_PROACTIVE_ACTIVE_DAYS",
+        "proactive",
+        "active_days",
+        integer(1, 3650),
+        "only people who wrote within this many days are checked (they are again once they write)",
+        "30",
+    ),
+    Var(
         "CLARA_PROACTIVE_TICK_SECONDS",
         "proactive",
         "tick_seconds",

@@ -404,6 +404,7 @@ class ProactiveSettings(msgspec.Struct, frozen=True, kw_only=True):
     calendar_minutes: int = 60
     ops_per_minute: int = 10
     tick_seconds: float = 30.0
+    active_days: int = 30
 
     def __post_init__(self) -> None:
         if self.min_check_minutes > self.max_check_hours * 60:

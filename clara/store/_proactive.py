@@ -278,15 +278,22 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 # -- the schedule ------------------------------------------------------------------------------
 
 
-def due_people(session: Session, now: dt.datetime, limit: int) -> list[tuple[str, str]]:
-    """(platform, user id) of the people whose check is due, the most overdue first."""
-    rows = session.execute(
+def due_people(
+    session: Session, now: dt.datetime, limit: int, *, active_since: dt.datetime | None = None
+) -> list[tuple[str, str]]:
+    """(platform, user id) of the people whose check is due, the most overdue first; with
+    ``active_since``, only people who wrote since then (the others wait until they write
+    again: their check is due then)."""
+    query = (
         select(User.platform, User.platform_user_id)
         .join(ProactivePerson, ProactivePerson.user_id == User.id)
         .where(ProactivePerson.enabled.is_(True), ProactivePerson.next_check_at <= now)
-        .order_by(ProactivePerson.next_check_at)
-        .limit(limit)
-    ).all()
+    )
+    if active_since is not None:
+        query = query.join(InteractionPattern, InteractionPattern.user_id == User.id).where(
+            InteractionPattern.last_seen_at >= active_since
+        )
+    rows = session.execute(query.order_by(ProactivePerson.next_check_at).limit(limit)).all()
     return [(platform, user_id) for platform, user_id in rows]
 
 

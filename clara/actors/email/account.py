@@ -95,6 +95,17 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
+class ImportantMail(msgspec.Struct, frozen=True, kw_only=True):
+    """A high or urgent alert, for its owner's proactive state (sender and subject only)."""
+
+    platform: str
+    user_id: str
+    sender: str
+    subject: str
+    importance: str
+    received_at: dt.datetime
+
+
 @dataclass(frozen=True, slots=True)
 class AccountOptions:
     """How an account actor behaves; every field has the default run.py uses unless set.
@@ -119,6 +130,9 @@ class AccountOptions:
     slow_retry: float = 900.0
     login_retry: float = 3600.0
     max_alert_attempts: int = 5
+    important_mail: Callable[[ImportantMail], None] | None = None
+    """Told of each high or urgent alert once it is recorded (the proactive engine's hand-off:
+    synchronous, never blocks; whatever it raises is logged and ignored)."""
 
     def __post_init__(self) -> None:
         for name in ("imap_timeout", "poll_seconds", "idle_renew", "slow_retry", "login_retry"):
@@ -513,8 +527,33 @@ class EmailAccountActor(Actor):
             logger.debug(
                 "email account %s: %d new, %d alerted", self.account_id, len(mails), len(drafts)
             )
+        self._tell_important(recorded)
         for alert in recorded:
             await self._deliver(alert)
+
+    def _tell_important(self, recorded: Sequence[StoredEmailAlert]) -> None:
+        hand_off = self.options.important_mail
+        account = self.account
+        if hand_off is None or account is None:
+            return
+        for alert in recorded:
+            if alert.importance not in ("high", "urgent"):
+                continue
+            try:
+                hand_off(
+                    ImportantMail(
+                        platform=account.owner_platform,
+                        user_id=account.owner_platform_user_id,
+                        sender=alert.sender,
+                        subject=alert.subject,
+                        importance=alert.importance,
+                        received_at=alert.received_at or utcnow(),
+                    )
+                )
+            except Exception:
+                logger.exception(
+                    "email account %s: the important-mail hand-off failed", self.account_id
+                )
 
     # -- waiting for mail ---------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ...config import Settings
 from ...store import Database, SecretBox, enabled_email_accounts
 from ...supervisors import Backoff, ChildSpec, DynamicSupervisor, Restart, Strategy, Supervisor
 from .. import Actor, ActorState
-from .account import AccountOptions, EmailAccountActor
+from .account import AccountOptions, EmailAccountActor, ImportantMail
 from .alerts import AlertSink
 from .tokens import EmailTokens
 
@@ -102,6 +102,7 @@ def email_subsystem(
     max_accounts: int = 10_000,
     account_restarts: int | None = None,
     tokens: EmailTokens | None = None,
+    important_mail: Callable[[ImportantMail], None] | None = None,
 ) -> EmailSystem:
     """The subtree (nothing runs until its supervisor starts).
 
@@ -110,6 +111,8 @@ def email_subsystem(
             ``options`` is given, and the thread bound unless ``threads`` is.
         database, secrets: the store and the key that decrypts passwords.
         sink: where alerts and notices go.
+        important_mail: told of each high or urgent alert (the proactive engine's
+            ``ProactiveSystem.important_mail``); used when ``options`` is not given.
         options: every account's timings and limits.
         threads: the one bound on all accounts' worker threads (``CLARA_EMAIL_THREADS``).
         backoff: restart backoff of an account (default 1 s doubling to 60 s, ±20 %).
@@ -130,6 +133,7 @@ def email_subsystem(
             slow_retry=email.slow_retry_seconds,
             login_retry=email.login_retry_seconds,
             max_alert_attempts=email.max_alert_attempts,
+            important_mail=important_mail,
         )
     limiter = trio.CapacityLimiter(threads if threads is not None else email.threads)
 

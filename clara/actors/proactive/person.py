@@ -238,7 +238,11 @@ class ProactivePersonActor(Actor):
             quiet=quiet,
         )
 
-        def schedule(suggested: dt.timedelta | None, urgent: dt.datetime | None) -> dt.datetime:
+        def schedule(
+            suggested: dt.timedelta | None,
+            urgent: dt.datetime | None,
+            event: dt.datetime | None = None,
+        ) -> dt.datetime:
             return next_check(
                 now,
                 zone,
@@ -247,7 +251,7 @@ class ProactivePersonActor(Actor):
                 quiet=quiet,
                 ignored_streak=response.ignored_streak,
                 urgent_due=urgent,
-                next_event=None,
+                next_event=event,
                 suggested=suggested,
                 minimum=options.min_interval,
                 maximum=options.max_interval,
@@ -299,11 +303,8 @@ class ProactivePersonActor(Actor):
             may_speak=refusal is None,
             why_not=refusal.reason if refusal is not None else "",
         )
-        urgent = min(
-            [note.expires_at for note, _ in kept if note.expires_at is not None]
-            + [event.start for event in events if event.start > now],
-            default=None,
-        )
+        urgent = min((note.expires_at for note, _ in kept if note.expires_at), default=None)
+        upcoming = min((event.start for event in events if event.start > now), default=None)
         try:
             request = check_request(context, tier=options.tier)
             completion: Completion = await options.llm.ask(
@@ -313,7 +314,9 @@ class ProactivePersonActor(Actor):
         except ClaraError as error:
             reason = f"the model could not be asked: {error}"[:300]
             return (
-                self._outcome(now, "WAIT", reason, next_at=schedule(None, urgent), archive=archive),
+                self._outcome(
+                    now, "WAIT", reason, next_at=schedule(None, urgent, upcoming), archive=archive
+                ),
                 False,
             )
         reading = read_decision(completion.text, known_ids(context))
@@ -323,7 +326,7 @@ class ProactivePersonActor(Actor):
             if decision.next_check_minutes is not None
             else None
         )
-        next_at = schedule(suggested, urgent)
+        next_at = schedule(suggested, urgent, upcoming)
         if reading.invalid is not None:
             logger.info("proactive %s: invalid answer: %s", self.key, reading.invalid)
             return (

@@ -45,6 +45,7 @@ class ProactiveScheduler(Actor):
         tick: seconds between two looks at the schedule.
         batch: people woken at most per tick.
         spread: how far a restart spreads the overdue checks.
+        active_days: only people who wrote within this many days are checked (None: all).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class ProactiveScheduler(Actor):
         tick: float = 30.0,
         batch: int = 200,
         spread: dt.timedelta = dt.timedelta(minutes=30),
+        active_days: int | None = 30,
     ) -> None:
         self.people = people
         self.database = database
@@ -65,6 +67,7 @@ class ProactiveScheduler(Actor):
         self.tick = tick
         self.batch = batch
         self.spread = spread
+        self.active_days = active_days
         self.woken = 0
         self.skipped = 0
         self.spread_at_start = 0
@@ -106,7 +109,10 @@ class ProactiveScheduler(Actor):
         self.last_tick_at = now
         await self.delivery.resume()
         try:
-            due = await self.database.run(due_people, now, self.batch)
+            since = (
+                now - dt.timedelta(days=self.active_days) if self.active_days is not None else None
+            )
+            due = await self.database.run(due_people, now, self.batch, active_since=since)
         except StoreUnavailable as error:
             logger.warning("proactive: the schedule could not be read: %s", error)
             return

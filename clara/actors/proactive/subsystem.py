@@ -31,6 +31,7 @@ from ...store._proactive import Activity
 from ...store._secrets import SecretBox
 from ...supervisors import ChildSpec, DynamicSupervisor, Restart, Supervisor
 from .. import Actor, ActorRef, Overflow
+from ..email.account import ImportantMail
 from .context import MailHint
 from .delivery import Delivery
 from .hub import ActivityHub, ActivitySink
@@ -87,6 +88,19 @@ class ProactiveSystem:
     def offer_mail(self, platform: str, user_id: str, hint: MailHint) -> None:
         """Tell a person's actor about important mail (never blocks, never raises)."""
         self.sink.offer_mail(f"{platform}:{user_id}", hint)
+
+    def important_mail(self, mail: ImportantMail) -> None:
+        """The email accounts' hand-off (``email_subsystem(important_mail=...)``)."""
+        self.offer_mail(
+            mail.platform,
+            mail.user_id,
+            MailHint(
+                sender=mail.sender[:200],
+                subject=mail.subject[:200],
+                importance=mail.importance,
+                at=mail.received_at,
+            ),
+        )
 
 
 def proactive_subsystem(
@@ -177,6 +191,7 @@ def proactive_subsystem(
                 clock,
                 tick=tick if tick is not None else proactive.tick_seconds,
                 spread=dt.timedelta(minutes=proactive.spread_minutes),
+                active_days=proactive.active_days,
             ),
             mailbox_capacity=16,
             shutdown=10.0,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import trio
 import trio.lowlevel
 from sqlalchemy import select, update
@@ -23,6 +24,7 @@ from clara.adapters.chat import Author, MessageReceived
 from clara.adapters.llm import ChatRequest, Completion
 from clara.config import load_settings
 from clara.store import Database, record_exchange
+from clara.store._secrets import SecretBox
 from clara.store.models import InteractionPattern, Message, ProactivePerson, User
 from clara.testing import ActorTestKit, FakeTransport
 
@@ -88,6 +90,7 @@ class Running:
     transport: FakeTransport
     database: Database
     clock: Callable[[], dt.datetime]
+    flush_every: float = 2.0
 
     def write(
         self,
@@ -114,8 +117,8 @@ class Running:
         return message
 
     async def flush(self) -> None:
-        """Let the hub write what it was handed (its flush is every 2 s)."""
-        await trio.sleep(2.5)
+        """Let the hub write what it was handed (at its next flush)."""
+        await trio.sleep(self.flush_every + 0.5)
         sink = self.system.sink
         await settle(lambda: sink.written + sink.dropped >= sink.offered)
 
@@ -198,6 +201,9 @@ async def proactive_running(
     start: dt.datetime = START,
     transport: FakeTransport | None = None,
     tick: float = 30.0,
+    flush: float = 2.0,
+    box: SecretBox | None = None,
+    http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Running]:
     """The proactive subtree under an ``ActorTestKit``, on ``database``, for the block."""
     settings = load_settings(
@@ -214,10 +220,25 @@ async def proactive_running(
     async with ActorTestKit() as kit:
         llm = await kit.spawn(lambda: _ModelActor(script), name="model")
         system = proactive_subsystem(
-            settings, database=database, llm=llm, transport=chat, clock=clock, tick=tick
+            settings,
+            database=database,
+            llm=llm,
+            transport=chat,
+            clock=clock,
+            tick=tick,
+            flush=flush,
+            box=box,
+            http=http,
         )
         await kit.start_supervisor(system.supervisor, name="proactive")
-        yield Running(system=system, model=script, transport=chat, database=database, clock=clock)
+        yield Running(
+            system=system,
+            model=script,
+            transport=chat,
+            database=database,
+            clock=clock,
+            flush_every=flush,
+        )
 
 
 __all__ = [

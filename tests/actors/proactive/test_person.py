@@ -10,6 +10,7 @@ import pytest
 import trio
 import trio.testing
 
+from clara.actors.email.account import ImportantMail
 from clara.adapters.chat import nonce_for
 from clara.errors import ProviderUnavailable
 from clara.store import Database
@@ -189,3 +190,25 @@ async def test_a_person_who_opted_out_is_not_checked(
         running.due_now()
         await trio.sleep(3600)
         assert running.model.requests == [] and running.person().checks == 0
+
+
+async def test_important_mail_an_account_hands_over_reaches_the_next_check(
+    tmp_path: Path, store: Database, autojump_clock: Clock
+) -> None:
+    async with proactive_running(tmp_path, store) as running:
+        await first_seen(running)
+        running.system.important_mail(
+            ImportantMail(
+                platform="discord",
+                user_id="42",
+                sender="dmv@example.org",
+                subject="Your driving test is moved to Friday",
+                importance="urgent",
+                received_at=START,
+            )
+        )
+        await running.flush()
+        await running.check_now()
+        context = running.model.context()
+        assert "Mail Clara was told about" in context
+        assert "urgent: Your driving test is moved to Friday (from dmv@example.org)" in context
