@@ -71,6 +71,39 @@ def test_the_email_benchmark_parts_run() -> None:
         logging.disable(logging.NOTSET)  # the benchmark silences logging for its own process
 
 
+def test_the_proactive_benchmark_parts_run() -> None:
+    import logging  # noqa: PLC0415
+
+    from bench import proactive  # noqa: PLC0415 - the smoke test of one module
+    from bench._harness import machine_info  # noqa: PLC0415
+
+    try:
+        schedule = proactive.schedule(40, slice_minutes=10)
+        assert schedule["save_check"]["checks"] > 0
+        assert schedule["update"]["cpu_ms_per_person_per_day"] > 0
+        actors = proactive.actors(20, slice_minutes=10)
+        assert actors["checks"] > 0 and actors["cpu_ms_per_check"] > 0
+        memory = proactive.memory(20)
+        assert memory["live_after_start"] == 20 and memory["rows_with_snapshot"] == 20
+        heap = proactive.memory(20, traced=True)
+        assert heap["measure"] == "python_heap" and heap["live_bytes"] > 0
+        spread = proactive.spread(60)
+        assert spread["moved"] == 60 and 0 <= spread["earliest_s"] <= spread["latest_s"] < 1800
+    finally:
+        logging.disable(logging.NOTSET)  # the benchmark silences logging for its own process
+    doc = {
+        "mode": "quick",
+        "timestamp": "now",
+        "machine": machine_info(),
+        "schedule": schedule,
+        "actors": actors,
+        "memory": memory,
+        "heap": heap,
+        "spread": spread,
+    }
+    assert "Spread after a restart" in proactive._markdown(doc)
+
+
 def test_the_sandbox_benchmark_measures_a_backend() -> None:
     import shutil  # noqa: PLC0415
     import tempfile  # noqa: PLC0415

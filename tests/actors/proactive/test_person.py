@@ -212,3 +212,44 @@ async def test_important_mail_an_account_hands_over_reaches_the_next_check(
         context = running.model.context()
         assert "Mail Clara was told about" in context
         assert "urgent: Your driving test is moved to Friday (from dmv@example.org)" in context
+
+
+async def test_a_passivated_person_comes_back_with_what_only_their_actor_knew(
+    tmp_path: Path, store: Database, autojump_clock: Clock
+) -> None:
+    env = {"CLARA_PROACTIVE_IDLE_SECONDS": "60"}
+    async with proactive_running(tmp_path, store, env=env) as running:
+        await first_seen(running)
+        running.system.important_mail(
+            ImportantMail(
+                platform="discord",
+                user_id="42",
+                sender="boss@example.org",
+                subject="Friday's review moved",
+                importance="high",
+                received_at=START,
+            )
+        )
+        await running.flush()
+        await trio.sleep(300)  # idle past CLARA_PROACTIVE_IDLE_SECONDS: passivated
+        assert running.system.people.passivations >= 1
+        snapshot = running.person().snapshot
+        assert snapshot is not None and snapshot["mail"][0]["subject"] == "Friday's review moved"
+        await running.check_now()  # restored from the store's snapshot
+        assert "Friday's review moved" in running.model.context()
+
+
+async def test_only_people_active_lately_are_checked_until_they_write_again(
+    tmp_path: Path, store: Database, autojump_clock: Clock
+) -> None:
+    env = {"CLARA_PROACTIVE_ACTIVE_DAYS": "2"}
+    async with proactive_running(tmp_path, store, env=env) as running:
+        await first_seen(running)
+        await trio.sleep(3 * 24 * HOUR)  # silent for three days
+        checks = running.person().checks
+        running.due_now()
+        await trio.sleep(3600)
+        assert running.person().checks == checks  # not active lately: not checked
+        running.write("back from holiday", message_id="m2")
+        await running.flush()
+        await running.checked(checks + 1, limit=120)
