@@ -82,7 +82,7 @@ __all__ = [
 #: Names another .env file than ./.env.
 ENV_FILE_VARIABLE = "CLARA_ENV_FILE"
 
-_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3])-([01]\d|2[0-3])$")
+_QUIET_HOURS = re.compile(r"^([01]?\d|2[0-3])-([01]?\d|2[0-3])$")
 
 
 def read_environment(
@@ -201,8 +201,8 @@ def _check(settings: Settings) -> None:
     proactive = settings.proactive
     if proactive.enabled and not _QUIET_HOURS.match(proactive.quiet_hours):
         raise ConfigError(
-            "CLARA_PROACTIVE_QUIET_HOURS must be two hours HH-HH (e.g. 22-08); "
-            f"got {shown(proactive.quiet_hours)}"
+            "CLARA_PROACTIVE_QUIET_HOURS must be two hours HH-HH (e.g. 22-08; the same hour "
+            f"twice, 00-00, for none); got {shown(proactive.quiet_hours)}"
         )
     memory = settings.memory
     if memory.enabled and memory.vector_store == "pgvector":

@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import trio
+
 from ...adapters.chat import ChatTransport, nonce_for
 from ...errors import ClaraError, StoreUnavailable
 from ...store import Database
@@ -37,6 +39,8 @@ class Delivery:
         clock: the wall clock (aware UTC).
         resume_window: a claim older than this is expired, not sent.
         attempts: tries before a claim the platform refuses is failed.
+        send_timeout: seconds one post may take before it counts as a failed attempt (the
+            claim stays open; the nonce keeps a late first post from doubling).
     """
 
     def __init__(
@@ -47,15 +51,19 @@ class Delivery:
         *,
         resume_window: dt.timedelta = dt.timedelta(minutes=10),
         attempts: int = 5,
+        send_timeout: float = 60.0,
     ) -> None:
         self.transport = transport
         self.database = database
         self.clock = clock
         self.resume_window = resume_window
         self.attempts = attempts
+        self.send_timeout = send_timeout
         self.delivered = 0
         self.failed = 0
         self.expired = 0
+        self._in_flight: set[int] = set()
+        """Claims being posted now: a resume leaves them to the send in progress."""
 
     async def dm_channel(self, user_id: str) -> str | None:
         """The person's DM channel, where the transport can open one; None otherwise."""
@@ -71,7 +79,17 @@ class Delivery:
 
     async def deliver(self, claim: ClaimRecord) -> bool:
         """Post ``claim`` and record how it went; True when it is delivered (now, or before:
-        the platform dropped the repeat and answered with the first post)."""
+        the platform dropped the repeat and answered with the first post). A claim already
+        being posted is left to that post (False)."""
+        if claim.id in self._in_flight:
+            return False
+        self._in_flight.add(claim.id)
+        try:
+            return await self._deliver(claim)
+        finally:
+            self._in_flight.discard(claim.id)
+
+    async def _deliver(self, claim: ClaimRecord) -> bool:
         now = self.clock()
         if now - claim.claimed_at > self.resume_window:
             await self._mark(claim, "expired", error="not sent: older than the resume window")
@@ -84,12 +102,14 @@ class Delivery:
             )
             return False
         try:
-            message_id = await self.transport.send(
-                claim.channel_id, claim.text, reply_to=None, nonce=nonce_for(claim.key, 0)
-            )
-        except ClaraError as error:
+            with trio.fail_after(self.send_timeout):
+                message_id = await self.transport.send(
+                    claim.channel_id, claim.text, reply_to=None, nonce=nonce_for(claim.key, 0)
+                )
+        except (ClaraError, trio.TooSlowError) as error:
             final = claim.attempts + 1 >= self.attempts
-            await self._mark(claim, "failed" if final else "claimed", error=str(error))
+            why = str(error) or f"no answer within {self.send_timeout:g} s"
+            await self._mark(claim, "failed" if final else "claimed", error=why)
             if final:
                 self.failed += 1
             logger.warning(
@@ -98,7 +118,7 @@ class Delivery:
                 claim.platform,
                 claim.user_id,
                 claim.attempts + 1,
-                error,
+                why,
             )
             return False
         await self._mark(claim, "delivered", platform_message_id=message_id)

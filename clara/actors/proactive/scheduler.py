@@ -72,6 +72,7 @@ class ProactiveScheduler(Actor):
         self.skipped = 0
         self.spread_at_start = 0
         self.last_tick_at: dt.datetime | None = None
+        self._resuming = False
 
     async def on_start(self) -> None:
         now = self.clock()
@@ -98,6 +99,12 @@ class ProactiveScheduler(Actor):
             "last_tick": self.last_tick_at.isoformat() if self.last_tick_at else None,
         }
 
+    async def _resume(self) -> None:
+        try:
+            await self.delivery.resume()
+        finally:
+            self._resuming = False
+
     async def on_receive(self, message: Any) -> Any:
         if isinstance(message, Tick):
             await self._tick()
@@ -107,7 +114,10 @@ class ProactiveScheduler(Actor):
     async def _tick(self) -> None:
         now = self.clock()
         self.last_tick_at = now
-        await self.delivery.resume()
+        if not self._resuming:
+            # Beside the tick: a post that hangs must not hold up anyone's check.
+            self._resuming = True
+            self.context.start_task(self._resume, name="proactive resume")
         try:
             since = (
                 now - dt.timedelta(days=self.active_days) if self.active_days is not None else None
