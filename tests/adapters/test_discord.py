@@ -174,6 +174,7 @@ async def test_slash_commands_are_registered_and_admin_ones_refused_to_others(
             "email",
             "mailroom",
             "sandbox",
+            "ors",
         }
         with trio.fail_after(15):
             refused = await o.discord.slash("channel", "mode", {"mode": "active"}, permissions="0")
@@ -252,7 +253,17 @@ async def test_mcp_servers_are_managed_with_slash_commands_and_used_in_a_convers
 @pytest.mark.trio
 async def test_named_servers_get_the_slash_commands_at_once(tmp_path: Path) -> None:
     async with online(tmp_path, env={"CLARA_DISCORD_COMMAND_GUILDS": "5,6"}) as o:
-        names = {"clara", "channel", "model", "memory", "mcp", "email", "mailroom", "sandbox"}
+        names = {
+            "clara",
+            "channel",
+            "model",
+            "memory",
+            "mcp",
+            "email",
+            "mailroom",
+            "sandbox",
+            "ors",
+        }
         assert {c["name"] for c in o.discord.commands} == names  # global, for DMs and the rest
         assert {
             guild: {c["name"] for c in cs} for guild, cs in o.discord.guild_commands.items()
@@ -287,3 +298,22 @@ async def test_a_burst_into_one_channel_is_answered_in_the_order_it_was_sent(
         assert sorted(marked) == sorted(message["id"] for message in sent[1:])  # ⏳ on each queued
         notices = [p for p in o.discord.posted if p.content.startswith("I'm in the middle")]
         assert len(notices) == 1  # one line of text for the whole burst
+
+
+@pytest.mark.trio
+async def test_ors_runs_through_discord_and_the_person_s_choice_is_kept(tmp_path: Path) -> None:
+    from clara.store._proactive import load_person  # noqa: PLC0415
+
+    async with online(tmp_path) as o:
+        with trio.fail_after(15):
+            first = await o.discord.slash("ors", "status", {}, permissions="0")
+            off = await o.discord.slash("ors", "disable", {"scope": "me"}, permissions="0")
+            server = await o.discord.slash("ors", "disable", {"scope": "server"}, permissions="0")
+            quiet = await o.discord.slash("ors", "quiet", {"hours": "21-07"}, permissions="0")
+        assert "has not started looking out for you yet" in first
+        assert "will not reach out to you" in off
+        assert "Only server administrators" in server
+        assert "Your quiet hours: 21-07" in quiet
+        with o.database.unit_of_work() as session:
+            person = load_person(session, "discord", "1")
+        assert person is not None and not person.enabled and person.quiet_hours == "21-07"
