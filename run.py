@@ -182,6 +182,7 @@ def build_tree(
         mail=mail,
         sandbox=sandbox.tools_for,
         activity=proactive.offer if proactive is not None else None,
+        continuity=proactive.continuity if proactive is not None else None,
     )
     status = status_subsystem(
         settings.status,
@@ -193,6 +194,7 @@ def build_tree(
             mcp.oauth_callback if mcp is not None else None,
         ),
         secrets=settings.secrets,
+        metrics=[proactive.metrics] if proactive is not None else [],
     )
     mailroom = None
     if settings.mailroom.enabled and database is not None and chat != "once":

@@ -70,6 +70,7 @@ __all__ = [
     "server_proactive_enabled",
     "set_server_proactive",
     "spread_overdue",
+    "user_pk_of",
 ]
 
 _REASON_CHARS = 500
@@ -692,6 +693,13 @@ def note_calendar(session: Session, user_pk: int, at: dt.datetime, error: str | 
     if person is not None:
         person.calendar_checked_at = at
         person.calendar_error = error
+
+
+def user_pk_of(session: Session, platform: str, user_id: str) -> int | None:
+    """The person's store id (None: Clara has never stored them)."""
+    return session.scalars(
+        select(User.id).where(User.platform == platform, User.platform_user_id == user_id)
+    ).one_or_none()
 
 
 def count_people(session: Session) -> int:

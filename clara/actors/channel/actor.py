@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +109,9 @@ class ChannelDependencies:
     llm_settings: LlmSettings
     database: Database | None = None
     memory: ActorRef | None = None
+    continuity: Callable[[MessageReceived], Awaitable[str]] | None = None
+    """A paragraph for a reply's system prompt: how the person's last conversation went after
+    a long silence, topics they keep coming back to (the proactive engine's ``Continuity``)."""
     activity: Callable[[MessageReceived], None] | None = None
     """Handed every message a person writes here, addressed to Clara or not (the proactive
     engine's ``offer``). Must never block nor raise; a failure is logged and ignored."""

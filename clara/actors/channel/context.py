@@ -31,8 +31,11 @@ def system_prompt(
     summary: str,
     memories: Iterable[str],
     now: dt.datetime | None = None,
+    *,
+    continuity: str = "",
 ) -> str:
-    """The system message; an unknown ``zone_name`` falls back to UTC."""
+    """The system message; an unknown ``zone_name`` falls back to UTC. ``continuity``: how
+    the person's last conversation went and what they keep coming back to (or '')."""
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -44,6 +47,8 @@ def system_prompt(
     remembered = list(memories)
     if remembered:
         parts.append("What you remember:\n" + "\n".join(f"- {m}" for m in remembered))
+    if continuity:
+        parts.append(f"About {author}: {continuity}")
     return "\n\n".join(parts)
 
 

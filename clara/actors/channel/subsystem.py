@@ -7,7 +7,7 @@ may call), how long one tool call may take, and the one HTTP client every channe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -124,6 +124,7 @@ def channels_subsystem(
     mail: MailToolbox | None = None,
     sandbox: Callable[[MessageReceived], ToolProvider | None] | None = None,
     activity: Callable[[MessageReceived], None] | None = None,
+    continuity: Callable[[MessageReceived], Awaitable[str]] | None = None,
 ) -> Channels:
     """The channels DynamicSupervisor: a bounded, rejecting mailbox per channel
     (``CLARA_CHANNEL_MAILBOX``, plus room for the notices a full queue sends), passivation
@@ -137,6 +138,7 @@ def channels_subsystem(
         mail: the mail tools' shared parts (None: no mail tools).
         sandbox: the code tools for a reply (``SandboxSystem.tools_for``; None: none).
         activity: handed every message people write (``ProactiveSystem.offer``; None: none).
+        continuity: a paragraph on the person for each reply (``ProactiveSystem.continuity``).
     """
     dependencies = ChannelDependencies(
         transport=transport,
@@ -162,6 +164,7 @@ def channels_subsystem(
         resume_note=settings.discord.resume_note,
         resume=resume,
         activity=activity,
+        continuity=continuity,
     )
     supervisor = DynamicSupervisor(
         lambda channel_id: ChannelActor(platform, channel_id, dependencies),

@@ -103,10 +103,13 @@ class ConversationWindow:
         database = self.deps.database
         zone_name, history = await self._zone_and_history(trigger)
         memories = await self._memories(messages, last_text)
+        continuity = await self._continuity(trigger)
         chat = [
             ChatMessage(
                 role="system",
-                content=system_prompt(trigger.author.name, zone_name, self._summary, memories),
+                content=system_prompt(
+                    trigger.author.name, zone_name, self._summary, memories, continuity=continuity
+                ),
             ),
             *history_messages(history),
         ]
@@ -175,6 +178,19 @@ class ConversationWindow:
         if self._history is None:
             self._history = deque(maxlen=self.deps.history_window)
         return zone or "UTC", list(self._history)
+
+    async def _continuity(self, trigger: MessageReceived) -> str:
+        """The proactive engine's paragraph on the person (mood after a silence, recurring
+        topics); '' without one, or when it fails (a reply never waits on it for long)."""
+        continuity = self.deps.continuity
+        if continuity is None:
+            return ""
+        with trio.move_on_after(5.0):
+            try:
+                return await continuity(trigger)
+            except Exception:
+                logger.exception("channel %s: the continuity paragraph failed", self.channel_id)
+        return ""
 
     async def _memories(self, messages: list[MessageReceived], query: str) -> list[str]:
         if self.deps.memory is None:

@@ -68,6 +68,7 @@ from .context import CheckContext, MailHint, UpcomingEvent, check_request, known
 from .decision import Decision, read_decision
 from .delivery import Delivery
 from .messages import Check, MailArrived, PersonStatus, StatusAsk
+from .totals import ProactiveTotals
 
 __all__ = ["ProactiveOptions", "ProactivePersonActor"]
 
@@ -99,6 +100,8 @@ class ProactiveOptions:
     tier: Tier = Tier.LOW
     events: Callable[[PersonState, dt.datetime], Any] | None = None
     """``await events(person, now)``: the person's upcoming events (the calendar), or None."""
+    totals: ProactiveTotals = field(default_factory=ProactiveTotals)
+    """Counts every check's outcome (for ``/metrics``)."""
     mood: Callable[[Sequence[Any], dt.datetime], tuple[str, list[str]]] | None = None
     """``mood(lines, now)``: (the arc of the last conversation, recurring topics); blocking,
     run in a worker thread."""
@@ -195,6 +198,7 @@ class ProactivePersonActor(Actor):
                 logger.warning("proactive %s: check not recorded: %s", self.key, error)
                 return
             self.checks += 1
+            options.totals.count(outcome.decision, valid=outcome.valid)
             self.last_decision = outcome.decision
             self.last_reason = outcome.reason
             self.next_check_at = outcome.next_check_at

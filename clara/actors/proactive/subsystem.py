@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client.core import Metric
 
 from ...adapters.chat import ChatTransport, MessageReceived
 from ...adapters.llm import Tier
@@ -33,12 +34,14 @@ from ...supervisors import ChildSpec, DynamicSupervisor, Restart, Supervisor
 from .. import Actor, ActorRef, Overflow
 from ..email.account import ImportantMail
 from .context import MailHint
+from .continuity import Continuity
 from .delivery import Delivery
 from .hub import ActivityHub, ActivitySink
 from .person import ProactiveOptions, ProactivePersonActor
 from .scheduler import ProactiveScheduler
 from .snapshots import StoreSnapshots
 from .sources import CalendarSource, mood_and_topics
+from .totals import ProactiveTotals
 
 __all__ = ["ProactiveSystem", "proactive_subsystem", "wall_clock"]
 
@@ -58,6 +61,22 @@ class ProactiveSystem:
     delivery: Delivery
     clock: Callable[[], dt.datetime]
     calendar: CalendarSource | None = None
+    continuity: Continuity | None = None
+    """A paragraph on a person for channels' replies (mood after a silence, topics)."""
+    totals: ProactiveTotals | None = None
+
+    def metrics(self) -> Iterator[Metric]:
+        """The engine's totals for ``/metrics`` (``status_subsystem(metrics=...)``)."""
+        if self.totals is None:
+            return
+        yield from self.totals.families(
+            delivered=self.delivery.delivered,
+            failed=self.delivery.failed,
+            expired=self.delivery.expired,
+            activities=self.sink.written,
+            dropped=self.sink.dropped,
+            live_people=len(self.people),
+        )
 
     def offer(self, message: MessageReceived) -> None:
         """Hand over a message a person wrote (any message, addressed to Clara or not).
@@ -145,6 +164,7 @@ def proactive_subsystem(
         tier=Tier(proactive.tier),
         events=calendar,
         mood=mood_and_topics,
+        totals=ProactiveTotals(),
     )
 
     def start(key: object) -> Actor:
@@ -213,4 +233,6 @@ def proactive_subsystem(
         delivery=delivery,
         clock=clock,
         calendar=calendar,
+        continuity=Continuity(database, clock),
+        totals=options.totals,
     )

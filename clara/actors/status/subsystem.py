@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from prometheus_client.core import Metric
 
 import clara
 
@@ -24,6 +26,7 @@ def status_subsystem(
     started_at: float,
     oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
     secrets: Iterable[str] = (),
+    metrics: Sequence[Callable[[], Iterable[Metric]]] = (),
 ) -> ChildSpec | None:
     """The endpoint's spec, or None when it is turned off (``CLARA_STATUS_ENABLED``).
 
@@ -45,5 +48,6 @@ def status_subsystem(
         started_at=started_at,
         oauth_callback=oauth_callback,
         secrets=secrets,
+        metrics=metrics,
     )
     return ChildSpec("status", lambda: StatusEndpoint(settings, context), mailbox_capacity=100)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from prometheus_client.core import Metric
 
 from ...actors import ActorSystem
 from ...health import Readiness
@@ -28,6 +30,8 @@ class StatusContext:
             the person whose browser was sent back (served at ``/oauth/callback``).
         secrets: every configured secret value (``Settings.secrets``): masked, with every
             token shape, in whatever the endpoint sends.
+        metrics: the domains' own totals for ``/metrics`` (each a callable yielding metric
+            families).
     """
 
     def __init__(
@@ -40,8 +44,10 @@ class StatusContext:
         started_at: float,
         oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
         secrets: Iterable[str] = (),
+        metrics: Sequence[Callable[[], Iterable[Metric]]] = (),
     ) -> None:
         self.oauth_callback = oauth_callback
+        self.extra_metrics = tuple(metrics)
         self.root = root
         self.system = system
         self.readiness = readiness
@@ -64,5 +70,6 @@ class StatusContext:
                 version=self.version,
                 started_at=self.started_at,
                 masker=self.masker,
+                extra=self.extra_metrics,
             )
         return self._metrics

@@ -9,7 +9,7 @@ restarts) come from the system's ``KindTotals``, which outlive passivated actors
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import trio
 from prometheus_client import CollectorRegistry, generate_latest
@@ -54,8 +54,10 @@ class TreeMetrics(Collector):
         version: str,
         started_at: float,
         masker: Masker | None = None,
+        extra: Sequence[Callable[[], Iterable[Metric]]] = (),
     ) -> None:
         self._root = root
+        self._extra = tuple(extra)
         self._masker = masker if masker is not None else Masker()
         self._system = system
         self._version = version
@@ -179,3 +181,5 @@ class TreeMetrics(Collector):
         for reason, count in sorted(self._system.dead_letters.statistics().by_reason.items()):
             letters.add_metric([reason], count)
         yield letters
+        for source in self._extra:  # the domains' own totals (the proactive engine's...)
+            yield from source()

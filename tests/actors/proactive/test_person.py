@@ -253,3 +253,37 @@ async def test_only_people_active_lately_are_checked_until_they_write_again(
         running.write("back from holiday", message_id="m2")
         await running.flush()
         await running.checked(checks + 1, limit=120)
+
+
+async def test_the_totals_reach_metrics_and_each_person_shows_on_the_status_tree(
+    tmp_path: Path, store: Database, autojump_clock: Clock
+) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest  # noqa: PLC0415
+    from prometheus_client.registry import Collector  # noqa: PLC0415
+
+    model = ScriptedModel(["garbage", speak("Hello!")])
+    async with proactive_running(tmp_path, store, model) as running:
+        await first_seen(running)
+        await running.check_now()
+        await running.check_now()
+        system = running.system
+
+        class Totals(Collector):
+            def collect(self):  # type: ignore[no-untyped-def]
+                return system.metrics()
+
+        registry = CollectorRegistry()
+        registry.register(Totals())
+        text = generate_latest(registry).decode()
+        [key] = system.people.keys()
+        details = system.people.get(key).statistics().details  # type: ignore[union-attr]
+    assert 'clara_proactive_checks_total{decision="WAIT"} 1.0' in text
+    assert 'clara_proactive_checks_total{decision="SPEAK"} 1.0' in text
+    assert "clara_proactive_invalid_answers_total 1.0" in text
+    assert 'clara_proactive_messages_total{state="delivered"} 1.0' in text
+    assert 'clara_proactive_activities_total{outcome="written"} 1.0' in text
+    assert "clara_proactive_people_live 1.0" in text
+    assert "42" not in text  # labelled by outcome, never by person
+    assert details is not None
+    assert (details["last_decision"], details["checks"], details["invalid"]) == ("SPEAK", 2, 1)
+    assert details["next_check"] is not None

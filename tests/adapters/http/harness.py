@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import trio
@@ -37,6 +38,7 @@ async def serving(
     backoff: Backoff | None = None,
     oauth_callback: Callable[[str, str, str], Awaitable[str]] | None = None,
     secrets: Sequence[str] = (),
+    metrics: Sequence[Callable[[], Any]] = (),
 ) -> AsyncIterator[Served]:
     system = ActorSystem("clara")
     readiness = Readiness()
@@ -54,6 +56,7 @@ async def serving(
         started_at=time.time(),
         oauth_callback=oauth_callback,
         secrets=secrets,
+        metrics=metrics,
     )
     settings = StatusSettings(
         host="127.0.0.1", port=0, token=Secret(token) if token is not None else None

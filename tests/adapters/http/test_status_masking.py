@@ -232,3 +232,19 @@ async def test_details_are_masked_again_only_when_they_change() -> None:
         assert [path for path in masker.masked if "/channels/" in path] == ["/clara/channels/7"]
         assert b'"mood":"stormy"' in third and PASSWORD not in third.decode()
         await root.stop()
+
+
+@pytest.mark.trio
+async def test_a_domains_totals_are_served_with_the_tree_and_masked_too() -> None:
+    from prometheus_client.core import CounterMetricFamily  # noqa: PLC0415
+
+    def totals() -> list[CounterMetricFamily]:
+        family = CounterMetricFamily("clara_demo_things", "Things done", labels=["how"])
+        family.add_metric(["well"], 3)
+        family.add_metric([f"with {API_KEY}"], 1)
+        return [family]
+
+    async with serving([ChildSpec("x", Recorder)], secrets=SECRETS, metrics=[totals]) as served:
+        text = (await served.client.get("/metrics")).text
+    assert 'clara_demo_things_total{how="well"} 3.0' in text
+    assert API_KEY not in text
