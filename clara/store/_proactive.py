@@ -52,6 +52,7 @@ __all__ = [
     "PersonState",
     "SentRecordRow",
     "calendar_url_of",
+    "channel_guild",
     "count_people",
     "dm_summary",
     "due_people",
@@ -637,6 +638,15 @@ def save_person_choice(
     if next_check_at is not None and (person.next_check_at is None or enabled):
         person.next_check_at = next_check_at
     person.updated_at = utcnow()
+
+
+def channel_guild(session: Session, platform: str, channel_id: str) -> str | None:
+    """The server a channel Clara has stored belongs to (None: a DM, or unknown)."""
+    return session.scalars(
+        select(Conversation.guild_id).where(
+            Conversation.platform == platform, Conversation.channel_id == channel_id
+        )
+    ).one_or_none()
 
 
 def server_proactive_enabled(session: Session, platform: str, guild_id: str) -> bool:

@@ -54,6 +54,7 @@ from ...store._proactive import (
     NoteDraft,
     PersonState,
     SentRecordRow,
+    channel_guild,
     dm_summary,
     load_person,
     person_lines,
@@ -386,7 +387,11 @@ class ProactivePersonActor(Actor):
             return "off"
         if not person.enabled:
             return "off"
-        guild = None if person.reach_channel_id is None else person.last_guild_id
+        guild = None
+        if person.reach_channel_id is not None:  # reached in a server's channel: its server
+            guild = await self.options.database.run(
+                channel_guild, self.platform, person.reach_channel_id
+            )
         if guild is not None:
             enabled = await self.options.database.run(
                 server_proactive_enabled, self.platform, guild

@@ -267,6 +267,11 @@ class DockerBackend:
             # nothing stopped what it started: a wrapper run of `true` kills every process
             # of the sandbox's user before this run is reported.
             self._exec(container, handle, [*self._wrapped(nonce, 10.0, 0, False), "true"], 30.0)
+            # A run that took the whole sandbox with it (gVisor's kernel past the memory
+            # limit) is a sandbox gone, not a run that failed.
+            reason = self.alive(handle)
+            if reason is not None:
+                raise SandboxGone(f"sandbox {handle.name} stopped during a run ({reason})", reason)
             return ExecResult(
                 exit_code=exit_code,
                 stdout=stdout[:output_limit],

@@ -13,8 +13,8 @@ import trio.testing
 from clara.actors.email.account import ImportantMail
 from clara.adapters.chat import nonce_for
 from clara.errors import ProviderUnavailable
-from clara.store import Database
-from clara.store._proactive import save_person_choice
+from clara.store import Database, record_exchange
+from clara.store._proactive import save_person_choice, set_server_proactive
 from clara.store.models import ProactiveAssessment, ProactiveMessage, ProactiveNote
 from tests.actors.proactive.harness import (
     START,
@@ -287,3 +287,29 @@ async def test_the_totals_reach_metrics_and_each_person_shows_on_the_status_tree
     assert details is not None
     assert (details["last_decision"], details["checks"], details["invalid"]) == ("SPEAK", 2, 1)
     assert details["next_check"] is not None
+
+
+async def test_a_server_that_opted_out_stops_checks_of_people_reached_there_not_in_dms(
+    tmp_path: Path, store: Database, autojump_clock: Clock
+) -> None:
+    async with proactive_running(tmp_path, store) as running:
+        running.write("hi all", message_id="m1", channel="general", dm=False, guild="g1")
+        await running.flush()
+        with store.unit_of_work() as session:
+            record_exchange(
+                session,
+                platform="discord",
+                channel_id="general",
+                guild_id="g1",
+                is_dm=False,
+                turns=[("42", "Ada", "hi all", "m1")],
+                reply="Hello!",
+            )
+            save_person_choice(session, "discord", "42", reach_channel_id="general")
+            set_server_proactive(session, "discord", "g1", False, "discord:7")
+        await running.check_now()
+        assert running.person().last_decision == "off" and running.model.requests == []
+        with store.unit_of_work() as session:
+            save_person_choice(session, "discord", "42", reach_dm=True)
+        await running.check_now()
+        assert running.person().last_decision == "WAIT" and len(running.model.requests) == 1
