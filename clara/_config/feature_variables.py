@@ -833,6 +833,14 @@ FEATURE_VARIABLES: tuple[Var, ...] = (
         "30",
     ),
     Var(
+        "CLARA_PROACTIVE_PRIVATE_FEEDS",
+        "proactive",
+        "private_feeds",
+        boolean,
+        "allow calendar feeds on this machine or a private network (off: internet only)",
+        "false",
+    ),
+    Var(
         "CLARA_PROACTIVE_TICK_SECONDS",
         "proactive",
         "tick_seconds",

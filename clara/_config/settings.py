@@ -405,6 +405,8 @@ class ProactiveSettings(msgspec.Struct, frozen=True, kw_only=True):
     ops_per_minute: int = 10
     tick_seconds: float = 30.0
     active_days: int = 30
+    private_feeds: bool = False
+    """Calendar feeds on this machine or a private network are allowed (a test, a LAN)."""
 
     def __post_init__(self) -> None:
         if self.min_check_minutes > self.max_check_hours * 60:

@@ -17,9 +17,12 @@ is written to the audit log (a calendar URL never is).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
@@ -39,6 +42,13 @@ from ...store._secrets import SecretBox
 from ..policy import UserRates, is_admin, write_audit
 
 __all__ = ["OPERATIONS", "ProactiveAdmin"]
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` stands for (the system's resolver, in a thread)."""
+    found = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(item[4][0]).split("%")[0] for item in found})
+
 
 OPERATIONS: dict[str, str] = {
     "status": "whether Clara may reach out to you on her own, and when she looks next",
@@ -61,6 +71,8 @@ class ProactiveAdmin:
     clock: Callable[[], dt.datetime]
     forget_calendar: Callable[[int], None] | None = None
     rates: UserRates = field(default_factory=UserRates)
+    resolve: Callable[[str, int], Awaitable[list[str]]] | None = None
+    """Resolves a feed's host (default: the system's resolver), to refuse private ones."""
 
     async def run(
         self,
@@ -235,6 +247,8 @@ class ProactiveAdmin:
                 "this Clara keeps no secrets (no encryption key): calendar feeds are off"
             )
         url = validate_feed_url(text)
+        if not self.settings.private_feeds:
+            await self._refuse_private(url)
         sealed = self.box.encrypt(url)
         await self.database.write(
             lambda session: save_person_choice(
@@ -246,6 +260,36 @@ class ProactiveAdmin:
             "Your calendar feed is kept (encrypted; it is not shown again). Clara reads the "
             "next day's events from it about once an hour."
         )
+
+    async def _refuse_private(self, url: str) -> None:
+        """A feed on this machine or a private network is refused unless the operator
+        allows them (``CLARA_PROACTIVE_PRIVATE_FEEDS``): Clara fetching it would reach
+        machines near her for whoever typed the address."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        refusal = ValueError(
+            f"the feed's host {host} is on this machine or a private network; Clara reads "
+            "calendars on the internet only"
+        )
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            if not literal.is_global:
+                raise refusal
+            return
+        if host == "localhost" or host.endswith((".local", ".localhost", ".internal")):
+            raise refusal
+        resolve = self.resolve or _resolve
+        try:
+            with trio.fail_after(10.0):
+                addresses = await resolve(host, port)
+        except (OSError, trio.TooSlowError):
+            raise ValueError(f"the feed's host {host} does not resolve") from None
+        if not addresses or any(not ipaddress.ip_address(a).is_global for a in addresses):
+            raise refusal
 
     async def _forget(self, platform: str, user_id: str) -> None:
         """Drop the feed's cached events: the next check reads the new feed."""

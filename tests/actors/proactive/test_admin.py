@@ -37,7 +37,19 @@ def admin(store: Database) -> Iterator[ProactiveAdmin]:
         database=store,
         box=box,
         clock=wall(START),
+        resolve=resolver,
     )
+
+
+#: What the fake resolver answers (an address in the documentation range is not global, so
+#: the "internet" one is a well-known public address).
+ADDRESSES = {"calendar.example": ["93.184.215.14"], "intranet.example": ["10.1.2.3"]}
+
+
+async def resolver(host: str, port: int) -> list[str]:
+    if host not in ADDRESSES:
+        raise OSError(f"no such host {host}")
+    return ADDRESSES[host]
 
 
 async def ors(admin: ProactiveAdmin, name: str, author: Author = ADA, **options: object) -> str:
@@ -110,3 +122,31 @@ async def test_too_many_commands_are_refused_for_a_moment(
     assert "Too many /ors commands" in answers[-1]
     await trio.sleep(61)
     assert "Too many" not in await ors(admin, "status")
+
+
+@pytest.mark.parametrize(
+    ("feed", "why"),
+    [
+        ("https://10.0.0.7/cal.ics", "private network"),
+        ("https://[::1]/cal.ics", "private network"),
+        ("http://127.0.0.1:8080/cal.ics", "private network"),
+        ("https://localhost/cal.ics", "private network"),
+        ("https://printer.local/cal.ics", "private network"),
+        ("https://intranet.example/cal.ics", "private network"),
+        ("https://nowhere.example/cal.ics", "does not resolve"),
+    ],
+)
+async def test_a_feed_near_clara_is_refused_unless_the_operator_allows_it(
+    admin: ProactiveAdmin,
+    store: Database,
+    autojump_clock: trio.testing.MockClock,
+    feed: str,
+    why: str,
+) -> None:
+    answer = await ors(admin, "calendar", feed=feed)
+    assert why in answer and "kept" not in answer
+    with store.unit_of_work() as session:
+        assert session.scalars(select(ProactivePerson.calendar_url)).one_or_none() is None
+    admin.settings = ProactiveSettings(private_feeds=True)
+    if "nowhere" not in feed:
+        assert "kept (encrypted" in await ors(admin, "calendar", feed=feed)
