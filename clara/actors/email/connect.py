@@ -20,14 +20,14 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
 import trio
 
 from ...adapters.email import EmailError, ImapEndpoint, ImapSession, ImapUnavailable, MailboxState
+from ...adapters.network import Resolver, host_is_private, resolve_host
 from .replies import EmailCommandError, EmailCommandFailed, plain_failure
 
 __all__ = [
@@ -49,11 +49,6 @@ MAX_PASSWORD = 1024
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9.-]{1,253}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-#: Names that never lead to the internet.
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
-
-#: ``resolve(host, port)``: the addresses a host name stands for.
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class OAuthConnector(Protocol):
@@ -216,19 +211,6 @@ def parse_connect(options: dict[str, Any]) -> ConnectRequest:
     )
 
 
-def _is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-async def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses ``host`` stands for (the system's resolver, in a thread)."""
-    found = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({str(item[4][0]) for item in found})
-
-
 async def check_host(
     request: ConnectRequest, *, private_hosts: bool, resolve: Resolver, timeout: float
 ) -> None:
@@ -252,24 +234,13 @@ async def check_host(
         "servers on the internet"
     )
     try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        if _is_private(host):
-            raise refusal
-        return
-    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host:
-        raise refusal
-    try:
-        with trio.fail_after(timeout):
-            addresses = await resolve(host, request.port)
+        private = await host_is_private(host, request.port, resolve=resolve, timeout=timeout)
     except (OSError, trio.TooSlowError) as error:
         raise EmailCommandFailed(
             f"Could not connect {request.address}: {plain_failure('gaierror')} "
             f"({host}; nothing was saved)."
         ) from error
-    if not addresses or any(_is_private(address) for address in addresses):
+    if private:
         raise refusal
 
 

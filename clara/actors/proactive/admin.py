@@ -17,9 +17,7 @@ is written to the audit log (a calendar URL never is).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit
 import trio
 
 from ...adapters.chat import Author
+from ...adapters.network import Resolver, host_is_private, resolve_host
 from ...config import DiscordSettings, ProactiveSettings
 from ...errors import ClaraError
 from ...proactive import QuietHours, stagger
@@ -42,12 +41,6 @@ from ...store._secrets import SecretBox
 from ..policy import UserRates, is_admin, write_audit
 
 __all__ = ["OPERATIONS", "ProactiveAdmin"]
-
-
-async def _resolve(host: str, port: int) -> list[str]:
-    """The addresses ``host`` stands for (the system's resolver, in a thread)."""
-    found = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({str(item[4][0]).split("%")[0] for item in found})
 
 
 OPERATIONS: dict[str, str] = {
@@ -71,7 +64,7 @@ class ProactiveAdmin:
     clock: Callable[[], dt.datetime]
     forget_calendar: Callable[[int], None] | None = None
     rates: UserRates = field(default_factory=UserRates)
-    resolve: Callable[[str, int], Awaitable[list[str]]] | None = None
+    resolve: Resolver | None = None
     """Resolves a feed's host (default: the system's resolver), to refuse private ones."""
 
     async def run(
@@ -268,28 +261,17 @@ class ProactiveAdmin:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        refusal = ValueError(
-            f"the feed's host {host} is on this machine or a private network; Clara reads "
-            "calendars on the internet only"
-        )
         try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None:
-            if not literal.is_global:
-                raise refusal
-            return
-        if host == "localhost" or host.endswith((".local", ".localhost", ".internal")):
-            raise refusal
-        resolve = self.resolve or _resolve
-        try:
-            with trio.fail_after(10.0):
-                addresses = await resolve(host, port)
+            private = await host_is_private(
+                host, port, resolve=self.resolve or resolve_host, timeout=10.0
+            )
         except (OSError, trio.TooSlowError):
             raise ValueError(f"the feed's host {host} does not resolve") from None
-        if not addresses or any(not ipaddress.ip_address(a).is_global for a in addresses):
-            raise refusal
+        if private:
+            raise ValueError(
+                f"the feed's host {host} is on this machine or a private network; Clara reads "
+                "calendars on the internet only"
+            )
 
     async def _forget(self, platform: str, user_id: str) -> None:
         """Drop the feed's cached events: the next check reads the new feed."""
