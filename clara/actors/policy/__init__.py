@@ -5,7 +5,7 @@
 - ``UserRates``: per-person token buckets (messages a minute, operations a minute).
 """
 
-from .admin import is_admin, write_audit
+from .admin import is_admin, run_audited, write_audit
 from .rates import UserRates
 
-__all__ = ["UserRates", "is_admin", "write_audit"]
+__all__ = ["UserRates", "is_admin", "run_audited", "write_audit"]

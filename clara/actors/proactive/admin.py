@@ -27,7 +27,6 @@ import trio
 from ...adapters.chat import Author
 from ...adapters.network import Resolver, host_is_private, resolve_host
 from ...config import DiscordSettings, ProactiveSettings
-from ...errors import ClaraError
 from ...proactive import QuietHours, stagger
 from ...proactive.zones import local, zone
 from ...store import Database
@@ -38,7 +37,7 @@ from ...store._proactive import (
     set_server_proactive,
 )
 from ...store._secrets import SecretBox
-from ..policy import UserRates, is_admin, write_audit
+from ..policy import UserRates, is_admin, run_audited
 
 __all__ = ["OPERATIONS", "ProactiveAdmin"]
 
@@ -92,26 +91,23 @@ class ProactiveAdmin:
         if self.database is None:
             return "Clara has no store here, so she keeps no proactive state to show or change."
         per_minute = self.settings.ops_per_minute
-        if (
-            self.rates.take(who, trio.current_time(), per_minute=per_minute, notice_interval=0.0)
-            != "ok"
-        ):
-            await self._audit(who, name, target, "refused", {**details, "reason": "rate limit"})
-            return f"Too many /ors commands: {per_minute} a minute at most. Try again in a moment."
-        if server_wide:
-            refusal = self._server_refusal(name, author, guild_id)
-            if refusal is not None:
-                await self._audit(who, name, target, "refused", {**details, "reason": refusal})
-                return refusal
-        try:
-            answer = await self._do(
+        return await run_audited(
+            self.database,
+            action=f"ors.{name}",
+            who=who,
+            target=target,
+            details=details,
+            rates=self.rates,
+            per_minute=per_minute,
+            too_many=(
+                f"Too many /ors commands: {per_minute} a minute at most. Try again in a moment."
+            ),
+            refusal=self._server_refusal(name, author, guild_id) if server_wide else None,
+            work=lambda: self._do(
                 name, options, author, platform=platform, channel_id=channel_id, guild_id=guild_id
-            )
-        except (ClaraError, ValueError) as error:
-            await self._audit(who, name, target, "failed", {**details, "error": str(error)[:300]})
-            return f"/ors {name}: {error}"
-        await self._audit(who, name, target, "done", details)
-        return answer
+            ),
+            failed=lambda error: f"/ors {name}: {error}",
+        )
 
     def _server_refusal(self, name: str, author: Author, guild_id: str | None) -> str | None:
         if name not in ("enable", "disable"):
@@ -122,18 +118,6 @@ class ProactiveAdmin:
             role = f" or the {self.discord.admin_role} role" if self.discord.admin_role else ""
             return f"Only server administrators{role} can change this for the whole server."
         return None
-
-    async def _audit(
-        self, who: str, name: str, target: str, outcome: str, details: dict[str, Any]
-    ) -> None:
-        await write_audit(
-            self.database,
-            actor=who,
-            action=f"ors.{name}",
-            target=target,
-            outcome=outcome,
-            details=details,
-        )
 
     async def _do(
         self,

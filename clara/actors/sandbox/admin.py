@@ -18,14 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import trio
-
 from ...adapters.chat import Author
 from ...config import DiscordSettings, SandboxSettings
-from ...errors import AskTimeout, ClaraError
+from ...errors import AskTimeout
 from ...store import Database, SandboxPolicy, SandboxRunTotals, sandbox_run_totals
 from ...supervisors import DynamicSupervisor
-from ..policy import UserRates, is_admin, write_audit
+from ..policy import UserRates, is_admin, run_audited
 from .messages import Usage, UsageReport
 from .policies import SandboxPolicies
 
@@ -80,26 +78,21 @@ class SandboxAdmin:
                 "auto found no engine and no bubblewrap): there is no sandbox to show or change."
             )
         per_minute = self.sandbox.ops_per_minute
-        if (
-            self.rates.take(who, trio.current_time(), per_minute=per_minute, notice_interval=0.0)
-            != "ok"
-        ):
-            await self._audit(who, name, target, "refused", {**details, "reason": "rate limit"})
-            return (
+        return await run_audited(
+            self.database,
+            action=f"sandbox.{name}",
+            who=who,
+            target=target,
+            details=details,
+            rates=self.rates,
+            per_minute=per_minute,
+            too_many=(
                 f"Too many /sandbox commands: {per_minute} a minute at most. Try again in a moment."
-            )
-        if name in _ADMIN_ONLY:
-            refusal = self._refusal(name, author, guild_id)
-            if refusal is not None:
-                await self._audit(who, name, target, "refused", {**details, "reason": refusal})
-                return refusal
-        try:
-            answer, outcome = await self._do(name, options, who, platform, guild_id)
-        except (ClaraError, ValueError) as error:
-            await self._audit(who, name, target, "failed", {**details, "error": str(error)[:300]})
-            return f"/sandbox {name} failed: {error}"
-        await self._audit(who, name, target, outcome, details)
-        return answer
+            ),
+            refusal=self._refusal(name, author, guild_id) if name in _ADMIN_ONLY else None,
+            work=lambda: self._do(name, options, who, platform, guild_id),
+            failed=lambda error: f"/sandbox {name} failed: {error}",
+        )
 
     def _refusal(self, name: str, author: Author, guild_id: str | None) -> str | None:
         if guild_id is None:
@@ -108,18 +101,6 @@ class SandboxAdmin:
             role = f" or the {self.discord.admin_role} role" if self.discord.admin_role else ""
             return f"Only server administrators{role} can change /sandbox {name}."
         return None
-
-    async def _audit(
-        self, who: str, name: str, target: str, outcome: str, details: dict[str, Any]
-    ) -> None:
-        await write_audit(
-            self.database,
-            actor=who,
-            action=f"sandbox.{name}",
-            target=target,
-            outcome=outcome,
-            details=details,
-        )
 
     async def _do(
         self, name: str, options: dict[str, Any], who: str, platform: str, guild_id: str | None
