@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from .core_variables import CORE_VARIABLES
 from .feature_variables import FEATURE_VARIABLES
+from .proactive_variables import PROACTIVE_VARIABLES
+from .sandbox_variables import SANDBOX_VARIABLES
 from .var import Var
 
 __all__ = ["VARIABLES", "Var"]
 
-VARIABLES: tuple[Var, ...] = (*CORE_VARIABLES, *FEATURE_VARIABLES)
+VARIABLES: tuple[Var, ...] = (
+    *CORE_VARIABLES,
+    *FEATURE_VARIABLES,
+    *SANDBOX_VARIABLES,
+    *PROACTIVE_VARIABLES,
+)
 
 
 def _check_unique(variables: tuple[Var, ...]) -> None:
